@@ -1,0 +1,1 @@
+"""Lakehouse pipeline: settings, the Spark session factory, data generation and raw ingest."""

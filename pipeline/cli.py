@@ -1,0 +1,34 @@
+"""Shared start-up for command-line entry points: logging and one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from pipeline.lock import LakehouseBusyError
+from pipeline.spark import SetupError
+
+
+class UserError(RuntimeError):
+    """An error whose message tells the user what to fix; printed without a traceback."""
+
+
+def configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("py4j", "pyspark"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Run ``main`` and exit with its code; known failures become one line on stderr."""
+    try:
+        code = main()
+    except (LakehouseBusyError, SetupError, UserError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 3 if isinstance(exc, LakehouseBusyError) else 2
+    sys.exit(code)

@@ -1,0 +1,1 @@
+"""Synthetic REES46-format event logs with a planted preference structure."""

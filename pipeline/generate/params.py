@@ -1,0 +1,45 @@
+"""Generator parameters: one dataclass, defaults shaped after the real REES46 data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DirtyMix:
+    """Share of written data lines that are dirty, and how that share splits by kind."""
+
+    share: float = 0.005
+    duplicate: float = 0.40
+    zero_price: float = 0.20
+    negative_price: float = 0.05
+    null_session: float = 0.15
+    malformed: float = 0.20
+
+
+@dataclass(frozen=True)
+class GeneratorParams:
+    rows: int = 1_000_000
+    days: int = 30
+    seed: int = 42
+    start: dt.date = dt.date(2019, 10, 1)
+    events_per_user: float = 20.0  # real October data: ~42M events / ~3M users
+    events_per_item: float = 50.0
+    taste_groups: int = 24
+    taste_concentration: float = 0.25  # Dirichlet alpha: small = few favourite groups
+    exploration: float = 0.15  # share of views drawn from global popularity, not taste
+    mean_views_per_session: float = 4.0
+    cart_rate: float = 0.053  # carts per view -> ~5% of all events
+    purchase_rate: float = 0.30  # purchases per cart -> ~1.5% of all events
+    brand_missing: float = 0.15
+    category_code_missing: float = 0.30
+    dirty: DirtyMix = DirtyMix()
+
+    @property
+    def n_users(self) -> int:
+        return max(50, int(self.rows / self.events_per_user))
+
+    @property
+    def n_items(self) -> int:
+        return int(min(200_000, max(200, self.rows / self.events_per_item)))

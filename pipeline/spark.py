@@ -1,0 +1,99 @@
+"""The one Spark session factory.
+
+Its settings are not written here: they are the ``server_side_parameters`` of the
+dbt profile's ``local`` target, rendered with the same ``env_var`` semantics dbt uses,
+so Python jobs and ``dbt run`` open the lakehouse identically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from pyspark.sql import SparkSession
+
+from pipeline import lock
+from pipeline.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+PROFILE_NAME = "recolake"
+SESSION_TARGET = "local"
+
+_session: SparkSession | None = None
+
+
+class SetupError(RuntimeError):
+    """The machine lacks something the lakehouse needs (Java, the Delta jars, ...)."""
+
+
+def _env_var(env: dict[str, str]):
+    def env_var(name: str, default: str | None = None) -> str:
+        if name in env:
+            return env[name]
+        if default is None:
+            raise SetupError(f"profiles.yml needs environment variable {name}")
+        return default
+
+    return env_var
+
+
+def render_profile(settings: Settings, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Render ``profiles/profiles.yml`` as dbt would, with this process's absolute paths."""
+    merged = dict(os.environ if env is None else env)
+    merged.update(settings.exported_env())
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        (settings.profiles_dir / "profiles.yml").read_text(encoding="utf-8")
+    )
+    return yaml.safe_load(template.render(env_var=_env_var(merged)))
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """The Spark settings of the profile's session target, as strings."""
+    output = render_profile(settings)[PROFILE_NAME]["outputs"][SESSION_TARGET]
+    return {key: str(value) for key, value in output["server_side_parameters"].items()}
+
+
+def check_prerequisites(settings: Settings) -> None:
+    """Fail with one clear line when Java or the Delta jars are missing."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise SetupError("Java 17 is not installed: run `make setup` (it installs openjdk-17-jre-headless)")
+    if not list(Path(settings.jars_dir).glob("delta-spark_*.jar")):
+        raise SetupError(f"Delta jars missing in {settings.jars_dir}: run `make setup`")
+
+
+def get_spark(app_name: str = "recolake", settings: Settings | None = None) -> SparkSession:
+    """Return the process-wide SparkSession on the lakehouse, creating it on first use.
+
+    Takes the lakehouse lock first, so a second process fails fast and clearly.
+    """
+    global _session
+    if _session is not None:
+        return _session
+    settings = settings or load_settings()
+    check_prerequisites(settings)
+    lock.acquire(settings.lock_file)
+    # dbt-spark reads these when it opens its own session in this process.
+    os.environ.update(settings.exported_env())
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    builder = builder.config("spark.app.name", app_name)
+    log.info("starting Spark on lakehouse %s", settings.lakehouse_dir)
+    _session = builder.getOrCreate()
+    _session.sparkContext.setLogLevel("WARN")
+    _session.sparkContext.setCheckpointDir(str(settings.lakehouse_dir / "checkpoints"))
+    return _session
+
+
+def stop_spark() -> None:
+    """Stop the session (used at process exit by long-lived callers such as tests)."""
+    global _session
+    if _session is not None:
+        _session.stop()
+        _session = None
