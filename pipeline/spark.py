@@ -63,7 +63,7 @@ def check_prerequisites(settings: Settings) -> None:
     """Fail with one clear line when Java or the Delta jars are missing."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise SetupError("Java 17 is not installed: run `make setup` (it installs openjdk-17-jre-headless)")
-    if not list(Path(settings.jars_dir).glob("delta-spark_*.jar")):
+    if not list(Path(settings.jars_dir).glob("delta-spark.jar")):
         raise SetupError(f"Delta jars missing in {settings.jars_dir}: run `make setup`")
 
 

@@ -84,7 +84,7 @@ def _sessions(rng: np.random.Generator, params: GeneratorParams, catalog: Catalo
 
     session = np.repeat(np.arange(n_sessions), n_views)
     item = _sample_views(rng, params, catalog, group[session])
-    gaps = rng.exponential(45.0, size=session.size)
+    gaps = 1.0 + rng.exponential(45.0, size=session.size)  # >= 1 s: no two views share a second
     first = np.concatenate(([0], np.cumsum(n_views)[:-1]))
     elapsed = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first] - gaps[first], n_views)
     view_time = start[session] + elapsed.astype(np.int64)
@@ -97,9 +97,15 @@ def _sessions(rng: np.random.Generator, params: GeneratorParams, catalog: Catalo
     cart_time = view_time[carted] + rng.integers(5, 90, size=int(carted.sum()))
     buy_time = view_time[bought] + rng.integers(95, 700, size=int(bought.sum()))
 
+    all_session = np.concatenate([session, session[carted], session[bought]])
+    all_time = np.concatenate([view_time, cart_time, buy_time])
+    # A session running past midnight is moved earlier as a whole, so it stays in its day.
+    session_end = np.full(n_sessions, day_start, dtype=np.int64)
+    np.maximum.at(session_end, all_session, all_time)
+    all_time -= np.maximum(0, session_end - (day_start + 86_399))[all_session]
     return {
-        "session": np.concatenate([session, session[carted], session[bought]]),
-        "time": np.concatenate([view_time, cart_time, buy_time]),
+        "session": all_session,
+        "time": all_time,
         "type": np.concatenate([np.full(session.size, VIEW), np.full(cart_time.size, CART),
                                 np.full(buy_time.size, PURCHASE)]).astype(np.int8),
         "item": np.concatenate([item, item[carted], item[bought]]),
@@ -121,7 +127,7 @@ def generate_day(params: GeneratorParams, catalog: Catalog, population: Populati
     # the one session crossing it keeps only its earliest events.
     order = np.lexsort((ev["time"], ev["session"]))
     keep = order[:rows]
-    time = np.minimum(ev["time"][keep], day_start + 86_399)
+    time = ev["time"][keep]
     by_time = np.argsort(time, kind="stable")
     keep, time = keep[by_time], time[by_time]
     session = ev["session"][keep]

@@ -1,0 +1,59 @@
+"""One SparkSession for the whole test run, on a temporary lakehouse."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings, load_settings
+from pipeline.generate.params import GeneratorParams
+from pipeline.generate.run import generate
+
+REAL_SLICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "rees46_2019-Oct_first5019.csv"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("lakehouse_root")
+    os.environ["LAKEHOUSE_DIR"] = str(root / "lakehouse")
+    os.environ["RAW_DIR"] = str(root / "raw")
+    os.environ["TRUTH_DIR"] = str(root / "truth")
+    os.environ["REPORTS_DIR"] = str(root / "reports")
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def spark(settings: Settings):
+    from pipeline.spark import get_spark, stop_spark
+
+    session = get_spark("tests", settings)
+    yield session
+    stop_spark()
+
+
+@pytest.fixture()
+def raw_dir(settings: Settings, spark) -> Iterator[Path]:
+    """An empty landing folder and an empty raw schema for one test."""
+    spark.sql("drop database if exists raw cascade")
+    shutil.rmtree(settings.raw_dir, ignore_errors=True)
+    settings.raw_dir.mkdir(parents=True)
+    yield settings.raw_dir
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """A small generated data set (4 days) outside the landing folder: (raw, truth, manifest)."""
+    root = tmp_path_factory.mktemp("generated")
+    manifest = generate(GeneratorParams(rows=40_000, days=4, seed=7), root / "raw", root / "truth", progress=False)
+    return root / "raw", root / "truth", manifest
+
+
+@pytest.fixture(scope="session")
+def real_slice() -> Path:
+    if not REAL_SLICE.exists():
+        pytest.fail(f"real data slice missing: {REAL_SLICE}")
+    return REAL_SLICE
