@@ -43,20 +43,23 @@ def _env_var(env: dict[str, str]):
     return env_var
 
 
-def render_profile(settings: Settings, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Render ``profiles/profiles.yml`` as dbt would, with this process's absolute paths."""
-    merged = dict(os.environ if env is None else env)
-    merged.update(settings.exported_env())
+def render_profile(profiles_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Render ``profiles.yml`` as dbt would, with ``env`` as the environment."""
     template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
-        (settings.profiles_dir / "profiles.yml").read_text(encoding="utf-8")
+        (profiles_dir / "profiles.yml").read_text(encoding="utf-8")
     )
-    return yaml.safe_load(template.render(env_var=_env_var(merged)))
+    return yaml.safe_load(template.render(env_var=_env_var(env)))
+
+
+def session_parameters(profile: dict[str, Any]) -> dict[str, str]:
+    """The Spark settings of the profile's session target, as strings."""
+    output = profile[PROFILE_NAME]["outputs"][SESSION_TARGET]
+    return {key: str(value) for key, value in output["server_side_parameters"].items()}
 
 
 def spark_conf(settings: Settings) -> dict[str, str]:
-    """The Spark settings of the profile's session target, as strings."""
-    output = render_profile(settings)[PROFILE_NAME]["outputs"][SESSION_TARGET]
-    return {key: str(value) for key, value in output["server_side_parameters"].items()}
+    """The Spark settings this process uses: the profile rendered with absolute lakehouse paths."""
+    return session_parameters(render_profile(settings.profiles_dir, {**os.environ, **settings.exported_env()}))
 
 
 def check_prerequisites(settings: Settings) -> None:
