@@ -111,7 +111,12 @@ def parse_lines(spark: SparkSession, files: dict[Path, tuple[str, bool]]) -> Par
     ))
     # Persisted so each line is parsed once: without it, the accepted/rejected filters get
     # pushed below the projection and Spark re-evaluates from_csv once per reference.
-    checked = typed.withColumn("reason", reason).persist(StorageLevel.MEMORY_AND_DISK)
+    # Accepted rows drop their raw text before caching: only rejects need it.
+    checked = (typed.withColumn("reason", reason)
+               .withColumn("raw_line", F.when(F.col("reason") != "", F.col("raw_line")))
+               .drop("event_time_text", "product_id_text", "category_id_text", "price_text", "user_id_text",
+                     "n_fields")
+               .persist(StorageLevel.MEMORY_AND_DISK))
     accepted = checked.where(F.col("reason") == "").select(
         "event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
         "user_id", "user_session", "source_file", "source_line",
