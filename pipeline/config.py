@@ -47,6 +47,7 @@ class Settings:
         return {
             "LAKEHOUSE_DIR": str(self.lakehouse_dir),
             "LAKEHOUSE_JARS_DIR": str(self.jars_dir),
+            "LAKEHOUSE_PROFILES_DIR": str(self.profiles_dir),
         }
 
 

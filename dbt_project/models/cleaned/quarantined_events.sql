@@ -1,0 +1,38 @@
+-- depends_on: {{ ref('stg_events') }}
+{{ config(unique_key=['source_file', 'source_line']) }}
+
+with
+
+checked as (
+
+    select * from {{ ref('int_events_checked') }}
+    where quarantine_reason is not null
+    {% if is_incremental() %}
+      and {{ changed_event_dates('ingested_at') }}
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        source_file,
+        source_line,
+        quarantine_reason,
+        event_time,
+        event_date,
+        event_type,
+        product_id,
+        category_id,
+        category_code,
+        brand,
+        price,
+        user_id,
+        user_session,
+        ingest_batch_id,
+        ingested_at
+    from checked
+
+)
+
+select * from final

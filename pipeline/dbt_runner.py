@@ -1,0 +1,46 @@
+"""Run dbt in this process, on the lakehouse, holding the lakehouse lock.
+
+dbt-spark's session method opens its SparkSession with ``getOrCreate``; running dbt
+in-process lets it share the session (and JVM) that the rest of the process uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+from pipeline import lock
+from pipeline.config import Settings, load_settings
+from pipeline.spark import check_prerequisites
+
+log = logging.getLogger(__name__)
+
+
+class DbtFailure(RuntimeError):
+    """dbt reported errors or failing tests."""
+
+
+def dbt_args(settings: Settings, args: Sequence[str]) -> list[str]:
+    """``args`` plus the project and profile folders (unless the caller gave them)."""
+    full = list(args)
+    if "--project-dir" not in full:
+        full += ["--project-dir", str(settings.dbt_project_dir)]
+    if "--profiles-dir" not in full:
+        full += ["--profiles-dir", str(settings.profiles_dir)]
+    return full
+
+
+def run_dbt(args: Sequence[str], settings: Settings | None = None) -> None:
+    """Invoke dbt (e.g. ``["build"]``); raise :class:`DbtFailure` if it does not succeed."""
+    from dbt.cli.main import dbtRunner  # imported late: dbt's import is slow
+
+    settings = settings or load_settings()
+    check_prerequisites(settings)
+    lock.acquire(settings.lock_file)
+    os.environ.update(settings.exported_env())
+    full = dbt_args(settings, args)
+    log.info("dbt %s", " ".join(args))
+    result = dbtRunner().invoke(full)
+    if not result.success:
+        raise DbtFailure(f"dbt {' '.join(args)} failed" + (f": {result.exception}" if result.exception else ""))
