@@ -19,7 +19,9 @@ LAKEHOUSE_DIR ?= $(CURDIR)/lakehouse
 export RAW_DIR LAKEHOUSE_DIR
 export LAKEHOUSE_JARS_DIR := $(CURDIR)/$(JARS_DIR)
 
-.PHONY: help setup data ingest recommend test clean clean-data
+DBT_ARGS ?= build
+
+.PHONY: help setup data ingest transform dbt docs recommend test clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -45,11 +47,21 @@ data: setup ## generate ROWS events over DAYS daily CSV files into RAW_DIR (SEED
 ingest: setup ## load new CSV files from RAW_DIR into the Delta table raw.events
 	$(PY) scripts/ingest_raw.py
 
+transform: setup ## dbt build: seeds, models and all their tests on the lakehouse
+	$(PY) scripts/run_dbt.py build
+
+dbt: setup ## any dbt command on the lakehouse, e.g. make dbt DBT_ARGS="run --select marts"
+	$(PY) scripts/run_dbt.py $(DBT_ARGS)
+
+docs: setup ## dbt docs generate (open dbt_project/target/index.html)
+	$(PY) scripts/run_dbt.py docs generate
+
 recommend: setup ## the whole chain on generated data (generates it when RAW_DIR is empty)
 	@if [ -z "$$(find $(RAW_DIR) -name '*.csv*' -print -quit 2>/dev/null)" ]; then \
 	  $(MAKE) --no-print-directory data; fi
 	$(PY) scripts/ingest_raw.py
-	@echo "recommend: ingest done; the dbt models, ALS training and MySQL sync stages are not built yet (issues 3-5)."
+	$(PY) scripts/run_dbt.py build
+	@echo "recommend: raw ingest and dbt marts are built; ALS training and the MySQL sync are not built yet (issues 4-5)."
 
 test: setup ## the test suite (real Spark, Delta, dbt)
 	$(PY) -m pytest

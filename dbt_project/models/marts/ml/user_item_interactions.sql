@@ -31,8 +31,8 @@ weighted as (
         events.event_time,
         coalesce(weights.weight, 0) * pow(
             0.5,
-            (unix_timestamp(reference_time.newest_event_at) - unix_timestamp(events.event_time))
-                / 86400.0 / {{ var('recency_half_life_days') }}
+            cast(unix_timestamp(reference_time.newest_event_at) - unix_timestamp(events.event_time) as double)
+                / 86400 / {{ var('recency_half_life_days') }}
         ) as decayed_weight
     from events
     cross join reference_time
