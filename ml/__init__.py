@@ -1,0 +1,1 @@
+"""Collaborative-filtering recommendations: Spark MLlib ALS on implicit feedback."""

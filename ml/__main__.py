@@ -1,0 +1,81 @@
+"""`python -m ml run|tune`: ALS recommendations on the lakehouse.
+
+run   evaluate on a time split (ALS vs popularity vs oracle), retrain on all data, write
+      ml.recommendations, ml.popular_products, ml.model_runs, the model and reports/last_run.json
+tune  small grid search on a validation window carved from the training period
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from ml.params import AlsParams, EvalSpec, InputSpec, RunParams
+from ml.report import format_metrics
+from pipeline.cli import configure_logging, run_main
+from pipeline.config import load_settings
+from pipeline.spark import get_spark
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "tune"])
+    defaults_in, defaults_eval, defaults_als = InputSpec(), EvalSpec(), AlsParams()
+    g = parser.add_argument_group("input (any implicit-feedback table)")
+    g.add_argument("--input-table", default=defaults_in.table)
+    g.add_argument("--user-col", default=defaults_in.user_col)
+    g.add_argument("--item-col", default=defaults_in.item_col)
+    g.add_argument("--strength-col", default=defaults_in.strength_col)
+    g.add_argument("--time-col", default=defaults_in.time_col)
+    g.add_argument("--purchases-col", default=defaults_in.purchases_col,
+                   help="column whose value > 0 marks a bought pair ('' for none)")
+    g = parser.add_argument_group("evaluation")
+    g.add_argument("--events-table", default=defaults_eval.table)
+    g.add_argument("--holdout-days", type=int, default=defaults_eval.holdout_days)
+    g.add_argument("--no-eval", action="store_true", help="skip the evaluation, only train and serve")
+    g.add_argument("--keep-purchased", action="store_true", help="allow items the user already bought")
+    g = parser.add_argument_group("model")
+    g.add_argument("--rank", type=int, default=defaults_als.rank)
+    g.add_argument("--reg-param", type=float, default=defaults_als.reg_param)
+    g.add_argument("--alpha", type=float, default=defaults_als.alpha)
+    g.add_argument("--max-iter", type=int, default=defaults_als.max_iter)
+    g.add_argument("--strength-transform", choices=["raw", "log1p"], default=defaults_als.strength_transform)
+    g.add_argument("--top-n", type=int, default=RunParams.top_n)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _params(args: argparse.Namespace) -> RunParams:
+    return RunParams(
+        input=InputSpec(args.input_table, args.user_col, args.item_col, args.strength_col, args.time_col,
+                        args.purchases_col or None),
+        evaluation=dataclasses.replace(EvalSpec(), table=args.events_table, holdout_days=args.holdout_days),
+        als=dataclasses.replace(AlsParams(), rank=args.rank, reg_param=args.reg_param, alpha=args.alpha,
+                                max_iter=args.max_iter, strength_transform=args.strength_transform),
+        top_n=args.top_n,
+        exclude_purchased=not args.keep_purchased,
+        evaluate=not args.no_eval,
+    )
+
+
+def main() -> int:
+    args = _parser().parse_args()
+    configure_logging()
+    settings = load_settings()
+    params = _params(args)
+    spark = get_spark("ml", settings)
+    if args.command == "tune":
+        from ml.tune import tune
+
+        print(tune(spark, settings, params, progress=not args.quiet))
+        return 0
+    from ml.run import run
+
+    report = run(spark, settings, params, progress=not args.quiet)
+    print(format_metrics(report))
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,60 @@
+"""What a run leaves behind: Delta tables in the `ml` schema, the saved model, last_run.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "ml"
+RECOMMENDATIONS = f"{SCHEMA}.recommendations"
+POPULAR = f"{SCHEMA}.popular_products"
+MODEL_RUNS = f"{SCHEMA}.model_runs"
+
+MODEL_RUNS_SCHEMA = (
+    "run_id string, started_at timestamp, finished_at timestamp, model_path string, "
+    "params map<string,string>, data_start timestamp, eval_cutoff timestamp, data_end timestamp, "
+    "counts map<string,bigint>, metrics map<string,double>, stage_seconds map<string,double>"
+)
+
+
+def _replace(df: DataFrame, table: str) -> None:
+    """Delta overwrite: one commit, so readers see the previous run or this one, never a mix."""
+    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(table)
+
+
+def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFrame, run_id: str,
+                          generated_at: dt.datetime) -> None:
+    spark.sql(f"create database if not exists {SCHEMA}")
+    stamp = [F.lit(run_id).alias("run_id"), F.lit(generated_at).cast("timestamp").alias("generated_at")]
+    _replace(recs.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
+                         F.col("score").cast("double"), *stamp), RECOMMENDATIONS)
+    _replace(popular.select(F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
+                            F.col("score").cast("double"), *stamp), POPULAR)
+
+
+def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:
+    spark.sql(f"create database if not exists {SCHEMA}")
+    spark.sql(f"create table if not exists {MODEL_RUNS} ({MODEL_RUNS_SCHEMA}) using delta")
+    spark.createDataFrame([row], MODEL_RUNS_SCHEMA).write.format("delta").mode("append").saveAsTable(MODEL_RUNS)
+
+
+def save_model(model: ALSModel, user_index: DataFrame, item_index: DataFrame, path: Path) -> None:
+    """The ALS factors plus the id maps needed to read them (factors are keyed by dense index)."""
+    model.write().overwrite().save(str(path / "als"))
+    user_index.write.mode("overwrite").parquet(str(path / "user_index"))
+    item_index.write.mode("overwrite").parquet(str(path / "item_index"))
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    log.info("wrote %s", path)

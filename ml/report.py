@@ -1,0 +1,34 @@
+"""The metrics table printed at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SHOWN = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
+
+
+def format_metrics(report: dict[str, Any]) -> str:
+    metrics: dict[str, dict[str, float]] = report["metrics"]
+    lines = [f"run {report['run_id']}"]
+    if metrics:
+        models = list(metrics)
+        ks = sorted({int(k.split("@")[1]) for k in metrics[models[0]] if "@" in k})
+        header = f"{'metric':<14}" + "".join(f"{m:>12}" for m in models)
+        if "oracle" in metrics:
+            header += f"{'ALS/oracle':>12}"
+        lines += [header, "-" * len(header)]
+        fraction = report.get("als_fraction_of_oracle", {})
+        for k in ks:
+            for name in SHOWN:
+                key = f"{name}@{k}"
+                row = f"{key:<14}" + "".join(f"{metrics[m].get(key, float('nan')):>12.4f}" for m in models)
+                if "oracle" in metrics:
+                    row += f"{fraction[key]:>12.2f}" if key in fraction else f"{'':>12}"
+                lines.append(row)
+    else:
+        lines.append("(evaluation skipped)")
+    counts = report["counts"]
+    lines.append(f"users {counts['users']}, items {counts['items']}, interactions {counts['interactions']}, "
+                 f"recommendation rows {counts['recommendation_rows']}")
+    lines.append("outputs: " + ", ".join(f"{k} = {v}" for k, v in report["outputs"].items()))
+    return "\n".join(lines)
