@@ -21,7 +21,9 @@ export LAKEHOUSE_JARS_DIR := $(CURDIR)/$(JARS_DIR)
 
 DBT_ARGS ?= build
 
-.PHONY: help setup data ingest transform dbt docs recommend test clean clean-data
+ML_ARGS ?=
+
+.PHONY: help setup data ingest transform dbt docs train tune recommend test clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -56,12 +58,20 @@ dbt: setup ## any dbt command on the lakehouse, e.g. make dbt DBT_ARGS="run --se
 docs: setup ## dbt docs generate (open dbt_project/target/index.html)
 	$(PY) scripts/run_dbt.py docs generate
 
+train: setup ## ALS: evaluate (ALS vs popularity vs oracle), retrain on all data, write ml.* tables; ML_ARGS for options
+	$(PY) -m ml run $(ML_ARGS)
+
+tune: setup ## small ALS grid search on a validation window before the test window
+	$(PY) -m ml tune $(ML_ARGS)
+
 recommend: setup ## the whole chain on generated data (generates it when RAW_DIR is empty)
 	@if [ -z "$$(find $(RAW_DIR) -name '*.csv*' -print -quit 2>/dev/null)" ]; then \
 	  $(MAKE) --no-print-directory data; fi
 	$(PY) scripts/ingest_raw.py
-	$(PY) scripts/run_dbt.py build
-	@echo "recommend: raw ingest and dbt marts are built; ALS training and the MySQL sync are not built yet (issues 4-5)."
+	$(PY) scripts/run_dbt.py build --exclude tag:recommendations
+	$(PY) -m ml run $(ML_ARGS)
+	$(PY) scripts/run_dbt.py build --select tag:recommendations
+	@echo "recommend: done. The MySQL sync for Tableau is not built yet (issue 5): the chain stops before it."
 
 test: setup ## the test suite (real Spark, Delta, dbt)
 	$(PY) -m pytest

@@ -22,6 +22,9 @@ def configure_logging(verbose: bool = False) -> None:
     )
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pyspark logs every failed SQL statement with its JVM stack trace, including the
+    # lookups of tables that do not exist yet that dbt makes on purpose.
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
 
 
 def run_main(main: Callable[[], int]) -> None:

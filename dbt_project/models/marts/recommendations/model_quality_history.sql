@@ -1,0 +1,34 @@
+-- Every run's evaluation metrics (ALS, popularity, oracle, ALS as a fraction of oracle).
+with
+
+metrics as (
+
+    select * from {{ ref('stg_ml__model_run_metrics') }}
+
+),
+
+latest as (
+
+    select max_by(run_id, finished_at) as latest_run_id from metrics
+
+),
+
+final as (
+
+    select
+        metrics.run_id,
+        metrics.finished_at,
+        metrics.data_start,
+        metrics.eval_cutoff,
+        metrics.data_end,
+        metrics.model,
+        metrics.metric,
+        metrics.k,
+        metrics.metric_value,
+        metrics.run_id = latest.latest_run_id as is_latest_run
+    from metrics
+    cross join latest
+
+)
+
+select * from final

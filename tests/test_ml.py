@@ -1,0 +1,124 @@
+"""ALS recommendations on real Spark: metrics by hand, id mapping, exclusion rules, output shape,
+and ALS beating the popularity baseline on data with planted tastes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+
+import pytest
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from ml import ids
+from ml.metrics import average_precision_at_k, hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k, user_metrics
+from ml.params import EvalSpec, RunParams
+from ml.run import run
+from pipeline.dbt_runner import run_dbt
+from pipeline.generate.params import GeneratorParams
+from pipeline.generate.run import generate
+from pipeline.ingest.run import ingest
+
+# ALS ndcg@10 / popularity ndcg@10 on this data set (150k rows, 21 days, 4-day holdout), measured
+# for seeds 1-5 before fixing the assertion: see the closing note of issue 4.
+MIN_NDCG_RATIO = 1.15
+
+
+def test_metrics_on_a_hand_computed_example():
+    ranked, relevant = [10, 20, 30, 40, 50], {20, 50, 99}
+    assert precision_at_k(ranked, relevant, 5) == pytest.approx(2 / 5)
+    assert recall_at_k(ranked, relevant, 5) == pytest.approx(2 / 3)
+    assert hit_rate_at_k(ranked, relevant, 1) == 0.0 and hit_rate_at_k(ranked, relevant, 2) == 1.0
+    # Hits at ranks 2 and 5: DCG = 1/log2(3) + 1/log2(6); ideal has 3 hits at ranks 1-3.
+    dcg = 1 / math.log2(3) + 1 / math.log2(6)
+    ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at_k(ranked, relevant, 5) == pytest.approx(dcg / ideal)
+    # AP@5 = (1/2 + 2/5) / min(3, 5)
+    assert average_precision_at_k(ranked, relevant, 5) == pytest.approx((0.5 + 0.4) / 3)
+    assert ndcg_at_k([20], {20}, 10) == 1.0 and average_precision_at_k([20], {20}, 10) == 1.0
+    assert user_metrics([], {1}, [5])["ndcg@5"] == 0.0
+
+
+def test_id_mapping_round_trips_ids_beyond_int32(spark):
+    big = [2**31 + 5, 2**40, 7, 2**62 + 1]
+    df = spark.createDataFrame([(u,) for u in big], "user_id bigint")
+    index = ids.build_index(df, "user_id", "u")
+    assert sorted(r.u for r in index.collect()) == [0, 1, 2, 3]
+    assert dict(index.select("user_id", "u").collect()) == {7: 0, 2**31 + 5: 1, 2**40: 2, 2**62 + 1: 3}
+    back = ids.to_id(ids.to_index(df, index, "user_id"), index, "u")
+    assert sorted(r.user_id for r in back.collect()) == sorted(big)
+    assert dict(index.dtypes)["u"] == "int"
+
+
+@pytest.fixture(scope="module")
+def ml_lakehouse(spark, settings, tmp_path_factory):
+    """150k generated events over 21 days, ingested and modelled by dbt, then one ML run."""
+    root = tmp_path_factory.mktemp("ml_data")
+    generate(GeneratorParams(rows=150_000, days=21, seed=3), root / "raw", settings.truth_dir, progress=False)
+    spark.sql("drop database if exists raw cascade")
+    shutil.rmtree(settings.raw_dir, ignore_errors=True)
+    shutil.copytree(root / "raw", settings.raw_dir)
+    ingest(spark, settings.raw_dir, progress=False)
+    run_dbt(["seed"])
+    run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"])
+    params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=4), top_n=10)
+    report = run(spark, settings, params, progress=False)
+    return report, params
+
+
+def test_als_beats_popularity_and_trails_the_oracle(ml_lakehouse):
+    report, _ = ml_lakehouse
+    m = report["metrics"]
+    assert m["als"]["ndcg@10"] >= MIN_NDCG_RATIO * m["popularity"]["ndcg@10"]
+    assert m["oracle"]["ndcg@10"] > m["als"]["ndcg@10"]
+    assert 0 < report["als_fraction_of_oracle"]["ndcg@10"] < 1
+    assert m["als"]["coverage@10"] > m["popularity"]["coverage@10"]
+
+
+def test_recommendations_are_top_n_per_user_ranked_and_never_already_bought(spark, ml_lakehouse):
+    report, params = ml_lakehouse
+    recs = spark.table("ml.recommendations")
+    per_user = recs.groupBy("user_id").agg(F.count("*").alias("n"), F.min("rank").alias("lo"),
+                                           F.max("rank").alias("hi"), F.countDistinct("rank").alias("ranks"),
+                                           F.countDistinct("product_id").alias("items"))
+    assert per_user.where(f"n != {params.top_n} or lo != 1 or hi != {params.top_n} or ranks != {params.top_n}"
+                          f" or items != {params.top_n}").count() == 0
+    users = spark.table("marts.user_item_interactions").select("user_id").distinct().count()
+    assert per_user.count() == users == report["counts"]["users"]
+    assert recs.count() == users * params.top_n == report["counts"]["recommendation_rows"]
+    # Scores never increase down a user's list.
+    ordered = recs.withColumn("prev", F.lag("score").over(Window.partitionBy("user_id").orderBy("rank")))
+    assert ordered.where("prev < score").count() == 0
+    bought = spark.table("marts.user_item_interactions").where("purchases > 0")
+    assert recs.join(bought, ["user_id", "product_id"]).count() == 0
+    assert bought.count() > 0
+    assert recs.select("run_id").distinct().collect()[0].run_id == report["run_id"]
+
+
+def test_run_is_recorded_and_reported(spark, ml_lakehouse, settings):
+    report, _ = ml_lakehouse
+    row = spark.table("ml.model_runs").where(F.col("run_id") == report["run_id"]).first()
+    assert row.metrics["als.ndcg@10"] == pytest.approx(report["metrics"]["als"]["ndcg@10"])
+    assert row.counts["users"] == report["counts"]["users"]
+    assert row.eval_cutoff is not None and row.data_start < row.eval_cutoff < row.data_end
+    assert {"eval_als", "serve_fit", "write"} <= set(row.stage_seconds)
+    saved = json.loads((settings.reports_dir / "last_run.json").read_text())
+    assert saved["run_id"] == report["run_id"]
+    keys = {f"{m}@{k}" for m in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage") for k in (5, 10, 20)}
+    assert set(saved["metrics"]) == {"als", "popularity", "oracle"}
+    assert all(keys == set(v) for v in saved["metrics"].values())
+    popular = spark.table("ml.popular_products").orderBy("rank").collect()
+    assert [r.rank for r in popular] == list(range(1, len(popular) + 1))
+    assert (settings.lakehouse_dir / "models" / report["run_id"] / "als").is_dir()
+
+
+def test_recommendation_marts_build_and_pass_their_tests(spark, ml_lakehouse):
+    run_dbt(["build", "--select", "tag:recommendations"])
+    enriched = spark.table("marts.user_recommendations")
+    assert enriched.count() == spark.table("ml.recommendations").count()
+    assert enriched.where("price is null").count() == 0
+    latest = {(r.metric, r.k): r for r in spark.table("marts.model_quality_latest").collect()}
+    assert latest[("ndcg", 10)].als == pytest.approx(ml_lakehouse[0]["metrics"]["als"]["ndcg@10"])
+    assert latest[("ndcg", 10)].oracle == pytest.approx(ml_lakehouse[0]["metrics"]["oracle"]["ndcg@10"])
