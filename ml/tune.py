@@ -22,10 +22,11 @@ from pipeline.config import Settings
 
 log = logging.getLogger(__name__)
 
+# Second round, centred on the first round's best (rank 32, reg 0.5, alpha 5, log1p; see README).
 GRID: dict[str, list[Any]] = {
-    "rank": [16, 32],
-    "reg_param": [0.05, 0.5],
-    "alpha": [5.0, 20.0],
+    "rank": [32, 64],
+    "reg_param": [0.5, 2.0],
+    "alpha": [1.0, 5.0],
     "strength_transform": ["raw", "log1p"],
 }
 OBJECTIVE = "ndcg@10"
