@@ -16,22 +16,25 @@ DAYS ?= 30
 SEED ?= 42
 RAW_DIR ?= $(CURDIR)/data/raw
 LAKEHOUSE_DIR ?= $(CURDIR)/lakehouse
-export RAW_DIR LAKEHOUSE_DIR
+REPORTS_DIR ?= $(CURDIR)/reports
+export RAW_DIR LAKEHOUSE_DIR REPORTS_DIR
 export LAKEHOUSE_JARS_DIR := $(CURDIR)/$(JARS_DIR)
 
 DBT_ARGS ?= build
 
 ML_ARGS ?=
 
-.PHONY: help setup data ingest transform dbt docs train tune recommend test clean clean-data
+.PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
+	test clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, Delta jars (idempotent)
 
-$(SETUP_STAMP): pyproject.toml scripts/setup/ensure_java.sh
+$(SETUP_STAMP): pyproject.toml scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh
 	bash scripts/setup/ensure_java.sh
+	bash scripts/setup/ensure_mariadb.sh
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
@@ -71,13 +74,27 @@ recommend: setup ## the whole chain on generated data (generates it when RAW_DIR
 	$(PY) scripts/run_dbt.py build --exclude tag:recommendations
 	$(PY) -m ml run $(ML_ARGS)
 	$(PY) scripts/run_dbt.py build --select tag:recommendations
-	@echo "recommend: done. The MySQL sync for Tableau is not built yet (issue 5): the chain stops before it."
+	$(PY) scripts/sync_mysql.py
+	@$(PY) -c "import json; r = json.load(open('$(REPORTS_DIR)/last_run.json')); print('recommend: done, run', r['run_id'], '- metrics in $(REPORTS_DIR)/last_run.json, marts in MySQL database', '$${MYSQL_DATABASE:-lakehouse_marts}')"
+
+sync: setup ## copy the marts tagged mysql_sync to MySQL (private MariaDB unless MYSQL_HOST is set)
+	$(PY) scripts/sync_mysql.py
+
+mysql-start: setup ## start the private MariaDB (127.0.0.1:33306, data in .mysql/)
+	$(PY) scripts/mysql_server.py start
+
+mysql-stop: setup ## stop the private MariaDB
+	$(PY) scripts/mysql_server.py stop
+
+mysql-grant: setup ## create the read-only reporting user (MYSQL_REPORTING_USER, MYSQL_REPORTING_PASSWORD)
+	$(PY) scripts/mysql_server.py grant
 
 test: setup ## the test suite (real Spark, Delta, dbt)
 	$(PY) -m pytest
 
-clean-data: ## delete generated data and the lakehouse (keeps the venv and jars)
-	rm -rf data lakehouse reports
+clean-data: ## delete generated data, the lakehouse and the private MariaDB (keeps the venv and jars)
+	-$(PY) scripts/mysql_server.py stop
+	rm -rf data lakehouse reports .mysql
 
 clean: clean-data ## also delete the venv and the jar cache
 	rm -rf $(VENV) $(JARS_DIR)

@@ -20,7 +20,7 @@ def configure_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("py4j", "pyspark"):
+    for noisy in ("py4j", "pyspark", "mysql.connector"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # pyspark logs every failed SQL statement with its JVM stack trace, including the
     # lookups of tables that do not exist yet that dbt makes on purpose.

@@ -1,0 +1,89 @@
+"""Which tables to sync and how they look in MySQL: from dbt's manifest and the Delta schemas."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from pipeline.sync.connection import SyncError, quote_identifier
+
+SYNC_TAG = "mysql_sync"
+INDEXED_COLUMNS = ("user_id", "product_id", "event_date")  # what Tableau filters on
+MAX_VARCHAR = 4000  # longer strings become TEXT
+
+
+@dataclass(frozen=True)
+class SyncTable:
+    source: str  # Spark table, e.g. marts.daily_revenue
+    target: str  # MySQL table name
+    primary_key: tuple[str, ...] = ()
+    indexes: tuple[str, ...] = field(default=())
+
+
+def tagged_tables(manifest_path: Path) -> list[SyncTable]:
+    """Models tagged mysql_sync in dbt's manifest; a column with unique + not_null tests is the key."""
+    if not manifest_path.exists():
+        raise SyncError(f"{manifest_path} not found: run dbt first (make transform)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    tests: dict[str, dict[str, set[str]]] = {}
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and meta.get("name") in ("unique", "not_null") and node.get("column_name"):
+            model = node.get("attached_node") or (node["depends_on"]["nodes"] or [""])[0]
+            tests.setdefault(model, {}).setdefault(node["column_name"], set()).add(meta["name"])
+    tables = []
+    for unique_id, node in sorted(manifest["nodes"].items()):
+        if node["resource_type"] != "model" or SYNC_TAG not in node["config"].get("tags", []):
+            continue
+        keys = sorted(c for c, kinds in tests.get(unique_id, {}).items() if kinds == {"unique", "not_null"})
+        primary = (keys[0],) if keys else ()
+        columns = set(node.get("columns", {}))
+        indexes = tuple(c for c in INDEXED_COLUMNS if c in columns and (c,) != primary)
+        tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes))
+    return tables
+
+
+def _mysql_type(data_type: T.DataType, max_length: int | None) -> str:
+    if isinstance(data_type, T.BooleanType):
+        return "tinyint(1)"
+    if isinstance(data_type, (T.ByteType, T.ShortType, T.IntegerType)):
+        return "int"
+    if isinstance(data_type, T.LongType):
+        return "bigint"
+    if isinstance(data_type, T.FloatType | T.DoubleType):
+        return "double"
+    if isinstance(data_type, T.DecimalType):
+        return f"decimal({min(data_type.precision, 65)},{data_type.scale})"
+    if isinstance(data_type, T.DateType):
+        return "date"
+    if isinstance(data_type, T.TimestampType | T.TimestampNTZType):
+        return "datetime(6)"
+    if isinstance(data_type, T.StringType):
+        length = max(1, max_length or 0)
+        return f"varchar({length})" if length <= MAX_VARCHAR else "mediumtext"
+    raise SyncError(f"no MySQL type for Spark type {data_type.simpleString()}")
+
+
+def string_lengths(df: DataFrame) -> dict[str, int]:
+    """Longest value (in characters) of every string column, to size VARCHARs."""
+    strings = [f.name for f in df.schema.fields if isinstance(f.dataType, T.StringType)]
+    if not strings:
+        return {}
+    row = df.agg(*[F.max(F.length(c)).alias(c) for c in strings]).first()
+    return {c: int(row[c] or 0) for c in strings}
+
+
+def create_table_sql(table: SyncTable, name: str, df: DataFrame, lengths: dict[str, int]) -> str:
+    columns = [f"{quote_identifier(f.name)} {_mysql_type(f.dataType, lengths.get(f.name))}"
+               + (" not null" if f.name in table.primary_key else "")
+               for f in df.schema.fields]
+    if table.primary_key:
+        columns.append(f"primary key ({', '.join(quote_identifier(c) for c in table.primary_key)})")
+    columns += [f"key {quote_identifier('ix_' + c)} ({quote_identifier(c)})" for c in table.indexes]
+    return (f"create table {quote_identifier(name)} (\n  " + ",\n  ".join(columns)
+            + "\n) engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin")

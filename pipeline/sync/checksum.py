@@ -1,0 +1,93 @@
+"""Per-column fingerprints computed the same way in Spark and in MySQL.
+
+For every column: the count of non-null values, and a sum that any change of value
+alters: the value itself for integers and decimals (exact), epoch microseconds or days
+for timestamps and dates (exact), CRC-32 of the UTF-8 bytes for strings (exact), and
+the value for doubles (compared with a relative tolerance: the engines add in different
+orders).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from decimal import Decimal
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from pipeline.sync.connection import quote_identifier
+
+Fingerprint = dict[str, tuple[int, Decimal | float | None]]
+
+
+def _spark_sum(field: T.StructField) -> F.Column:
+    c = F.col(field.name)
+    t = field.dataType
+    if isinstance(t, T.StringType):
+        return F.sum(F.crc32(F.encode(c, "UTF-8")).cast("decimal(38,0)"))
+    if isinstance(t, T.TimestampType | T.TimestampNTZType):
+        return F.sum(F.unix_micros(c.cast("timestamp")).cast("decimal(38,0)"))
+    if isinstance(t, T.DateType):
+        return F.sum(F.datediff(c, F.lit("1970-01-01").cast("date")).cast("decimal(38,0)"))
+    if isinstance(t, T.BooleanType):
+        return F.sum(c.cast("int").cast("decimal(38,0)"))
+    if isinstance(t, T.FloatType | T.DoubleType):
+        return F.sum(c)
+    return F.sum(c.cast("decimal(38,10)"))
+
+
+def _mysql_sum(field: T.StructField) -> str:
+    c = quote_identifier(field.name)
+    t = field.dataType
+    if isinstance(t, T.StringType):
+        return f"sum(crc32({c}))"
+    if isinstance(t, T.TimestampType | T.TimestampNTZType):
+        return f"sum(timestampdiff(microsecond, '1970-01-01 00:00:00', {c}))"
+    if isinstance(t, T.DateType):
+        return f"sum(datediff({c}, '1970-01-01'))"
+    return f"sum({c})"
+
+
+def spark_fingerprint(df: DataFrame) -> Fingerprint:
+    fields = df.schema.fields
+    row = df.agg(*[x for f in fields for x in (F.count(f.name), _spark_sum(f))]).first()
+    return {f.name: (int(row[2 * i]), _normalise(row[2 * i + 1])) for i, f in enumerate(fields)}
+
+
+def mysql_fingerprint(cursor, table: str, df: DataFrame) -> Fingerprint:
+    fields = df.schema.fields
+    parts = ", ".join(f"count({quote_identifier(f.name)}), {_mysql_sum(f)}" for f in fields)
+    cursor.execute(f"select {parts} from {quote_identifier(table)}")
+    row = cursor.fetchone()
+    return {f.name: (int(row[2 * i]), _normalise(row[2 * i + 1])) for i, f in enumerate(fields)}
+
+
+def _normalise(value) -> Decimal | float | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return value
+    return Decimal(value).normalize()
+
+
+def same(a: Fingerprint, b: Fingerprint) -> list[str]:
+    """Columns whose fingerprints differ."""
+    differ = []
+    for column, (count, total) in a.items():
+        other_count, other_total = b.get(column, (None, None))
+        if count != other_count:
+            differ.append(column)
+        elif isinstance(total, float) or isinstance(other_total, float):
+            if not math.isclose(float(total or 0), float(other_total or 0), rel_tol=1e-9, abs_tol=1e-9):
+                differ.append(column)
+        elif total != other_total:
+            differ.append(column)
+    return differ
+
+
+def digest(fingerprint: Fingerprint) -> str:
+    """A short stable summary for the sync log (doubles rounded to 9 significant digits)."""
+    text = "|".join(f"{c}:{n}:{(f'{s:.9g}' if isinstance(s, float) else s)}" for c, (n, s) in sorted(fingerprint.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

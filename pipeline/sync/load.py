@@ -1,0 +1,200 @@
+"""Load one Delta table into MySQL atomically: fill `<table>__new`, verify, swap with one RENAME.
+
+A failure or kill before the RENAME leaves the previous table untouched and readable; the
+next run drops the leftover `__new` and starts again. Every sync is recorded in `_sync_log`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mysql.connector
+from mysql.connector import errorcode
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from tqdm import tqdm
+
+from pipeline.sync import checksum
+from pipeline.sync.catalog import SyncTable, create_table_sql, string_lengths
+from pipeline.sync.connection import SyncError, quote_identifier
+
+log = logging.getLogger(__name__)
+
+SYNC_LOG = "_sync_log"
+INSERT_BATCH = 5_000
+# Server or client forbids LOCAL: MySQL 1148 / 3948, MariaDB 4166, client-side 2068.
+_LOCAL_INFILE_REFUSED = {errorcode.ER_NOT_ALLOWED_COMMAND, 3948, 4166, 2068}
+
+
+@dataclass(frozen=True)
+class TableSync:
+    table: str
+    rows: int
+    seconds: float
+    path: str  # local_infile | batched_insert | unchanged
+    checksum: str
+    source_version: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def ensure_sync_log(cursor) -> None:
+    cursor.execute(f"""
+        create table if not exists {SYNC_LOG} (
+          id bigint auto_increment primary key,
+          table_name varchar(64) not null,
+          rows_loaded bigint not null,
+          checksum char(32) not null,
+          source_table varchar(200) not null,
+          source_version bigint not null,
+          load_path varchar(20) not null,
+          seconds double not null,
+          synced_at datetime(6) not null default current_timestamp(6),
+          key ix_table (table_name, id)
+        ) engine=InnoDB default charset=utf8mb4""")
+
+
+def _as_text(df: DataFrame) -> list[F.Column]:
+    """Every column as the text MySQL parses back to the same value (timestamps in UTC)."""
+    out = []
+    for f in df.schema.fields:
+        c = F.col(f.name)
+        if isinstance(f.dataType, T.TimestampType | T.TimestampNTZType):
+            c = F.date_format(c, "yyyy-MM-dd HH:mm:ss.SSSSSS")
+        elif isinstance(f.dataType, T.DateType):
+            c = F.date_format(c, "yyyy-MM-dd")
+        elif isinstance(f.dataType, T.BooleanType):
+            c = c.cast("int")
+        out.append(c.cast("string").alias(f.name))
+    return out
+
+
+def _escape(c: F.Column) -> F.Column:
+    """LOAD DATA's default escaping: backslash, tab, newline and carriage return."""
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        c = F.replace(c, F.lit(raw), F.lit(escaped))
+    return c
+
+
+def _export(df: DataFrame, directory: Path) -> list[Path]:
+    """Tab-separated part files, NULL as \\N, written by Spark."""
+    shutil.rmtree(directory, ignore_errors=True)
+    text = df.select(*_as_text(df))
+    line = F.concat_ws("\t", *[F.coalesce(_escape(F.col(c)), F.lit("\\N")) for c in text.columns])
+    text.select(line.alias("value")).write.text(str(directory))
+    return sorted(p for p in directory.glob("part-*") if p.stat().st_size > 0)
+
+
+def _load_files(cursor, table: str, columns: list[str], files: list[Path], bar: tqdm) -> None:
+    column_list = ", ".join(quote_identifier(c) for c in columns)
+    for path in files:
+        cursor.execute(
+            f"load data local infile '{path}' into table {quote_identifier(table)} character set utf8mb4 "
+            f"fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' ({column_list})")
+        loaded = cursor.rowcount
+        cursor.execute("show warnings limit 3")
+        warnings = cursor.fetchall()
+        if warnings:
+            raise SyncError(f"loading {table} from {path.name} gave warnings: {warnings}")
+        bar.update(loaded)
+
+
+def _insert_batches(cursor, table: str, df: DataFrame, bar: tqdm) -> None:
+    columns = df.columns
+    sql = (f"insert into {quote_identifier(table)} ({', '.join(quote_identifier(c) for c in columns)}) "
+           f"values ({', '.join(['%s'] * len(columns))})")
+    batch: list[tuple] = []
+    for row in df.select(*_as_text(df)).toLocalIterator():
+        batch.append(tuple(row))
+        if len(batch) >= INSERT_BATCH:
+            cursor.executemany(sql, batch)
+            bar.update(len(batch))
+            batch = []
+    if batch:
+        cursor.executemany(sql, batch)
+        bar.update(len(batch))
+
+
+def _table_exists(cursor, name: str) -> bool:
+    cursor.execute("select count(*) from information_schema.tables where table_schema = database() "
+                   "and table_name = %s", (name,))
+    return cursor.fetchone()[0] > 0
+
+
+def _last_sync(cursor, table: str) -> tuple[int, str] | None:
+    cursor.execute(f"select source_version, checksum from {SYNC_LOG} where table_name = %s order by id desc limit 1",
+                   (table,))
+    row = cursor.fetchone()
+    return (int(row[0]), row[1]) if row else None
+
+
+def delta_version(spark: SparkSession, source: str) -> int:
+    return int(spark.sql(f"describe history {source} limit 1").first().version)
+
+
+def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, progress: bool = True,
+               before_swap: Callable[[str], None] | None = None) -> TableSync:
+    """Copy one table; skip it when its Delta version is the one synced last time."""
+    started = time.perf_counter()
+    cursor = conn.cursor()
+    target, staging, old = table.target, f"{table.target}__new", f"{table.target}__old"
+    quote_identifier(staging)
+    version = delta_version(spark, table.source)
+    previous = _last_sync(cursor, target)
+    if previous and previous[0] == version and _table_exists(cursor, target):
+        cursor.execute(f"select count(*) from {quote_identifier(target)}")
+        rows = cursor.fetchone()[0]
+        log.info("%s: unchanged since Delta version %d, skipped", target, version)
+        return TableSync(target, rows, time.perf_counter() - started, "unchanged", previous[1], version)
+
+    df = spark.table(table.source)
+    expected = checksum.spark_fingerprint(df)
+    rows = df.count()
+    cursor.execute(f"drop table if exists {quote_identifier(staging)}")
+    cursor.execute(create_table_sql(table, staging, df, string_lengths(df)))
+    path = "local_infile"
+    with tqdm(total=rows, desc=f"sync {target}", unit="row", unit_scale=True, disable=not progress) as bar:
+        try:
+            _load_files(cursor, staging, df.columns, _export(df, work_dir / target), bar)
+        except mysql.connector.Error as exc:
+            if exc.errno not in _LOCAL_INFILE_REFUSED:
+                raise
+            log.warning("%s: LOAD DATA LOCAL INFILE refused (%s); using batched inserts", target, exc.errno)
+            path = "batched_insert"
+            cursor.execute(f"truncate table {quote_identifier(staging)}")
+            bar.reset()
+            _insert_batches(cursor, staging, df, bar)
+        finally:
+            shutil.rmtree(work_dir / target, ignore_errors=True)
+
+    cursor.execute(f"select count(*) from {quote_identifier(staging)}")
+    loaded = cursor.fetchone()[0]
+    if loaded != rows:
+        raise SyncError(f"{target}: {loaded} rows arrived in MySQL but the source has {rows}; previous table kept")
+    differ = checksum.same(expected, checksum.mysql_fingerprint(cursor, staging, df))
+    if differ:
+        raise SyncError(f"{target}: column checksums differ for {differ}; previous table kept")
+    if before_swap is not None:
+        before_swap(target)
+
+    if _table_exists(cursor, target):
+        cursor.execute(f"drop table if exists {quote_identifier(old)}")
+        cursor.execute(f"rename table {quote_identifier(target)} to {quote_identifier(old)}, "
+                       f"{quote_identifier(staging)} to {quote_identifier(target)}")
+        cursor.execute(f"drop table {quote_identifier(old)}")
+    else:
+        cursor.execute(f"rename table {quote_identifier(staging)} to {quote_identifier(target)}")
+    result = TableSync(target, rows, time.perf_counter() - started, path, checksum.digest(expected), version)
+    cursor.execute(f"insert into {SYNC_LOG} (table_name, rows_loaded, checksum, source_table, source_version, "
+                   "load_path, seconds) values (%s, %s, %s, %s, %s, %s, %s)",
+                   (target, rows, result.checksum, table.source, version, path, result.seconds))
+    log.info("%s: %d rows via %s in %.1fs (%.0f rows/s)", target, rows, path, result.seconds, result.rows_per_second)
+    return result

@@ -1,0 +1,172 @@
+"""A project-private MariaDB/MySQL server: data under the project, 127.0.0.1 only, fixed port.
+
+`make sync` and `make recommend` start it when MYSQL_HOST is not set and leave it
+running for Tableau; `make mysql-stop` stops it. Its credentials are generated once
+and kept (mode 0600) in the server folder, never in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import REPO_ROOT
+from pipeline.sync.connection import DEFAULT_DATABASE, MysqlSettings, SyncError, connect, quote_identifier
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 33306
+APP_USER = "lakehouse"
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    root: Path
+    port: int
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "mysqld.sock"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "mysqld.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "mysqld.log"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.root / "credentials.json"
+
+    def admin_settings(self) -> MysqlSettings:
+        """root over the unix socket (password-less, reachable only from this machine's files)."""
+        return MysqlSettings(host="localhost", port=self.port, user="root", password="",
+                             database=DEFAULT_DATABASE, unix_socket=str(self.socket))
+
+    def app_settings(self) -> MysqlSettings:
+        creds = json.loads(self.credentials_file.read_text(encoding="utf-8"))
+        return MysqlSettings(host="127.0.0.1", port=self.port, user=creds["user"], password=creds["password"],
+                             database=os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE))
+
+
+def local_server() -> LocalServer:
+    root = Path(os.environ.get("MYSQL_LOCAL_DIR", REPO_ROOT / ".mysql")).resolve()
+    return LocalServer(root=root, port=int(os.environ.get("MYSQL_LOCAL_PORT", DEFAULT_PORT)))
+
+
+def _binary(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+        if found:
+            return found
+    raise SyncError(f"no {' or '.join(names)} found: run `make setup` (installs mariadb-server) or set MYSQL_HOST")
+
+
+def _running_pid(server: LocalServer) -> int | None:
+    try:
+        pid = int(server.pid_file.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _initialise(server: LocalServer) -> None:
+    server.root.mkdir(parents=True, exist_ok=True)
+    log.info("initialising a private MariaDB in %s", server.datadir)
+    result = subprocess.run(
+        [_binary("mariadb-install-db", "mysql_install_db"), f"--datadir={server.datadir}",
+         "--auth-root-authentication-method=normal", "--skip-test-db", "--user=" + _os_user()],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SyncError(f"mariadb-install-db failed ({result.returncode}): {result.stderr.strip()[-300:]}")
+
+
+def _os_user() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def _start(server: LocalServer) -> None:
+    command = [
+        _binary("mariadbd", "mysqld"), f"--datadir={server.datadir}", f"--socket={server.socket}",
+        f"--port={server.port}", "--bind-address=127.0.0.1", f"--pid-file={server.pid_file}",
+        f"--log-error={server.log_file}", "--local-infile=1", "--character-set-server=utf8mb4",
+        "--collation-server=utf8mb4_bin", "--skip-name-resolve", f"--user={_os_user()}",
+        "--innodb-buffer-pool-size=512M", "--innodb-flush-log-at-trx-commit=2", "--max-allowed-packet=256M",
+    ]
+    subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)  # outlives this process, for Tableau
+    for _ in range(300):
+        if server.socket.exists() and _running_pid(server):
+            try:
+                connect(server.admin_settings(), database=False).close()
+                return
+            except SyncError:
+                pass
+        time.sleep(0.1)
+    tail = server.log_file.read_text(errors="replace")[-500:] if server.log_file.exists() else ""
+    raise SyncError(f"the private MariaDB did not start within 30 s; its log ends with: {tail}")
+
+
+def _bootstrap(server: LocalServer) -> None:
+    """Create the marts database and the application user with a generated password, once."""
+    if server.credentials_file.exists():
+        return
+    password = secrets.token_urlsafe(18)
+    database = quote_identifier(os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE))
+    conn = connect(server.admin_settings(), database=False)
+    cur = conn.cursor()
+    cur.execute(f"create database if not exists {database} character set utf8mb4 collate utf8mb4_bin")
+    for host in ("127.0.0.1", "localhost"):
+        cur.execute(f"create user if not exists '{APP_USER}'@'{host}' identified by %s", (password,))
+        cur.execute(f"alter user '{APP_USER}'@'{host}' identified by %s", (password,))
+        cur.execute(f"grant all privileges on {database}.* to '{APP_USER}'@'{host}'")
+    conn.close()
+    server.credentials_file.write_text(json.dumps({"user": APP_USER, "password": password}), encoding="utf-8")
+    server.credentials_file.chmod(0o600)
+
+
+def is_running(server: LocalServer) -> bool:
+    return _running_pid(server) is not None
+
+
+def ensure_running(server: LocalServer | None = None) -> LocalServer:
+    """Start (initialising on first use) the private server unless it already runs."""
+    server = server or local_server()
+    if not server.datadir.exists():
+        _initialise(server)
+    if _running_pid(server) is None:
+        log.info("starting the private MariaDB on 127.0.0.1:%d (data in %s)", server.port, server.datadir)
+        _start(server)
+    _bootstrap(server)
+    return server
+
+
+def stop(server: LocalServer | None = None) -> bool:
+    """Stop the private server; True if it was running."""
+    server = server or local_server()
+    pid = _running_pid(server)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(300):
+        if _running_pid(server) is None:
+            return True
+        time.sleep(0.1)
+    raise SyncError(f"MariaDB (pid {pid}) did not stop within 30 s")

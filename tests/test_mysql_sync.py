@@ -1,0 +1,181 @@
+"""MySQL sync against a real, private MariaDB: exact values, atomic swap, no-op re-sync,
+read-only reporting user, clear connection errors, manifest-driven table list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from pipeline.config import REPO_ROOT
+from pipeline.dbt_runner import run_dbt
+from pipeline.sync import local_server
+from pipeline.sync.catalog import SyncTable, tagged_tables
+from pipeline.sync.connection import SyncError, connect, quote_identifier
+from pipeline.sync.load import ensure_sync_log, sync_table
+from pipeline.sync.run import sync_all
+
+PORT = 33317
+TABLE = SyncTable("synctest.sample", "sample", primary_key=("id",), indexes=("user_id",))
+ROWS = [
+    (1, 2**40 + 1, Decimal("12.30"), dt.datetime(2019, 10, 1, 0, 0, 0, 123456), dt.date(2019, 10, 1),
+     "plain", True, 0.1),
+    (2, None, Decimal("-0.01"), dt.datetime(2019, 10, 31, 23, 59, 59, 999999), None,
+     "tab\there, newline\nthere, backslash \\ and \\N", False, None),
+    (3, 7, None, None, dt.date(2020, 2, 29), "ünïcødé 品牌 🛒", None, -1e-7),
+    (4, 8, Decimal("99999999.99"), dt.datetime(1970, 1, 1), dt.date(1970, 1, 1), "", False, 1e20),
+]
+SCHEMA = ("id int, user_id bigint, price decimal(18,2), seen_at timestamp, day date, label string, "
+          "flag boolean, ratio double")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    os.environ["MYSQL_LOCAL_DIR"] = str(tmp_path_factory.mktemp("mysql"))
+    os.environ["MYSQL_LOCAL_PORT"] = str(PORT)
+    srv = local_server.ensure_running()
+    yield srv
+    local_server.stop(srv)
+
+
+@pytest.fixture()
+def source(spark):
+    spark.sql("create database if not exists synctest")
+    spark.sql("drop table if exists synctest.sample")
+    spark.createDataFrame(ROWS, SCHEMA).write.format("delta").saveAsTable("synctest.sample")
+    conn = connect(local_server.local_server().app_settings())
+    conn.cursor().execute("drop table if exists sample")
+    conn.cursor().execute("drop table if exists _sync_log")
+    conn.close()
+    return "synctest.sample"
+
+
+def _mysql_rows(server, table="sample"):
+    conn = connect(server.app_settings())
+    cur = conn.cursor()
+    cur.execute(f"select * from {table} order by id")
+    rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def _expected():
+    return [tuple(int(v) if isinstance(v, bool) else v for v in row) for row in ROWS]
+
+
+def test_values_types_and_keys_survive_exactly(spark, settings, server, source):
+    [result] = sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)
+    assert (result.rows, result.path) == (4, "local_infile")
+    got = _mysql_rows(server)
+    assert [tuple(r[:7]) for r in got] == [row[:7] for row in _expected()]
+    assert [r[7] for r in got] == [0.1, None, -1e-7, 1e20]
+    conn = connect(server.app_settings())
+    cur = conn.cursor()
+    cur.execute("select column_name, column_type from information_schema.columns "
+                "where table_schema = database() and table_name = 'sample' order by ordinal_position")
+    assert dict(cur.fetchall()) == {"id": "int(11)", "user_id": "bigint(20)", "price": "decimal(18,2)",
+                                    "seen_at": "datetime(6)", "day": "date", "label": f"varchar({max(len(r[5]) for r in ROWS)})",
+                                    "flag": "tinyint(1)", "ratio": "double"}
+    cur.execute("show index from sample")
+    assert {(r[2], r[4]) for r in cur.fetchall()} == {("PRIMARY", "id"), ("ix_user_id", "user_id")}
+    cur.execute("select table_name, rows_loaded, source_table, load_path from _sync_log")
+    assert cur.fetchall() == [("sample", 4, "synctest.sample", "local_infile")]
+
+
+def test_resync_without_change_is_a_noop_and_a_new_version_reloads(spark, settings, server, source):
+    first = sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)[0]
+    again = sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)[0]
+    assert again.path == "unchanged" and again.checksum == first.checksum
+    assert _mysql_rows(server)[0][:7] == _expected()[0][:7]
+    spark.sql("insert into synctest.sample values (5, 9, 1.50, null, null, 'new', true, 2.0)")
+    later = sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)[0]
+    assert later.path == "local_infile" and later.rows == 5 and later.checksum != first.checksum
+    assert len(_mysql_rows(server)) == 5
+
+
+def test_batched_insert_fallback_when_local_infile_is_refused(spark, settings, server, source, tmp_path):
+    conn = connect(server.app_settings(), allow_local_infile=False)
+    ensure_sync_log(conn.cursor())
+    result = sync_table(spark, conn, TABLE, tmp_path, progress=False)
+    conn.close()
+    assert result.path == "batched_insert"
+    assert [tuple(r[:7]) for r in _mysql_rows(server)] == [row[:7] for row in _expected()]
+
+
+def test_failure_before_the_swap_keeps_the_previous_table(spark, settings, server, source):
+    sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)
+    spark.sql("delete from synctest.sample where id = 1")
+
+    def crash(_table: str) -> None:
+        raise RuntimeError("killed between load and swap")
+
+    with pytest.raises(RuntimeError):
+        sync_all(spark, settings, server.app_settings(), [TABLE], progress=False, before_swap=crash)
+    assert len(_mysql_rows(server)) == 4  # the old table still serves the old rows
+    assert len(_mysql_rows(server, "sample__new")) == 3  # the half-done load sits aside
+    result = sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)[0]
+    assert result.rows == 3 and [r[0] for r in _mysql_rows(server)] == [2, 3, 4]
+    conn = connect(server.app_settings())
+    cur = conn.cursor()
+    cur.execute("show tables like 'sample\\_\\_%'")
+    assert cur.fetchall() == []
+
+
+def _run(script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / script), *args], capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=300)
+
+
+def test_reporting_user_can_read_but_not_write(spark, settings, server, source):
+    sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)
+    granted = _run("mysql_server.py", "grant", MYSQL_REPORTING_USER="reporter", MYSQL_REPORTING_PASSWORD="r3ad-only")
+    assert granted.returncode == 0, granted.stderr
+    reporter = local_server.local_server().app_settings()
+    reporter = type(reporter)(reporter.host, reporter.port, "reporter", "r3ad-only", reporter.database)
+    conn = connect(reporter)
+    cur = conn.cursor()
+    cur.execute("select count(*) from sample")
+    assert cur.fetchone()[0] == 4
+    for statement in ("insert into sample (id) values (99)", "update sample set label = 'x'",
+                      "delete from sample", "drop table sample", "create table t (a int)",
+                      "alter table sample add column z int"):
+        with pytest.raises(Exception) as denied:
+            cur.execute(statement)
+        assert getattr(denied.value, "errno", None) in (1142, 1044), statement
+    conn.close()
+
+
+def test_wrong_password_and_unreachable_server_fail_with_one_clear_line(server):
+    secret = "not-the-password-8731"
+    wrong = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(PORT), MYSQL_USER="lakehouse",
+                 MYSQL_PASSWORD=secret)
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().splitlines()[-1] == (
+        "error: MySQL refused the credentials for lakehouse@127.0.0.1:33317: check MYSQL_USER and MYSQL_PASSWORD")
+    assert secret not in wrong.stderr + wrong.stdout and "Traceback" not in wrong.stderr
+    down = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT="1", MYSQL_USER="x",
+                MYSQL_PASSWORD=secret)
+    assert down.returncode == 2 and "cannot reach MySQL at x@127.0.0.1:1" in down.stderr
+    assert secret not in down.stderr
+
+
+def test_identifiers_with_quotes_or_backticks_are_refused():
+    for bad in ("a`b", "x'; drop table t; --", "name with space", ""):
+        with pytest.raises(SyncError):
+            quote_identifier(bad)
+    assert quote_identifier("daily_revenue") == "`daily_revenue`"
+
+
+def test_synced_tables_come_from_the_dbt_manifest(settings):
+    run_dbt(["parse"])
+    tables = {t.target: t for t in tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")}
+    assert {"daily_revenue", "brand_rankings", "top_customers", "dim_products", "dim_users",
+            "user_recommendations", "model_quality_latest"} <= set(tables)
+    assert "stg_events" not in tables and "user_item_interactions" not in tables
+    assert tables["daily_revenue"].primary_key == ("event_date",)
+    assert tables["daily_revenue"].source == "marts.daily_revenue"
+    assert tables["user_recommendations"].indexes == ("user_id", "product_id")
