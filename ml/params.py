@@ -33,11 +33,13 @@ class EvalSpec:
 
 @dataclass(frozen=True)
 class AlsParams:
+    # Chosen by `python -m ml tune` on the default data (1M rows, seed 42), two rounds of 16:
+    # best validation ndcg@10 0.129 (popularity 0.089); rank 64 and log1p did no better.
     rank: int = 32
-    reg_param: float = 0.05
-    alpha: float = 10.0
+    reg_param: float = 0.5
+    alpha: float = 1.0
     max_iter: int = 12
-    strength_transform: str = "log1p"  # raw | log1p: how event-weighted strength feeds confidence
+    strength_transform: str = "raw"  # raw | log1p: how event-weighted strength feeds confidence
     seed: int = 7
     blocks: int = 4  # user and item blocks: small machine, little shuffle
     block_size: int = 1024  # rows per BLAS block in recommendFor*
