@@ -21,9 +21,10 @@ from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
 
-# ALS ndcg@10 / popularity ndcg@10 on this data set (150k rows, 21 days, 4-day holdout), measured
-# for seeds 1-5 before fixing the assertion: see the closing note of issue 4.
-MIN_NDCG_RATIO = 1.15
+# ALS ndcg@10 / popularity ndcg@10 on data of this shape (150k rows, 21 days, 4-day holdout, default
+# ALS parameters), measured for generator seeds 1-5: 1.64, 1.57, 2.29, 1.48, 1.38. The bound sits
+# below the worst of them, so the test does not hang on one lucky seed.
+MIN_NDCG_RATIO = 1.2
 
 
 def test_metrics_on_a_hand_computed_example():
