@@ -165,7 +165,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     """Evaluate (optional), retrain on all data, write tables, model and reports/last_run.json."""
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    bar = tqdm(total=9 if params.evaluate else 5, desc="recommend", unit="stage", disable=not progress)
+    bar = tqdm(total=8 if params.evaluate else 4, desc="recommend", unit="stage", disable=not progress)
     timer = StageTimer(bar=bar)
     metrics: dict[str, dict[str, float]] = {}
     window: dict[str, Any] = {}
