@@ -89,7 +89,7 @@ mysql-stop: setup ## stop the private MariaDB
 mysql-grant: setup ## create the read-only reporting user (MYSQL_REPORTING_USER, MYSQL_REPORTING_PASSWORD)
 	$(PY) scripts/mysql_server.py grant
 
-test: setup ## the test suite (real Spark, Delta, dbt)
+test: setup ## the test suite (real Spark, Delta, dbt, MariaDB)
 	$(PY) -m pytest
 
 clean-data: ## delete generated data, the lakehouse and the private MariaDB (keeps the venv and jars)
