@@ -24,8 +24,10 @@ DBT_ARGS ?= build
 
 ML_ARGS ?=
 
+REPORT_ARGS ?=
+
 .PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
-	test clean clean-data
+	report test clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -89,8 +91,12 @@ mysql-stop: setup ## stop the private MariaDB
 mysql-grant: setup ## create the read-only reporting user (MYSQL_REPORTING_USER, MYSQL_REPORTING_PASSWORD)
 	$(PY) scripts/mysql_server.py grant
 
-test: setup ## the test suite (real Spark, Delta, dbt, MariaDB)
+test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromium)
+	bash scripts/setup/ensure_chromium.sh
 	$(PY) -m pytest
+
+report: setup ## reports/dashboard.html from the synced MySQL marts (REPORT_ARGS="--source delta" for Delta)
+	$(PY) scripts/build_dashboard.py $(REPORT_ARGS)
 
 clean-data: ## delete generated data, the lakehouse and the private MariaDB (keeps the venv and jars)
 	-$(PY) scripts/mysql_server.py stop

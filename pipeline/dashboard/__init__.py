@@ -1,0 +1,1 @@
+"""The self-contained HTML dashboard (`make report`) built from the same marts Tableau reads."""

@@ -1,0 +1,164 @@
+"""The dashboard page: one self-contained HTML file (inline CSS and SVG, no scripts, no CDN)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from html import escape
+
+from pipeline.dashboard import svg
+from pipeline.dashboard.marts import MartSource, Row
+
+QUALITY_METRICS = ("precision", "recall", "ndcg")
+SHORT = {"precision": "prec", "recall": "rec", "ndcg": "ndcg"}  # nine group labels must fit side by side
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f6f9;color:#1d2633}
+header{background:#1d2f4a;color:#fff;padding:18px 28px}header h1{margin:0 0 6px;font-size:22px}
+header dl{display:flex;flex-wrap:wrap;gap:6px 28px;margin:0;font-size:13px}header dt{opacity:.7}header dd{margin:0}
+main{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:18px;padding:18px 28px}
+section{background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+section h2{font-size:15px;margin:0 0 2px}section p.sub{font-size:12px;color:#5b6778;margin:0 0 8px}
+svg{width:100%;height:auto;display:block}.grid{stroke:#e3e7ee}.tick{font-size:11px;fill:#4b5563}
+.axis{font-size:11px;fill:#4b5563}.line{fill:none;stroke:#2f6db5;stroke-width:2}circle.datum{fill:#2f6db5}
+rect.bar{fill:#2f6db5}.datum:hover{opacity:.7}.empty{color:#8a5a00;background:#fff7e6;padding:10px;border-radius:6px}
+.legend{font-size:12px;margin-bottom:4px}.key{margin-right:14px}.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
+table{border-collapse:collapse;width:100%;font-size:12px}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #eef}
+td.num{text-align:right}
+"""
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    subtitle: str
+    body: str | None  # None: no data
+
+
+def _f(value) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _section(chart: Chart) -> str:
+    body = chart.body if chart.body is not None else (
+        f'<p class="empty">No data yet: {escape(chart.subtitle.split(" · ")[0])} is empty. '
+        'Run <code>make recommend</code>.</p>')
+    return (f'<section class="chart" id="{chart.id}" data-empty="{str(chart.body is None).lower()}">'
+            f"<h2>{escape(chart.title)}</h2><p class=\"sub\">{escape(chart.subtitle)}</p>{body}</section>")
+
+
+def _by(rows: list[Row], key: str) -> list[Row]:
+    return sorted(rows, key=lambda r: r[key])
+
+
+def _activity_charts(marts: dict[str, list[Row]]) -> list[Chart]:
+    activity = _by(marts["daily_activity"], "event_date")
+    revenue = _by(marts["daily_revenue"], "event_date")
+    weekdays = _by(marts["weekday_averages"], "event_weekday")
+    hours = _by(marts["hourly_purchases"], "event_hour")
+    days = [svg.short_date(r["event_date"]) for r in activity]
+    return [
+        Chart("daily-active-users", "Daily active users", "daily_activity · users with any event per UTC day",
+              svg.line_chart(days, [_f(r["active_users"]) for r in activity], svg.number, "users")
+              if activity else None),
+        Chart("weekday-users", "Average users by day of week", "weekday_averages · mean daily active users",
+              svg.bar_chart([r["event_weekday_name"][:3] for r in weekdays],
+                            [_f(r["avg_active_users"]) for r in weekdays], svg.number, "users / day")
+              if weekdays else None),
+        Chart("daily-revenue", "Revenue over the period", "daily_revenue · sum of purchase prices per UTC day",
+              svg.line_chart([svg.short_date(r["event_date"]) for r in revenue], [_f(r["revenue"]) for r in revenue],
+                             svg.money, "revenue (USD)") if revenue else None),
+        Chart("weekday-revenue", "Average revenue by day of week", "weekday_averages · mean daily revenue",
+              svg.bar_chart([r["event_weekday_name"][:3] for r in weekdays], [_f(r["avg_revenue"]) for r in weekdays],
+                            svg.money, "revenue / day (USD)") if weekdays else None),
+        Chart("hourly-purchases", "Average purchases by hour of day (UTC)", "hourly_purchases · purchases per day",
+              svg.bar_chart([f"{r['event_hour']:02d}" for r in hours], [_f(r["avg_purchases_per_day"]) for r in hours],
+                            svg.number, "purchases / day") if hours else None),
+    ]
+
+
+def _ranking_charts(marts: dict[str, list[Row]]) -> list[Chart]:
+    brands = marts["brand_rankings"]
+    by_revenue = sorted((r for r in brands if r["revenue_rank"] and r["revenue_rank"] <= 10),
+                        key=lambda r: r["revenue_rank"])
+    by_count = sorted((r for r in brands if r["purchase_rank"] and r["purchase_rank"] <= 10),
+                      key=lambda r: r["purchase_rank"])
+    customers = sorted((r for r in marts["top_customers"] if r["spend_rank"] <= 10), key=lambda r: r["spend_rank"])
+    categories = sorted((r for r in marts["category_revenue"] if r["category_level"] == 1),
+                        key=lambda r: -_f(r["revenue"]))[:12]
+    funnel = marts["funnel_daily_category"]
+    stages = [("views", sum(_f(r["views"]) for r in funnel)), ("carts", sum(_f(r["carts"]) for r in funnel)),
+              ("purchases", sum(_f(r["purchases"]) for r in funnel))]
+    rates = (f"view → cart {stages[1][1] / stages[0][1]:.1%}, cart → purchase {stages[2][1] / stages[1][1]:.1%}"
+             if funnel and stages[0][1] and stages[1][1] else "funnel_daily_category")
+    return [
+        Chart("top-brands-revenue", "Top 10 brands by revenue", "brand_rankings · revenue_rank ≤ 10 (USD)",
+              svg.hbar_chart([r["brand"] for r in by_revenue], [_f(r["revenue"]) for r in by_revenue], svg.money)
+              if by_revenue else None),
+        Chart("top-brands-purchases", "Top 10 brands by purchase count", "brand_rankings · purchase_rank ≤ 10",
+              svg.hbar_chart([r["brand"] for r in by_count], [_f(r["purchases"]) for r in by_count], svg.number)
+              if by_count else None),
+        Chart("top-customers", "Top 10 customers by amount spent", "top_customers · spend_rank ≤ 10 (USD)",
+              svg.hbar_chart([f"user {r['user_id']}" for r in customers], [_f(r["spend"]) for r in customers],
+                             svg.money) if customers else None),
+        Chart("funnel", "View → cart → purchase funnel", rates,
+              svg.bar_chart([s for s, _ in stages], [v for _, v in stages], svg.number, "events")
+              if funnel else None),
+        Chart("category-revenue", "Revenue by top-level category", "category_revenue · level 1 (USD)",
+              svg.hbar_chart([r["category"] for r in categories], [_f(r["revenue"]) for r in categories], svg.money)
+              if categories else None),
+    ]
+
+
+def _model_charts(marts: dict[str, list[Row]]) -> list[Chart]:
+    latest = [r for r in marts["model_quality_latest"] if r["metric"] in QUALITY_METRICS]
+    latest.sort(key=lambda r: (QUALITY_METRICS.index(r["metric"]), r["k"]))
+    series = {name: [_f(r[column]) for r in latest] for name, column in
+              (("ALS", "als"), ("popularity", "popularity"), ("oracle", "oracle"))
+              if any(r[column] is not None for r in latest)}
+    history = sorted((r for r in marts["model_quality_history"]
+                      if r["model"] == "als" and r["metric"] == "ndcg" and r["k"] == 10), key=lambda r: r["finished_at"])
+    recs = marts["user_recommendations"]
+    sample_users = sorted({r["user_id"] for r in recs})[:4]
+    rows = sorted((r for r in recs if r["user_id"] in sample_users and r["recommendation_rank"] <= 5),
+                  key=lambda r: (r["user_id"], r["recommendation_rank"]))
+    table = ("<table><tr><th>user</th><th>rank</th><th>product</th><th>brand</th><th>category</th>"
+             "<th>price</th></tr>" + "".join(
+                 f"<tr><td>{r['user_id']}</td><td>{r['recommendation_rank']}</td><td>{r['product_id']}</td>"
+                 f"<td>{escape(str(r['brand']))}</td><td>{escape(str(r['category_code']))}</td>"
+                 f"<td class=\"num\">{svg.money(_f(r['price']))}</td></tr>" for r in rows) + "</table>")
+    return [
+        Chart("model-quality", "Recommendation quality (latest run)",
+              "model_quality_latest · test window after the cutoff; higher is better",
+              svg.grouped_bar_chart([f"{SHORT[r['metric']]}@{r['k']}" for r in latest], series, svg.ratio, "score")
+              if latest else None),
+        Chart("quality-history", "ALS NDCG@10 across runs", "model_quality_history",
+              svg.line_chart([r["finished_at"].strftime("%m-%d %H:%M") for r in history],
+                             [_f(r["metric_value"]) for r in history], svg.ratio, "NDCG@10") if history else None),
+        Chart("sample-recommendations", "Top recommendations for sample users",
+              "user_recommendations · first 5 of each list", table if rows else None),
+    ]
+
+
+TABLES = ("daily_activity", "daily_revenue", "weekday_averages", "hourly_purchases", "brand_rankings",
+          "top_customers", "category_revenue", "funnel_daily_category", "dim_users", "dim_products",
+          "model_quality_latest", "model_quality_history", "user_recommendations")
+
+
+def build_page(source: MartSource, generated_at: dt.datetime | None = None) -> str:
+    marts = {t: source.rows(t) for t in TABLES}
+    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    activity = marts["daily_activity"]
+    window = (f"{min(r['event_date'] for r in activity)} – {max(r['event_date'] for r in activity)}"
+              if activity else "no data yet")
+    run = marts["model_quality_latest"][0]["run_id"] if marts["model_quality_latest"] else "no model run yet"
+    facts = {"Data window (UTC)": window, "Events": f"{sum(int(r['events']) for r in activity):,}",
+             "Users": f"{len(marts['dim_users']):,}", "Products": f"{len(marts['dim_products']):,}",
+             "Model run": run, "Source": source.name, "Generated": f"{generated_at:%Y-%m-%d %H:%M} UTC"}
+    charts = _activity_charts(marts) + _ranking_charts(marts) + _model_charts(marts)
+    header = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>" for k, v in facts.items())
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>recolake dashboard</title><style>{CSS}</style></head><body>"
+            f"<header><h1>E-commerce revenue and recommendations</h1><dl>{header}</dl></header>"
+            f"<main>{''.join(_section(c) for c in charts)}</main></body></html>\n")
