@@ -27,7 +27,7 @@ ML_ARGS ?=
 REPORT_ARGS ?=
 
 .PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
-	report test clean clean-data
+	report doctor test clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -94,6 +94,10 @@ mysql-grant: setup ## create the read-only reporting user (MYSQL_REPORTING_USER,
 test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromium)
 	bash scripts/setup/ensure_chromium.sh
 	$(PY) -m pytest
+
+doctor: ## check Java, packages, Delta jars, lakehouse lock, MySQL and dbt manifest; print what to fix
+	@test -x $(PY) || { echo "FIX  .venv missing: run make setup"; exit 1; }
+	$(PY) scripts/doctor.py
 
 report: setup ## reports/dashboard.html from the synced MySQL marts (REPORT_ARGS="--source delta" for Delta)
 	$(PY) scripts/build_dashboard.py $(REPORT_ARGS)

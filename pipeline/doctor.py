@@ -1,0 +1,106 @@
+"""`make doctor`: check what the pipeline needs and say what to fix, one line per problem."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline import lock
+from pipeline.config import Settings
+from pipeline.sync import local_server
+from pipeline.sync.connection import SyncError, connect, external_settings
+
+PINS = {"dbt-core": r"^1\.11\.", "dbt-spark": r"^1\.11\.", "pyspark": r"^4\.0\.", "delta-spark": r"^4\.0\."}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str  # what was found, or what to fix
+
+
+def check_java() -> Check:
+    try:
+        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30).stderr
+    except FileNotFoundError:
+        return Check("java", False, "java not found: run `make setup` (installs openjdk-17-jre-headless)")
+    match = re.search(r'version "(\d+)', out)
+    major = int(match.group(1)) if match else 0
+    if major < 17:
+        return Check("java", False, f"Java {major or '?'} found, Spark 4 needs 17+: install openjdk-17-jre-headless")
+    return Check("java", True, out.splitlines()[0])
+
+
+def check_packages() -> Check:
+    problems = []
+    for name, pattern in PINS.items():
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            problems.append(f"{name} missing")
+            continue
+        if not re.match(pattern, version):
+            problems.append(f"{name} {version} (expected {pattern.strip('^').replace(chr(92), '')}x)")
+    if problems:
+        return Check("python packages", False, "; ".join(problems) + ": run `make setup`")
+    return Check("python packages", True, ", ".join(f"{n} {importlib.metadata.version(n)}" for n in PINS))
+
+
+def check_jars(settings: Settings) -> Check:
+    jars = [settings.jars_dir / "delta-spark.jar", settings.jars_dir / "delta-storage.jar"]
+    missing = [j.name for j in jars if not j.exists()]
+    if missing:
+        return Check("delta jars", False, f"{', '.join(missing)} missing in {settings.jars_dir}: run `make setup`")
+    return Check("delta jars", True, str(settings.jars_dir))
+
+
+def check_lock(settings: Settings) -> Check:
+    try:
+        lock.acquire(settings.lock_file)
+    except lock.LakehouseBusyError as exc:
+        return Check("lakehouse lock", False, f"{exc}")
+    lock.release(settings.lock_file)
+    return Check("lakehouse lock", True, f"free ({settings.lakehouse_dir})")
+
+
+def check_mysql() -> Check:
+    try:
+        external = external_settings()
+        if external is None:
+            server = local_server.local_server()
+            if not local_server.is_running(server):
+                return Check("mysql", False, f"private MariaDB on 127.0.0.1:{server.port} is not running: "
+                                             "`make mysql-start` (or `make sync`), or set MYSQL_HOST")
+            target = server.app_settings()
+        else:
+            target = external
+        conn = connect(target)
+        cur = conn.cursor()
+        cur.execute("show grants for current_user()")
+        grants = " ".join(r[0] for r in cur.fetchall()).upper()
+        conn.close()
+    except SyncError as exc:
+        return Check("mysql", False, str(exc))
+    needed = ("CREATE", "DROP", "INSERT", "ALTER")
+    if "ALL PRIVILEGES" not in grants and not all(p in grants for p in needed):
+        return Check("mysql", False, f"{target.describe()} may not create, load and rename tables in "
+                                     f"{target.database}: grant ALL on {target.database}.*")
+    return Check("mysql", True, f"{target.describe()}/{target.database} reachable, can load and swap tables")
+
+
+def check_manifest(settings: Settings) -> Check:
+    manifest = settings.dbt_project_dir / "target" / "manifest.json"
+    if not manifest.exists():
+        return Check("dbt manifest", False, f"{manifest} missing: run `make transform` (the sync reads it)")
+    return Check("dbt manifest", True, str(manifest))
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks: list[Callable[[], Check]] = [
+        check_java, check_packages, lambda: check_jars(settings), lambda: check_lock(settings), check_mysql,
+        lambda: check_manifest(settings)]
+    return [c() for c in checks]

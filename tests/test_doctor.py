@@ -1,0 +1,39 @@
+"""`make doctor` names each missing piece and what to do about it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from pipeline.config import REPO_ROOT
+
+
+def _doctor(**env: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_")}
+    full.update(env)
+    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "doctor.py")], capture_output=True,
+                          text=True, env=full, timeout=120)
+
+
+def test_doctor_reports_busy_lakehouse_missing_jars_and_stopped_mysql(spark, settings, tmp_path):
+    result = _doctor(LAKEHOUSE_DIR=str(settings.lakehouse_dir), LAKEHOUSE_JARS_DIR=str(tmp_path / "jars"),
+                     MYSQL_LOCAL_DIR=str(tmp_path / "mysql"), MYSQL_LOCAL_PORT="33319")
+    assert result.returncode == 1
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith(("ok", "FIX"))}
+    assert lines["java"].startswith("ok")
+    assert lines["python"].startswith("ok")
+    assert lines["delta"].startswith("FIX") and "run `make setup`" in lines["delta"]
+    assert lines["lakehouse"].startswith("FIX") and f"in use by pid {os.getpid()}" in lines["lakehouse"]
+    assert lines["mysql"].startswith("FIX") and "`make mysql-start`" in lines["mysql"]
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_names_an_unreachable_external_server(tmp_path):
+    result = _doctor(LAKEHOUSE_DIR=str(tmp_path / "lh"), MYSQL_HOST="127.0.0.1", MYSQL_PORT="1",
+                     MYSQL_USER="reporter", MYSQL_PASSWORD="s3cret-value")
+    mysql = next(line for line in result.stdout.splitlines() if " mysql " in line)
+    assert mysql.startswith("FIX") and "cannot reach MySQL at reporter@127.0.0.1:1" in mysql
+    assert "s3cret-value" not in result.stdout + result.stderr
+    lakehouse = next(line for line in result.stdout.splitlines() if " lakehouse lock " in line)
+    assert lakehouse.startswith("ok")
