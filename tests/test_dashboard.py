@@ -4,7 +4,6 @@ marts, values equal to the marts, no console errors, and a clear page when the m
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from html.parser import HTMLParser
 

@@ -58,7 +58,7 @@ def _numbered_lines(spark: SparkSession, files: dict[Path, tuple[str, bool]]) ->
             offsets.append((uri, row.block_start, row.first_row_id, seen, name, has_header))
             seen += row.lines
         lines_per_file[name] = seen - (1 if has_header and seen else 0)
-    for name, has_header in files.values():
+    for name, _ in files.values():
         lines_per_file.setdefault(name, 0)  # empty files have no split rows
     if not offsets:
         return spark.createDataFrame([], "source_file string, source_line bigint, value string"), lines_per_file
