@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from pipeline.sync.connection import SyncError, quote_identifier
@@ -67,15 +66,6 @@ def _mysql_type(data_type: T.DataType, max_length: int | None) -> str:
         length = max(1, max_length or 0)
         return f"varchar({length})" if length <= MAX_VARCHAR else "mediumtext"
     raise SyncError(f"no MySQL type for Spark type {data_type.simpleString()}")
-
-
-def string_lengths(df: DataFrame) -> dict[str, int]:
-    """Longest value (in characters) of every string column, to size VARCHARs."""
-    strings = [f.name for f in df.schema.fields if isinstance(f.dataType, T.StringType)]
-    if not strings:
-        return {}
-    row = df.agg(*[F.max(F.length(c)).alias(c) for c in strings]).first()
-    return {c: int(row[c] or 0) for c in strings}
 
 
 def create_table_sql(table: SyncTable, name: str, df: DataFrame, lengths: dict[str, int]) -> str:

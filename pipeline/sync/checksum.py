@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from decimal import Decimal
 
 from pyspark.sql import DataFrame
@@ -50,10 +51,23 @@ def _mysql_sum(field: T.StructField) -> str:
     return f"sum({c})"
 
 
-def spark_fingerprint(df: DataFrame) -> Fingerprint:
+@dataclass(frozen=True)
+class SourceProfile:
+    rows: int
+    fingerprint: Fingerprint
+    string_lengths: dict[str, int]  # longest value of each string column, to size VARCHARs
+
+
+def spark_profile(df: DataFrame) -> SourceProfile:
+    """Row count, fingerprint and string lengths of a table in one Spark aggregation."""
     fields = df.schema.fields
-    row = df.agg(*[x for f in fields for x in (F.count(f.name), _spark_sum(f))]).first()
-    return {f.name: (int(row[2 * i]), _normalise(row[2 * i + 1])) for i, f in enumerate(fields)}
+    strings = [f.name for f in fields if isinstance(f.dataType, T.StringType)]
+    row = df.agg(F.count(F.lit(1)), *[x for f in fields for x in (F.count(f.name), _spark_sum(f))],
+                 *[F.max(F.length(c)) for c in strings]).first()
+    n = len(fields)
+    fingerprint = {f.name: (int(row[1 + 2 * i]), _normalise(row[2 + 2 * i])) for i, f in enumerate(fields)}
+    lengths = {c: int(row[1 + 2 * n + j] or 0) for j, c in enumerate(strings)}
+    return SourceProfile(int(row[0]), fingerprint, lengths)
 
 
 def mysql_fingerprint(cursor, table: str, df: DataFrame) -> Fingerprint:

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 from tqdm import tqdm
 
 from pipeline.sync import checksum
-from pipeline.sync.catalog import SyncTable, create_table_sql, string_lengths
+from pipeline.sync.catalog import SyncTable, create_table_sql
 from pipeline.sync.connection import SyncError, quote_identifier
 
 log = logging.getLogger(__name__)
@@ -156,10 +156,10 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
         return TableSync(target, rows, time.perf_counter() - started, "unchanged", previous[1], version)
 
     df = spark.table(table.source)
-    expected = checksum.spark_fingerprint(df)
-    rows = df.count()
+    profile = checksum.spark_profile(df)
+    expected, rows = profile.fingerprint, profile.rows
     cursor.execute(f"drop table if exists {quote_identifier(staging)}")
-    cursor.execute(create_table_sql(table, staging, df, string_lengths(df)))
+    cursor.execute(create_table_sql(table, staging, df, profile.string_lengths))
     path = "local_infile"
     with tqdm(total=rows, desc=f"sync {target}", unit="row", unit_scale=True, disable=not progress) as bar:
         try:
