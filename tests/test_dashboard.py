@@ -4,7 +4,6 @@ marts, values equal to the marts, no console errors, and a clear page when the m
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from html.parser import HTMLParser
 
 import pytest
@@ -16,13 +15,12 @@ from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
 from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
-from pipeline.generate.run import generate
-from pipeline.ingest.run import ingest
 from pipeline.sync import local_server
 from pipeline.sync.catalog import tagged_tables
 from pipeline.sync.connection import connect
 from pipeline.sync.run import sync_all
 from tests import browser
+from tests.chain import land_generated
 
 PORT = 33318
 CHARTS = {"daily-active-users", "weekday-users", "daily-revenue", "weekday-revenue", "hourly-purchases",
@@ -67,12 +65,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def synced(spark, settings, server, tmp_path_factory):
     """A small full chain: generate, ingest, dbt, ALS, recommendation marts, MySQL sync."""
-    root = tmp_path_factory.mktemp("dash_data")
-    generate(GeneratorParams(rows=40_000, days=10, seed=11), root / "raw", settings.truth_dir, progress=False)
-    spark.sql("drop database if exists raw cascade")
-    shutil.rmtree(settings.raw_dir, ignore_errors=True)
-    shutil.copytree(root / "raw", settings.raw_dir)
-    ingest(spark, settings.raw_dir, progress=False)
+    land_generated(spark, settings, GeneratorParams(rows=40_000, days=10, seed=11), tmp_path_factory.mktemp("dash"))
     run_dbt(["seed"])
     run_dbt(["run", "--full-refresh", "--exclude", "tag:recommendations"])
     run(spark, settings, RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=3)), progress=False)

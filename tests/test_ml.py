@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 
 import pytest
 from pyspark.sql import Window
@@ -18,8 +17,7 @@ from ml.params import EvalSpec, RunParams
 from ml.run import run
 from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
-from pipeline.generate.run import generate
-from pipeline.ingest.run import ingest
+from tests.chain import land_generated
 
 # ALS ndcg@10 / popularity ndcg@10 on data of this shape (150k rows, 21 days, 4-day holdout, default
 # ALS parameters), measured for generator seeds 1-5: 1.64, 1.57, 2.29, 1.48, 1.38. The bound sits
@@ -56,12 +54,7 @@ def test_id_mapping_round_trips_ids_beyond_int32(spark):
 @pytest.fixture(scope="module")
 def ml_lakehouse(spark, settings, tmp_path_factory):
     """150k generated events over 21 days, ingested and modelled by dbt, then one ML run."""
-    root = tmp_path_factory.mktemp("ml_data")
-    generate(GeneratorParams(rows=150_000, days=21, seed=3), root / "raw", settings.truth_dir, progress=False)
-    spark.sql("drop database if exists raw cascade")
-    shutil.rmtree(settings.raw_dir, ignore_errors=True)
-    shutil.copytree(root / "raw", settings.raw_dir)
-    ingest(spark, settings.raw_dir, progress=False)
+    land_generated(spark, settings, GeneratorParams(rows=150_000, days=21, seed=3), tmp_path_factory.mktemp("ml"))
     run_dbt(["seed"])
     run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"])
     params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=4), top_n=10)
