@@ -18,8 +18,9 @@ from pipeline.sync.catalog import SyncTable, tagged_tables
 from pipeline.sync.connection import SyncError, connect, quote_identifier
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.run import sync_all
+from tests.chain import free_port
 
-PORT = 33317
+PORT = free_port()
 TABLE = SyncTable("synctest.sample", "sample", primary_key=("id",), indexes=("user_id",))
 ROWS = [
     (1, 2**40 + 1, Decimal("12.30"), dt.datetime(2019, 10, 1, 0, 0, 0, 123456), dt.date(2019, 10, 1),
@@ -155,7 +156,7 @@ def test_wrong_password_and_unreachable_server_fail_with_one_clear_line(server):
                  MYSQL_PASSWORD=secret)
     assert wrong.returncode == 2
     assert wrong.stderr.strip().splitlines()[-1] == (
-        "error: MySQL refused the credentials for lakehouse@127.0.0.1:33317: check MYSQL_USER and MYSQL_PASSWORD")
+        f"error: MySQL refused the credentials for lakehouse@127.0.0.1:{PORT}: check MYSQL_USER and MYSQL_PASSWORD")
     assert secret not in wrong.stderr + wrong.stdout and "Traceback" not in wrong.stderr
     down = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT="1", MYSQL_USER="x",
                 MYSQL_PASSWORD=secret)
