@@ -196,9 +196,10 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     bar.close()
 
     finished = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    flat_metrics = {f"{model_name}.{k}": v for model_name, values in metrics.items()
-                    for k, v in values.items() if k != "users"}
-    flat_metrics.update({f"als_vs_oracle.{k}": v for k, v in fraction_of_oracle(metrics).items()})
+    per_model = {name: {k: v for k, v in values.items() if k != "users"} for name, values in metrics.items()}
+    oracle_fraction = fraction_of_oracle(metrics)
+    flat_metrics = {f"{name}.{k}": v for name, values in per_model.items() for k, v in values.items()}
+    flat_metrics.update({f"als_vs_oracle.{k}": v for k, v in oracle_fraction.items()})
     outputs.append_model_run(spark, {
         "run_id": run_id, "started_at": started, "finished_at": finished, "model_path": str(model_path),
         "params": params.flat(), "data_start": window.get("data_start"), "eval_cutoff": window.get("eval_cutoff"),
@@ -207,8 +208,8 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     })
     report = {
         "run_id": run_id,
-        "metrics": {name: {k: v for k, v in values.items() if k != "users"} for name, values in metrics.items()},
-        "als_fraction_of_oracle": fraction_of_oracle(metrics),
+        "metrics": per_model,
+        "als_fraction_of_oracle": oracle_fraction,
         "window": window,
         "counts": counts,
         "stage_seconds": timer.seconds,
