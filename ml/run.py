@@ -23,6 +23,7 @@ from ml.evaluate import evaluate
 from ml.oracle import oracle_recommendations, truth_available
 from ml.params import AlsParams, RunParams
 from pipeline.config import Settings
+from pipeline.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     model_path = settings.lakehouse_dir / "models" / run_id
     with timer.stage("write"):
         outputs.write_recommendations(spark, recs, popular, run_id, started)
+        crash_point("ml.after_recommendations")
         outputs.save_model(model, data.user_index, data.item_index, model_path)
     counts = {
         "interactions": data.feedback.count(),

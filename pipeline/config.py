@@ -51,6 +51,23 @@ class Settings:
         }
 
 
+class UnwritableDirError(RuntimeError):
+    """A folder the pipeline must write to cannot be created or written."""
+
+
+def ensure_writable(path: Path, variable: str) -> None:
+    """Create ``path`` if needed and prove it takes a file, or raise with the variable to change."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UnwritableDirError(
+            f"{path} is not writable ({exc.strerror or exc}): set {variable} to a folder you can write to"
+        ) from None
+
+
 def load_settings() -> Settings:
     """Read settings from the environment (``LAKEHOUSE_DIR``, ``RAW_DIR``, ``TRUTH_DIR``, ...)."""
     return Settings(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from pipeline import lock
 from pipeline.config import Settings, load_settings
+from pipeline.faults import crash_point
 from pipeline.spark import check_prerequisites
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,12 @@ def dbt_args(settings: Settings, args: Sequence[str]) -> list[str]:
     return full
 
 
+def _crash_after_node(event) -> None:
+    """Crash point ``dbt.after.<node name>`` once that node has finished (fault tests only)."""
+    if event.info.name == "NodeFinished":
+        crash_point(f"dbt.after.{event.data.node_info.unique_id.split('.')[-1]}")
+
+
 def run_dbt(args: Sequence[str], settings: Settings | None = None) -> None:
     """Invoke dbt (e.g. ``["build"]``); raise :class:`DbtFailure` if it does not succeed."""
     from dbt.cli.main import dbtRunner  # imported late: dbt's import is slow
@@ -41,6 +48,6 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> None:
     os.environ.update(settings.exported_env())
     full = dbt_args(settings, args)
     log.info("dbt %s", " ".join(args))
-    result = dbtRunner().invoke(full)
+    result = dbtRunner(callbacks=[_crash_after_node]).invoke(full)
     if not result.success:
         raise DbtFailure(f"dbt {' '.join(args)} failed" + (f": {result.exception}" if result.exception else ""))

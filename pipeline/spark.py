@@ -18,7 +18,7 @@ import yaml
 from pyspark.sql import SparkSession
 
 from pipeline import lock
-from pipeline.config import Settings, load_settings
+from pipeline.config import Settings, UnwritableDirError, ensure_writable, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,18 @@ def spark_conf(settings: Settings) -> dict[str, str]:
 
 
 def check_prerequisites(settings: Settings) -> None:
-    """Fail with one clear line when Java or the Delta jars are missing."""
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    """Fail with one clear line when Java, the Delta jars or a writable lakehouse folder are missing."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and not (Path(java_home) / "bin" / "java").exists():
+        raise SetupError(f"JAVA_HOME={java_home} has no bin/java: point it at a Java 17 install or unset it")
+    if not java_home and shutil.which("java") is None:
         raise SetupError("Java 17 is not installed: run `make setup` (it installs openjdk-17-jre-headless)")
     if not list(Path(settings.jars_dir).glob("delta-spark.jar")):
         raise SetupError(f"Delta jars missing in {settings.jars_dir}: run `make setup`")
+    try:
+        ensure_writable(settings.lakehouse_dir, "LAKEHOUSE_DIR")
+    except UnwritableDirError as exc:
+        raise SetupError(str(exc)) from None
 
 
 def get_spark(app_name: str = "recolake", settings: Settings | None = None) -> SparkSession:

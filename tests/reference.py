@@ -63,8 +63,14 @@ def parse(paths: list[Path]) -> list[Event]:
     return events
 
 
+MAX_PRICE = Decimal(100000)  # dbt_project.yml vars.max_price
+MIN_TIME = dt.datetime(2000, 1, 1)  # vars.min_event_date
+
+
 def quarantined(e: Event) -> bool:
-    return e.user_id is None or e.product_id is None or e.price is None or e.price < 0 or e.type not in KNOWN_TYPES
+    latest = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=1)
+    return (e.user_id is None or e.product_id is None or e.price is None or e.price < 0 or e.price > MAX_PRICE
+            or not MIN_TIME <= e.time <= latest or e.type not in KNOWN_TYPES)
 
 
 def cleaned(events: list[Event]) -> list[Event]:

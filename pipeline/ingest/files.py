@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +58,21 @@ def _looks_like_data(fields: list[str]) -> bool:
     return len(fields) == len(HEADER) and fields[0][:4].isdigit() and fields[0][4:5] == "-"
 
 
+def _gzip_problem(path: Path) -> str | None:
+    """Read a gzip file to its end: a truncated or corrupt one fails here, not halfway through Spark's load."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        return f"is not a valid gzip file ({exc})"
+    return None
+
+
 def check_file(path: Path) -> FileCheck:
     """Decide from the first line whether the file has the REES46 header, is headerless, or is refused."""
+    if path.name.endswith(".gz") and (problem := _gzip_problem(path)):
+        return FileCheck(False, problem)
     try:
         first = _first_line(path)
     except (OSError, EOFError) as exc:

@@ -21,6 +21,8 @@ from pipeline.generate.csv_writer import HEADER
 FIELD_COUNT = len(HEADER)
 _RAW_FIELDS = ", ".join(f"f{i} string" for i in range(FIELD_COUNT))
 TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
+# Staging types prices as decimal(18, 2); larger magnitudes would silently become null there.
+MAX_ABS_PRICE = 1e16
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,12 @@ def parse_lines(spark: SparkSession, files: dict[Path, tuple[str, bool]]) -> Par
     )
     c = F.col
     reason = F.when(c("raw_line") == "", F.lit("empty line")).when(
+        # Spark decodes files as UTF-8 and turns undecodable bytes into U+FFFD.
+        c("raw_line").contains("\ufffd"), F.lit("invalid UTF-8 bytes"),
+    ).when(
+        # An unclosed quote makes the CSV parser swallow the following separators.
+        F.size(F.split(c("raw_line"), '"', -1)) % 2 == 0, F.lit("unbalanced double quotes"),
+    ).when(
         c("n_fields") != FIELD_COUNT,
         F.format_string(f"wrong field count: %d, expected {FIELD_COUNT}", c("n_fields")),
     ).otherwise(F.concat_ws("; ",
@@ -106,7 +114,8 @@ def parse_lines(spark: SparkSession, files: dict[Path, tuple[str, bool]]) -> Par
         _bad_value(c("product_id_text"), c("product_id"), "product_id"),
         _bad_value(c("category_id_text"), c("category_id"), "category_id"),
         _bad_value(c("price_text"), c("price"), "price"),
-        F.when(F.isnan("price") | (F.abs("price") == float("inf")), F.lit("price is not a finite number")),
+        F.when(F.isnan("price") | (F.abs("price") == float("inf")), F.lit("price is not a finite number"))
+         .when(F.abs("price") >= MAX_ABS_PRICE, F.lit(f"price out of range (|price| >= {MAX_ABS_PRICE:.0e})")),
         _bad_value(c("user_id_text"), c("user_id"), "user_id"),
     ))
     # Persisted so each line is parsed once: without it, the accepted/rejected filters get

@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from tqdm import tqdm
 
+from pipeline.faults import crash_point
 from pipeline.ingest import ledger
 from pipeline.ingest.files import LandingFile, check_file, discover
 from pipeline.ingest.parse import parse_lines
@@ -110,6 +111,7 @@ def ingest(spark: SparkSession, raw_dir: Path, progress: bool = True) -> IngestR
     stamp = [F.lit(batch_id).alias("ingest_batch_id"), F.current_timestamp().alias("ingested_at")]
     accepted = parsed.accepted.select(*[c for c in parsed.accepted.columns if c != "event_date"], *stamp, "event_date")
     accepted.write.format("delta").mode("append").saveAsTable(EVENTS)
+    crash_point("ingest.after_events_append")
     steps.update(1)
     parsed.rejected.select("*", *stamp).write.format("delta").mode("append").saveAsTable(REJECTED)
     parsed.release()
@@ -131,3 +133,19 @@ def ingest(spark: SparkSession, raw_dir: Path, progress: bool = True) -> IngestR
     steps.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def log_report(report: IngestReport) -> None:
+    """One line per loaded or refused file (naming it), then the batch totals."""
+    for f in report.files:
+        if f.status == "loaded":
+            log.info("loaded  %s: %d lines = %d accepted + %d rejected", f.name, f.lines_read, f.rows_accepted,
+                     f.rows_rejected)
+        elif f.status == "refused":
+            log.error("refused %s: %s", f.name, f.message)
+    skipped = sum(f.status == "already_loaded" for f in report.files)
+    rate = report.lines_read / report.seconds if report.seconds else 0.0
+    log.info("batch %s: %d lines read = %d accepted + %d rejected; %d files loaded, %d already loaded, "
+             "%d refused; %.1fs (%.0f lines/s)", report.batch_id, report.lines_read, report.rows_accepted,
+             report.rows_rejected, sum(f.status == "loaded" for f in report.files), skipped,
+             len(report.refused), report.seconds, rate)

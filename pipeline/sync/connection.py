@@ -38,6 +38,9 @@ class MysqlSettings:
     database: str
     unix_socket: str | None = None
 
+    def __post_init__(self) -> None:
+        quote_identifier(self.database)  # it reaches SQL statements: refuse quotes and backticks up front
+
     def describe(self) -> str:
         where = self.unix_socket if self.unix_socket else f"{self.host}:{self.port}"
         return f"{self.user}@{where}"
@@ -51,7 +54,10 @@ def external_settings() -> MysqlSettings | None:
     user = os.environ.get("MYSQL_USER")
     if not user:
         raise SyncError("MYSQL_HOST is set but MYSQL_USER is not: set MYSQL_USER and MYSQL_PASSWORD")
-    return MysqlSettings(host=host, port=int(os.environ.get("MYSQL_PORT", "3306")), user=user,
+    port = os.environ.get("MYSQL_PORT", "3306")
+    if not port.isdigit():
+        raise SyncError(f"MYSQL_PORT must be a port number, not {port!r}")
+    return MysqlSettings(host=host, port=int(port), user=user,
                          password=os.environ.get("MYSQL_PASSWORD", ""),
                          database=os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE))
 

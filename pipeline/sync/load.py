@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from tqdm import tqdm
 
+from pipeline.faults import crash_point
 from pipeline.sync import checksum
 from pipeline.sync.catalog import SyncTable, create_table_sql
 from pipeline.sync.connection import SyncError, quote_identifier
@@ -184,6 +185,7 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
         raise SyncError(f"{target}: column checksums differ for {differ}; previous table kept")
     if before_swap is not None:
         before_swap(target)
+    crash_point("sync.before_swap")
 
     if _table_exists(cursor, target):
         cursor.execute(f"drop table if exists {quote_identifier(old)}")
@@ -192,6 +194,7 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
         cursor.execute(f"drop table {quote_identifier(old)}")
     else:
         cursor.execute(f"rename table {quote_identifier(staging)} to {quote_identifier(target)}")
+    crash_point("sync.before_log")  # swapped but not logged: the next run reloads this table
     result = TableSync(target, rows, time.perf_counter() - started, path, checksum.digest(expected), version)
     cursor.execute(f"insert into {SYNC_LOG} (table_name, rows_loaded, checksum, source_table, source_version, "
                    "load_path, seconds) values (%s, %s, %s, %s, %s, %s, %s)",

@@ -28,6 +28,11 @@ keyed as (
             case when product_id is null then 'missing product_id' end,
             case when price is null then 'missing price' end,
             case when price < 0 then 'negative price' end,
+            case when price > {{ var('max_price') }} then 'price above {{ var("max_price") }}' end,
+            case when event_time < timestamp'{{ var("min_event_date") }} 00:00:00'
+                 then 'event_time before {{ var("min_event_date") }}' end,
+            -- A small allowance for clock skew between the shop's servers and ours.
+            case when event_time > current_timestamp() + interval 1 day then 'event_time in the future' end,
             case when event_type is null
                    or event_type not in ('{{ var("known_event_types") | join("', '") }}')
                  then 'unknown event_type' end
