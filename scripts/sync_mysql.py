@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from pipeline import lock
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import load_settings
 from pipeline.spark import get_spark
@@ -25,6 +26,7 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging()
     settings = load_settings()
+    lock.acquire(settings.lock_file)  # a busy lakehouse stops the sync before it touches MySQL
     try:
         mysql = target_settings()
         connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts

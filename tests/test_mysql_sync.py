@@ -150,18 +150,23 @@ def test_reporting_user_can_read_but_not_write(spark, settings, server, source):
     conn.close()
 
 
-def test_wrong_password_and_unreachable_server_fail_with_one_clear_line(server):
+def test_wrong_password_and_unreachable_server_fail_with_one_clear_line(server, tmp_path):
     secret = "not-the-password-8731"
+    free = str(tmp_path)  # a lakehouse nobody holds: these runs must get as far as MySQL
     wrong = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(PORT), MYSQL_USER="lakehouse",
-                 MYSQL_PASSWORD=secret)
+                 MYSQL_PASSWORD=secret, LAKEHOUSE_DIR=free)
     assert wrong.returncode == 2
     assert wrong.stderr.strip().splitlines()[-1] == (
         f"error: MySQL refused the credentials for lakehouse@127.0.0.1:{PORT}: check MYSQL_USER and MYSQL_PASSWORD")
     assert secret not in wrong.stderr + wrong.stdout and "Traceback" not in wrong.stderr
     down = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT="1", MYSQL_USER="x",
-                MYSQL_PASSWORD=secret)
+                MYSQL_PASSWORD=secret, LAKEHOUSE_DIR=free)
     assert down.returncode == 2 and "cannot reach MySQL at x@127.0.0.1:1" in down.stderr
     assert secret not in down.stderr
+    quoted = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(PORT), MYSQL_USER="x",
+                  MYSQL_DATABASE="marts`; drop database mysql; --", LAKEHOUSE_DIR=free)
+    assert quoted.returncode == 2
+    assert quoted.stderr.strip().splitlines()[-1].startswith("error: refusing SQL identifier 'marts`; drop")
 
 
 def test_identifiers_with_quotes_or_backticks_are_refused():

@@ -1,0 +1,88 @@
+"""Entry points facing a busy lakehouse or a missing dependency: one clear line, a non-zero exit,
+no traceback, and nothing touched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.config import REPO_ROOT, Settings
+
+ENTRY_POINTS = {
+    "ingest": ["scripts/ingest_raw.py", "--quiet"],
+    "dbt": ["scripts/run_dbt.py", "build"],
+    "train": ["-m", "ml", "run", "--quiet"],
+    "sync": ["scripts/sync_mysql.py", "--quiet"],
+}
+
+
+def _run(args: list[str], **env: str | None) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    command = [sys.executable, *args] if args[0] == "-m" else [sys.executable, str(REPO_ROOT / args[0]), *args[1:]]
+    return subprocess.run(command, capture_output=True, text=True, env=full_env, cwd=REPO_ROOT, timeout=300)
+
+
+def _last_line(result: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    return result.stderr.strip().splitlines()[-1]
+
+
+def _snapshot(spark) -> list[tuple]:
+    return sorted((r.namespace, r.tableName) for db in spark.catalog.listDatabases()
+                  for r in spark.sql(f"show tables in {db.name}").collect())
+
+
+@pytest.mark.parametrize("stage", sorted(ENTRY_POINTS))
+def test_each_stage_refuses_a_busy_lakehouse_and_leaves_it_alone(spark, settings: Settings, stage, tmp_path):
+    before = _snapshot(spark)
+    # MYSQL_HOST points nowhere: a sync that got past the lock would fail differently.
+    result = _run(ENTRY_POINTS[stage], MYSQL_HOST="127.0.0.1", MYSQL_PORT="1", MYSQL_USER="x",
+                  RAW_DIR=str(settings.raw_dir if settings.raw_dir.is_dir() else tmp_path))
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert _last_line(result).startswith(f"error: lakehouse {settings.lakehouse_dir} is in use by pid {os.getpid()} ")
+    assert _snapshot(spark) == before
+    assert f"pid {os.getpid()}" in settings.lock_file.read_text()
+
+
+def test_make_recommend_stops_at_the_first_step_on_a_busy_lakehouse(spark, settings: Settings, tmp_path, real_slice):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(real_slice, raw / real_slice.name)
+    env = {**os.environ, "RAW_DIR": str(raw), "MAKEFLAGS": ""}
+    result = subprocess.run(["make", "--no-print-directory", "recommend"], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert f"is in use by pid {os.getpid()}" in result.stderr
+    assert "scripts/run_dbt.py" not in result.stdout  # make stopped after the refused ingest
+    assert "Traceback" not in result.stderr
+
+
+def test_java_missing_or_broken_is_one_line(tmp_path):
+    no_java = _run(ENTRY_POINTS["ingest"], PATH=str(tmp_path), JAVA_HOME=None, RAW_DIR=str(tmp_path))
+    assert no_java.returncode == 2
+    assert _last_line(no_java) == ("error: Java 17 is not installed: run `make setup` "
+                                   "(it installs openjdk-17-jre-headless)")
+    broken = _run(ENTRY_POINTS["train"], JAVA_HOME=str(tmp_path / "jdk"))
+    assert broken.returncode == 2
+    assert _last_line(broken) == (f"error: JAVA_HOME={tmp_path / 'jdk'} has no bin/java: "
+                                  "point it at a Java 17 install or unset it")
+
+
+def test_unwritable_folders_and_a_missing_landing_folder_are_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    lakehouse = _run(ENTRY_POINTS["dbt"], LAKEHOUSE_DIR=str(blocker / "lakehouse"))
+    assert lakehouse.returncode == 2
+    assert _last_line(lakehouse) == (f"error: {blocker / 'lakehouse'} is not writable (Not a directory): "
+                                     "set LAKEHOUSE_DIR to a folder you can write to")
+    reports = _run(ENTRY_POINTS["train"], REPORTS_DIR=str(blocker / "reports"))
+    assert reports.returncode == 2
+    assert "set REPORTS_DIR to a folder you can write to" in _last_line(reports)
+    missing = _run(ENTRY_POINTS["ingest"], RAW_DIR=str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert _last_line(missing) == (f"error: landing folder {tmp_path / 'nowhere'} does not exist: "
+                                   "set RAW_DIR, or run `make data`")

@@ -1,0 +1,242 @@
+"""SIGKILL at the worst moments of every stage, then a plain re-run: the lakehouse and MySQL must
+hold exactly what a clean run gives. Each stage runs as its own process (the `make` entry
+points) on a lakehouse of its own; crashes are real SIGKILLs, placed either by watching the
+table folder (mid-write) or by a named crash point (pipeline/faults.py).
+
+The tests of this module are one chain and run in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from pipeline.config import REPO_ROOT
+from pipeline.faults import CRASH_ENV
+from pipeline.generate.params import GeneratorParams
+from pipeline.generate.run import generate
+from pipeline.ingest.run import ingest
+from pipeline.sync import local_server
+from pipeline.sync.connection import connect
+from tests import reference
+from tests.chain import free_port
+
+KILLED = -signal.SIGKILL
+EVENT_COLUMNS = ["event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
+                 "user_id", "user_session", "source_file", "source_line", "event_date"]
+
+
+@dataclass
+class World:
+    """A second lakehouse, landing folder and private MariaDB, driven only through subprocesses."""
+
+    root: Path
+    env: dict[str, str]
+    outputs: list[str] = field(default_factory=list)  # every stdout/stderr, for the secrets check
+
+    def table_path(self, table: str) -> str:
+        schema, name = table.split(".")
+        return str(self.root / "lakehouse" / "warehouse" / f"{schema}.db" / name)
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, *args] if args[0] == "-m" else [sys.executable, str(REPO_ROOT / "scripts" / args[0]),
+                                                                 *args[1:]]
+
+    def run(self, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
+        env = {**self.env, CRASH_ENV: crash_at} if crash_at else self.env
+        result = subprocess.run(self.command(*args), capture_output=True, text=True, env=env, timeout=900)
+        self.outputs += [result.stdout, result.stderr]
+        return result
+
+    @contextmanager
+    def mysql(self) -> Iterator:
+        saved = {k: os.environ.get(k) for k in ("MYSQL_LOCAL_DIR", "MYSQL_LOCAL_PORT")}
+        os.environ.update({k: self.env[k] for k in saved})
+        try:
+            conn = connect(local_server.local_server().app_settings())
+            try:
+                yield conn.cursor()
+            finally:
+                conn.close()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("faults")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_") and k != CRASH_ENV}
+    env.update(LAKEHOUSE_DIR=str(root / "lakehouse"), RAW_DIR=str(root / "raw"), TRUTH_DIR=str(root / "truth"),
+               REPORTS_DIR=str(root / "reports"), MYSQL_LOCAL_DIR=str(root / "mysql"),
+               MYSQL_LOCAL_PORT=str(free_port()))
+    generate(GeneratorParams(rows=20_000, days=4, seed=11), root / "raw", root / "truth", progress=False)
+    w = World(root, env)
+    yield w
+    subprocess.run(w.command("mysql_server.py", "stop"), env=env, capture_output=True, timeout=120)
+
+
+def _delta(spark, world: World, table: str) -> DataFrame:
+    return spark.read.format("delta").load(world.table_path(table))
+
+
+def _fingerprint(df: DataFrame, columns: list[str]) -> tuple[int, int]:
+    """(rows, order-independent hash of the rows): equal fingerprints = the same multiset of rows."""
+    row = df.select(F.count("*").alias("n"), F.sum(F.xxhash64(*columns).cast("decimal(38,0)")).alias("h")).first()
+    return row.n, int(row.h or 0)
+
+
+@pytest.fixture(scope="module")
+def clean_raw(spark, settings, world) -> tuple[int, int]:
+    """Fingerprint of raw.events after one clean ingest of the same files, in the test session's lakehouse."""
+    spark.sql("drop database if exists raw cascade")
+    shutil.rmtree(settings.raw_dir, ignore_errors=True)
+    shutil.copytree(world.root / "raw", settings.raw_dir)
+    ingest(spark, settings.raw_dir, progress=False)
+    return _fingerprint(spark.table("raw.events"), EVENT_COLUMNS)
+
+
+def _kill_when_files_appear(process: subprocess.Popen, folder: Path, timeout: float = 300) -> bool:
+    """SIGKILL ``process`` as soon as a data file shows up under ``folder``; False if it ended first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if folder.is_dir() and any(folder.rglob("*.parquet")):
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_ingest_killed_mid_write_and_after_append_then_rerun_equals_a_clean_run(spark, world, clean_raw):
+    # 1. Killed while Spark writes the event files: Delta's commit never happened.
+    process = subprocess.Popen(world.command("ingest_raw.py", "--quiet"), env=world.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert _kill_when_files_appear(process, Path(world.table_path("raw.events")))
+    events_dir = Path(world.table_path("raw.events"))
+    on_disk = sum(1 for _ in events_dir.rglob("*.parquet"))
+    visible = _delta(spark, world, "raw.events")
+    committed = visible.inputFiles()
+    # All or nothing: written files without a commit are invisible, never half a batch.
+    assert visible.count() in (0, clean_raw[0])
+    assert on_disk >= len(committed)
+
+    # 2. Killed after the append committed but before the ledger said 'loaded'.
+    crashed = world.run("ingest_raw.py", "--quiet", crash_at="ingest.after_events_append")
+    assert crashed.returncode == KILLED, crashed.stderr[-2000:]
+    assert _delta(spark, world, "raw.events").count() == clean_raw[0]
+    statuses = {r.status for r in _delta(spark, world, "raw.ingest_ledger").collect()}
+    assert statuses == {"loading"}
+
+    # 3. A plain re-run rolls the unfinished batches back and loads everything once.
+    rerun = world.run("ingest_raw.py", "--quiet")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "was interrupted: removing its partial rows" in rerun.stderr
+    assert _fingerprint(_delta(spark, world, "raw.events"), EVENT_COLUMNS) == clean_raw
+    ledger = _delta(spark, world, "raw.ingest_ledger").collect()
+    assert len(ledger) == 4 and {r.status for r in ledger} == {"loaded"}
+    rejected = _delta(spark, world, "raw.events_rejected")
+    assert rejected.count() == sum(r.rows_rejected for r in ledger)
+    assert rejected.count() == rejected.select("source_file", "source_line").distinct().count()
+
+
+def test_dbt_build_killed_after_cleaning_then_rerun_matches_the_reference(spark, world):
+    crashed = world.run("run_dbt.py", "build", "--exclude", "tag:recommendations",
+                        crash_at="dbt.after.cleaned_events")
+    assert crashed.returncode == KILLED, crashed.stdout[-3000:]
+    assert not Path(world.table_path("marts.top_customers")).exists()  # built after the crash point
+
+    rerun = world.run("run_dbt.py", "build", "--exclude", "tag:recommendations")
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    expected = reference.cleaned(reference.parse(sorted((world.root / "raw").glob("*.csv"))))
+    assert _delta(spark, world, "cleaned.cleaned_events").count() == len(expected)
+    got = {r.event_date: (r.revenue, r.purchases, r.buyers) for r in _delta(spark, world, "marts.daily_revenue")
+           .collect()}
+    assert got == reference.daily_revenue(expected)
+
+
+def test_training_killed_between_its_writes_then_rerun_leaves_one_consistent_run(spark, world):
+    args = ("-m", "ml", "run", "--quiet", "--no-eval", "--max-iter", "4")
+    crashed = world.run(*args, crash_at="ml.after_recommendations")
+    assert crashed.returncode == KILLED, crashed.stderr[-2000:]
+    half_run = {r.run_id for r in _delta(spark, world, "ml.recommendations").select("run_id").distinct().collect()}
+    assert len(half_run) == 1
+    assert not Path(world.table_path("ml.model_runs")).exists()
+
+    rerun = world.run(*args)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    runs = _delta(spark, world, "ml.model_runs").collect()
+    assert len(runs) == 1 and runs[0].run_id not in half_run
+    recs = _delta(spark, world, "ml.recommendations")
+    assert {r.run_id for r in recs.select("run_id").distinct().collect()} == {runs[0].run_id}
+    assert {r.run_id for r in _delta(spark, world, "ml.popular_products").select("run_id").distinct().collect()} == {
+        runs[0].run_id}
+    assert recs.count() == recs.select("user_id", "rank").distinct().count() == runs[0].counts["recommendation_rows"]
+    report = json.loads((world.root / "reports" / "last_run.json").read_text())
+    assert report["run_id"] == runs[0].run_id
+
+
+def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, world):
+    built = world.run("run_dbt.py", "build", "--select", "tag:recommendations")
+    assert built.returncode == 0, built.stdout[-3000:]
+    first = world.run("sync_mysql.py", "--quiet", crash_at="sync.before_swap@3")
+    assert first.returncode == KILLED, first.stderr[-2000:]
+    with world.mysql() as cur:
+        cur.execute("show tables")
+        tables = {r[0] for r in cur.fetchall()}
+        cur.execute("select count(*) from _sync_log")
+        assert cur.fetchone()[0] == 2
+    assert len(tables - {"_sync_log"}) == 3 and sum(t.endswith("__new") for t in tables) == 1
+
+    second = world.run("sync_mysql.py", "--quiet", crash_at="sync.before_log@1")
+    assert second.returncode == KILLED, second.stderr[-2000:]
+    rerun = world.run("sync_mysql.py", "--quiet")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+
+    manifest = json.loads((REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    synced = {n["name"]: f"{n['schema']}.{n['name']}" for n in manifest["nodes"].values()
+              if n["resource_type"] == "model" and "mysql_sync" in n["tags"]}
+    with world.mysql() as cur:
+        cur.execute("show tables")
+        tables = {r[0] for r in cur.fetchall()}
+        assert tables == set(synced) | {"_sync_log"}, "no __new or __old leftovers"
+        for name, source in synced.items():
+            cur.execute(f"select count(*) from `{name}`")
+            assert cur.fetchone()[0] == _delta(spark, world, source).count(), name
+        cur.execute("select event_date, revenue, purchases, buyers from daily_revenue")
+        assert {r[0]: tuple(r[1:]) for r in cur.fetchall()} == {
+            r.event_date: (r.revenue, r.purchases, r.buyers) for r in _delta(spark, world, "marts.daily_revenue")
+            .collect()}
+        cur.execute("select user_id, product_id, recommendation_rank from user_recommendations")
+        in_mysql = sorted(cur.fetchall())
+    in_delta = sorted(tuple(r) for r in _delta(spark, world, "marts.user_recommendations")
+                      .select("user_id", "product_id", "recommendation_rank").collect())
+    assert in_mysql == in_delta
+
+
+def test_no_secret_reaches_any_output_or_log_of_the_chain(world):
+    credentials = json.loads((world.root / "mysql" / "credentials.json").read_text())
+    assert oct((world.root / "mysql" / "credentials.json").stat().st_mode & 0o777) == "0o600"
+    password = credentials["password"]
+    assert len(world.outputs) >= 18 and not any(password in text for text in world.outputs)
+    logs = [p for p in (world.root / "lakehouse").rglob("*.log")] + list((REPO_ROOT / "dbt_project" / "logs")
+                                                                        .glob("*.log"))
+    for path in logs:
+        assert password not in path.read_text(errors="replace"), path
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".mysql/credentials.json"], cwd=REPO_ROOT)
+    assert ignored.returncode == 0, ".mysql/ must be git-ignored"
