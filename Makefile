@@ -26,8 +26,12 @@ ML_ARGS ?=
 
 REPORT_ARGS ?=
 
+SCALES ?= 100k 1M
+STAGES ?=
+BENCH_STAMP := $(VENV)/.bench-deps-done
+
 .PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
-	report doctor test clean clean-data
+	report doctor test bench clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -95,6 +99,13 @@ test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromiu
 	bash scripts/setup/ensure_chromium.sh
 	$(PY) -m pytest
 
+bench: setup $(BENCH_STAMP) ## time every stage at SCALES="100k 1M" (add 10M) with DuckDB/implicit/raw-load peers; STAGES for a subset
+	$(PY) -m bench --scales "$(SCALES)" $(if $(STAGES),--stages "$(STAGES)")
+
+$(BENCH_STAMP): pyproject.toml
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $@
+
 doctor: ## check Java, packages, Delta jars, lakehouse lock, MySQL and dbt manifest; print what to fix
 	@test -x $(PY) || { echo "FIX  .venv missing: run make setup"; exit 1; }
 	$(PY) scripts/doctor.py
@@ -104,7 +115,7 @@ report: setup ## reports/dashboard.html from the synced MySQL marts (REPORT_ARGS
 
 clean-data: ## delete generated data, the lakehouse and the private MariaDB (keeps the venv and jars)
 	-$(PY) scripts/mysql_server.py stop
-	rm -rf data lakehouse reports .mysql
+	rm -rf data lakehouse reports .mysql bench/work
 
 clean: clean-data ## also delete the venv and the jar cache
 	rm -rf $(VENV) $(JARS_DIR)

@@ -1,9 +1,8 @@
-"""Test helpers: a generated data set as the only content of the lakehouse's raw layer; a free port."""
+"""Test helper: a generated data set as the only content of the lakehouse's raw layer."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 from pipeline.config import Settings
@@ -19,10 +18,3 @@ def land_generated(spark, settings: Settings, params: GeneratorParams, workdir: 
     shutil.rmtree(settings.raw_dir, ignore_errors=True)
     shutil.copytree(workdir / "raw", settings.raw_dir)
     ingest(spark, settings.raw_dir, progress=False)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now, so test servers never collide with another run."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -20,7 +20,7 @@ from pipeline.sync.catalog import tagged_tables
 from pipeline.sync.connection import connect
 from pipeline.sync.run import sync_all
 from tests import browser
-from tests.chain import free_port, land_generated
+from tests.chain import land_generated
 
 CHARTS = {"daily-active-users", "weekday-users", "daily-revenue", "weekday-revenue", "hourly-purchases",
           "top-brands-revenue", "top-brands-purchases", "top-customers", "funnel", "category-revenue",
@@ -55,7 +55,7 @@ def _charts(dom: str) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = local_server.LocalServer(root=tmp_path_factory.mktemp("mysql_dash"), port=free_port())
+    srv = local_server.LocalServer(root=tmp_path_factory.mktemp("mysql_dash"), port=local_server.free_port())
     local_server.ensure_running(srv)
     yield srv
     local_server.stop(srv)

@@ -31,7 +31,6 @@ from pipeline.ingest.run import ingest
 from pipeline.sync import local_server
 from pipeline.sync.connection import connect
 from tests import reference
-from tests.chain import free_port
 
 KILLED = -signal.SIGKILL
 EVENT_COLUMNS = ["event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
@@ -62,20 +61,11 @@ class World:
 
     @contextmanager
     def mysql(self) -> Iterator:
-        saved = {k: os.environ.get(k) for k in ("MYSQL_LOCAL_DIR", "MYSQL_LOCAL_PORT")}
-        os.environ.update({k: self.env[k] for k in saved})
+        conn = connect(local_server.local_server(self.env).app_settings())
         try:
-            conn = connect(local_server.local_server().app_settings())
-            try:
-                yield conn.cursor()
-            finally:
-                conn.close()
+            yield conn.cursor()
         finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +74,7 @@ def world(tmp_path_factory) -> Iterator[World]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_") and k != CRASH_ENV}
     env.update(LAKEHOUSE_DIR=str(root / "lakehouse"), RAW_DIR=str(root / "raw"), TRUTH_DIR=str(root / "truth"),
                REPORTS_DIR=str(root / "reports"), MYSQL_LOCAL_DIR=str(root / "mysql"),
-               MYSQL_LOCAL_PORT=str(free_port()))
+               MYSQL_LOCAL_PORT=str(local_server.free_port()))
     generate(GeneratorParams(rows=20_000, days=4, seed=11), root / "raw", root / "truth", progress=False)
     w = World(root, env)
     yield w

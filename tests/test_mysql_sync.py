@@ -18,9 +18,8 @@ from pipeline.sync.catalog import SyncTable, tagged_tables
 from pipeline.sync.connection import SyncError, connect, quote_identifier
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.run import sync_all
-from tests.chain import free_port
 
-PORT = free_port()
+PORT = local_server.free_port()
 TABLE = SyncTable("synctest.sample", "sample", primary_key=("id",), indexes=("user_id",))
 ROWS = [
     (1, 2**40 + 1, Decimal("12.30"), dt.datetime(2019, 10, 1, 0, 0, 0, 123456), dt.date(2019, 10, 1),

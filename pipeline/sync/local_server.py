@@ -13,8 +13,10 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +65,18 @@ class LocalServer:
                              database=os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE))
 
 
-def local_server() -> LocalServer:
-    root = Path(os.environ.get("MYSQL_LOCAL_DIR", REPO_ROOT / ".mysql")).resolve()
-    return LocalServer(root=root, port=int(os.environ.get("MYSQL_LOCAL_PORT", DEFAULT_PORT)))
+def free_port() -> int:
+    """A TCP port nobody listens on now, so private servers of tests and benchmarks never collide."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def local_server(env: Mapping[str, str] | None = None) -> LocalServer:
+    """The private server described by MYSQL_LOCAL_DIR / MYSQL_LOCAL_PORT in ``env`` (default: os.environ)."""
+    env = os.environ if env is None else env
+    root = Path(env.get("MYSQL_LOCAL_DIR", REPO_ROOT / ".mysql")).resolve()
+    return LocalServer(root=root, port=int(env.get("MYSQL_LOCAL_PORT", DEFAULT_PORT)))
 
 
 def _binary(*names: str) -> str:

@@ -1,0 +1,178 @@
+"""The benchmark's stages for one scale: each runs the real entry point as its own process on a
+lakehouse of its own, measured by bench.monitor; peers run on the same data in the same run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.monitor import Measured, run_measured
+from bench.peers.mysql_raw_load import measure
+from pipeline.config import REPO_ROOT
+from pipeline.sync import local_server
+
+DAYS = 30  # a full build covers these; one more day is held back for the incremental stage
+SEED = 42
+# Models that do what the DuckDB peer does (ingest aside): their run times are the Spark side.
+DUCKDB_EQUIVALENT_NODES = ("seed.recolake.event_weights", "model.recolake.stg_events",
+                           "model.recolake.int_events_checked", "model.recolake.cleaned_events",
+                           "model.recolake.daily_revenue", "model.recolake.brand_rankings",
+                           "model.recolake.user_item_interactions")
+
+
+class StageFailed(RuntimeError):
+    """A measured command exited non-zero; the message points at its log."""
+
+
+@dataclass
+class Scale:
+    label: str
+    rows: int
+    root: Path
+    mysql_port: int
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def held_back(self) -> Path:
+        return self.root / "held_back"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_")}
+        env.update(LAKEHOUSE_DIR=str(self.root / "lakehouse"), RAW_DIR=str(self.raw_dir),
+                   TRUTH_DIR=str(self.root / "truth"), REPORTS_DIR=str(self.root / "reports"),
+                   MYSQL_LOCAL_DIR=str(self.root / "mysql"), MYSQL_LOCAL_PORT=str(self.mysql_port),
+                   OPENBLAS_NUM_THREADS="1")  # implicit parallelises itself; nested BLAS threads only contend
+        return env
+
+    def command(self, *args: str) -> list[str]:
+        if args[0] == "-m":
+            return [sys.executable, *args]
+        return [sys.executable, str(REPO_ROOT / "scripts" / args[0]), *args[1:]]
+
+    def run(self, stage: str, *args: str) -> Measured:
+        log = self.root / "logs" / f"{stage}.log"
+        measured = run_measured(self.command(*args), self.env, log, REPO_ROOT)
+        if measured.returncode != 0:
+            tail = log.read_text(errors="replace")[-1500:]
+            raise StageFailed(f"{stage} exited with {measured.returncode}; log {log} ends with:\n{tail}")
+        return measured
+
+    def last_json(self, stage: str) -> dict[str, Any]:
+        lines = (self.root / "logs" / f"{stage}.log").read_text().splitlines()
+        return json.loads(next(line for line in reversed(lines) if line.startswith("{")))
+
+
+def _data_lines(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            total += sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b"")) - 1
+    return total
+
+
+def _result(measured: Measured, rows: int | None = None, **extra: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {"seconds": measured.seconds, "peak_mb": measured.peak_mb}
+    if rows is not None:
+        result["rows"] = rows
+        result["rows_per_second"] = round(rows / measured.seconds) if measured.seconds else None
+    return {**result, **extra}
+
+
+def generate(scale: Scale) -> dict[str, Any]:
+    shutil.rmtree(scale.root, ignore_errors=True)
+    scale.root.mkdir(parents=True)
+    measured = scale.run("generate", "generate_events.py", "--rows", str(scale.rows), "--days", str(DAYS + 1),
+                         "--seed", str(SEED), "--quiet")
+    files = sorted(scale.raw_dir.glob("*.csv"))
+    scale.held_back.mkdir()
+    shutil.move(str(files[-1]), scale.held_back / files[-1].name)
+    return _result(measured, scale.rows, files=len(files))
+
+
+def ingest(scale: Scale) -> dict[str, Any]:
+    lines = _data_lines(sorted(scale.raw_dir.glob("*.csv")))
+    return _result(scale.run("ingest", "ingest_raw.py", "--quiet"), lines)
+
+
+def dbt_full(scale: Scale) -> dict[str, Any]:
+    measured = scale.run("dbt_full", "run_dbt.py", "build", "--full-refresh", "--exclude", "tag:recommendations")
+    results = json.loads((REPO_ROOT / "dbt_project" / "target" / "run_results.json").read_text())
+    nodes = {r["unique_id"]: r["execution_time"] for r in results["results"]}
+    slowest = sorted(nodes.items(), key=lambda kv: -kv[1])[:5]
+    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))),
+                   duckdb_equivalent_node_seconds=round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
+                   tests_seconds=round(sum(t for n, t in nodes.items() if n.startswith(("test.", "unit_test."))), 2),
+                   slowest_nodes={n: round(t, 1) for n, t in slowest})
+
+
+def duckdb(scale: Scale) -> dict[str, Any]:
+    out = scale.root / "duckdb"
+    measured = scale.run("duckdb", "-m", "bench.peers.duckdb_sql", str(scale.raw_dir), str(out))
+    peer = scale.last_json("duckdb")
+    scale.run("duckdb_compare", "-m", "bench.peers.compare_duckdb", str(out))
+    return _result(measured, peer["rows"]["lines_parsed"], sql_seconds=peer["seconds"], tables=peer["rows"],
+                   agreement=scale.last_json("duckdb_compare"))
+
+
+def ingest_day(scale: Scale) -> dict[str, Any]:
+    day = next(scale.held_back.glob("*.csv"))
+    shutil.move(str(day), scale.raw_dir / day.name)
+    return _result(scale.run("ingest_day", "ingest_raw.py", "--quiet"), _data_lines([scale.raw_dir / day.name]))
+
+
+def dbt_incremental(scale: Scale) -> dict[str, Any]:
+    return _result(scale.run("dbt_incremental", "run_dbt.py", "build", "--exclude", "tag:recommendations"))
+
+
+def train(scale: Scale) -> dict[str, Any]:
+    measured = scale.run("train", "-m", "ml", "run", "--quiet")
+    report = json.loads((scale.root / "reports" / "last_run.json").read_text())
+    return _result(measured, report["counts"]["interactions"], stage_seconds=report["stage_seconds"],
+                   counts=report["counts"], ndcg_at_10={m: v["ndcg@10"] for m, v in report["metrics"].items()})
+
+
+def als_peer(scale: Scale) -> dict[str, Any]:
+    measured = scale.run("als_peer", "-m", "bench.peers.als_peer")
+    peer = scale.last_json("als_peer")
+    return _result(measured, peer["pairs"], **peer)
+
+
+def dbt_recommendations(scale: Scale) -> dict[str, Any]:
+    return _result(scale.run("dbt_recommendations", "run_dbt.py", "build", "--select", "tag:recommendations"))
+
+
+def sync(scale: Scale) -> dict[str, Any]:
+    measured = scale.run("sync", "sync_mysql.py", "--quiet")
+    log = (scale.root / "logs" / "sync.log").read_text()
+    line = next(line for line in reversed(log.splitlines()) if "rows loaded in" in line)
+    rows = int(line.split(": ", 1)[1].split(" rows loaded")[0])
+    return _result(measured, rows)
+
+
+def mysql_raw(scale: Scale) -> dict[str, Any]:
+    return measure(local_server.local_server(scale.env).app_settings(), scale.root / "tmp")
+
+
+STAGES: dict[str, Callable[[Scale], dict[str, Any]]] = {
+    "generate": generate, "ingest": ingest, "dbt_full": dbt_full, "duckdb": duckdb, "ingest_day": ingest_day,
+    "dbt_incremental": dbt_incremental, "train": train, "als_peer": als_peer,
+    "dbt_recommendations": dbt_recommendations, "sync": sync, "mysql_raw": mysql_raw,
+}
+# The chain a user runs; peers (duckdb, als_peer, mysql_raw) are not part of end-to-end time.
+PIPELINE = ("generate", "ingest", "dbt_full", "ingest_day", "dbt_incremental", "train", "dbt_recommendations",
+            "sync")
+
+
+def stop_mysql(scale: Scale) -> None:
+    subprocess.run(scale.command("mysql_server.py", "stop"), env=scale.env, capture_output=True, timeout=120)
