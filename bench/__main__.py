@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import os
 from pathlib import Path
@@ -55,11 +56,14 @@ def main() -> int:
     for label, rows in scales:
         scale = Scale(label, rows, (args.work_dir / label).resolve(), free_port())
         started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        results = {}
+        # A subset without 'generate' continues the scale's last run: its earlier stages are kept.
+        saved = scale.root / "stages.json"
+        results = json.loads(saved.read_text()) if "generate" not in stages and saved.exists() else {}
         try:
             for name in stages:
                 bar.set_postfix_str(f"{label} {name}")
                 results[name] = STAGES[name](scale)
+                saved.write_text(json.dumps(results, indent=2, default=str))
                 log.info("%s %s: %.1f s", label, name, results[name].get("seconds", 0.0))
                 bar.update(1)
         except StageFailed as exc:

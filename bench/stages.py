@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,10 +155,8 @@ def dbt_recommendations(scale: Scale) -> dict[str, Any]:
 
 def sync(scale: Scale) -> dict[str, Any]:
     measured = scale.run("sync", "sync_mysql.py", "--quiet")
-    log = (scale.root / "logs" / "sync.log").read_text()
-    line = next(line for line in reversed(log.splitlines()) if "rows loaded in" in line)
-    rows = int(line.split(": ", 1)[1].split(" rows loaded")[0])
-    return _result(measured, rows)
+    rows = re.findall(r": (\d+) rows loaded in", (scale.root / "logs" / "sync.log").read_text())
+    return _result(measured, int(rows[-1]))
 
 
 def mysql_raw(scale: Scale) -> dict[str, Any]:
