@@ -94,8 +94,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             if s is None:
                 continue
             peak = s.get("peak_mb", {})
-            seconds = s.get("seconds", s.get("raw_load_seconds"))
-            lines.append(f"| {name} | {_fmt(seconds)} | {_fmt(s.get('rows'))} | {_fmt(s.get('rows_per_second'))} "
+            lines.append(f"| {name} | {_fmt(s.get('seconds'))} | {_fmt(s.get('rows'))} | {_fmt(s.get('rows_per_second'))} "
                          f"| {_fmt(peak.get('python'), 0)} | {_fmt(peak.get('jvm'), 0)} |")
         lines += ["", "| ratio | value |", "|---|---:|"]
         lines += [f"| {k.replace('_', ' ')} | {_fmt(v, 3)} |" for k, v in r["ratios"].items()]

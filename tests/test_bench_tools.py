@@ -31,7 +31,7 @@ def test_ratios_and_markdown_from_stage_results():
         "duckdb": {"seconds": 4.0, "peak_mb": {}, "agreement": {"cleaned": {"agree": True}}},
         "als_peer": {"seconds": 50.0, "spark_fit_seconds": 9.0, "implicit_fit_seconds": 3.0, "spark_ndcg@10": 0.12,
                      "implicit_ndcg@10": 0.10, "pairs": 5, "scored_users": 2, "peak_mb": {}},
-        "mysql_raw": {"raw_load_seconds": 1.0, "sync_vs_raw": 0.4},
+        "mysql_raw": {"seconds": 1.0, "sync_vs_raw": 0.4},
     }
     summary = report.summarise("1k", 1000, "2026-11-25T00:00:00Z", stages)
     assert summary["ratios"] == {"spark_transforms_over_duckdb": 10.0, "spark_als_fit_over_implicit_fit": 3.0,

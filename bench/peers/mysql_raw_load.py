@@ -58,7 +58,7 @@ def measure(mysql: MysqlSettings, work_dir: Path, table: str = TABLE) -> dict:
         conn.close()
     raw_rate = loaded / seconds if seconds else 0.0
     sync_rate = synced_rows / sync_seconds if sync_seconds else 0.0
-    return {"table": table, "rows": loaded, "raw_load_seconds": round(seconds, 2),
-            "raw_rows_per_second": round(raw_rate), "sync_rows": synced_rows,
+    return {"table": table, "rows": loaded, "seconds": round(seconds, 2), "rows_per_second": round(raw_rate),
+            "sync_rows": synced_rows,
             "sync_seconds": round(float(sync_seconds), 2), "sync_rows_per_second": round(sync_rate),
             "sync_vs_raw": round(sync_rate / raw_rate, 3) if raw_rate else None, "rows_in_file": rows}
