@@ -38,6 +38,12 @@ class IngestReport:
     files: list[FileResult] = field(default_factory=list)
     recovered_batches: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)  # where the time went, for tuning
+
+    def step_done(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.step_seconds[name] = round(now - since, 2)
+        return now
 
     def _loaded(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "loaded"]
@@ -96,8 +102,11 @@ def ingest(spark: SparkSession, raw_dir: Path, progress: bool = True) -> IngestR
     report = IngestReport(batch_id=f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
     steps = tqdm(total=5, desc="ingest", unit="step", disable=not progress)
     ensure_raw_tables(spark)
+    mark = report.step_done("tables", started)
     report.recovered_batches = ledger.recover_interrupted(spark)
+    mark = report.step_done("recovery", mark)
     todo = _plan(spark, raw_dir, report)
+    mark = report.step_done("plan", mark)
     steps.update(1)
     if not todo:
         steps.close()
@@ -106,15 +115,19 @@ def ingest(spark: SparkSession, raw_dir: Path, progress: bool = True) -> IngestR
 
     batch_id = report.batch_id
     ledger.start_batch(spark, batch_id, todo)
+    mark = report.step_done("ledger_start", mark)
     parsed = parse_lines(spark, {f.path.resolve(): (f.name, has_header) for f, has_header in todo})
+    mark = report.step_done("parse", mark)
     steps.update(1)
     stamp = [F.lit(batch_id).alias("ingest_batch_id"), F.current_timestamp().alias("ingested_at")]
     accepted = parsed.accepted.select(*[c for c in parsed.accepted.columns if c != "event_date"], *stamp, "event_date")
     accepted.write.format("delta").mode("append").saveAsTable(EVENTS)
     crash_point("ingest.after_events_append")
+    mark = report.step_done("write_events", mark)
     steps.update(1)
     parsed.rejected.select("*", *stamp).write.format("delta").mode("append").saveAsTable(REJECTED)
     parsed.release()
+    mark = report.step_done("write_rejects", mark)
     steps.update(1)
 
     accepted_n = _counts_by_file(spark, EVENTS, batch_id)
@@ -128,7 +141,9 @@ def ingest(spark: SparkSession, raw_dir: Path, progress: bool = True) -> IngestR
                                       f"batch {batch_id} left unfinished and will be rolled back on the next run")
         counts.append((landing.name, read, ok, bad))
         report.files.append(FileResult(landing.name, "loaded", read, ok, bad))
+    mark = report.step_done("reconcile", mark)
     ledger.finish_batch(spark, batch_id, counts)
+    report.step_done("ledger_finish", mark)
     steps.update(1)
     steps.close()
     report.seconds = time.perf_counter() - started
@@ -149,3 +164,4 @@ def log_report(report: IngestReport) -> None:
              "%d refused; %.1fs (%.0f lines/s)", report.batch_id, report.lines_read, report.rows_accepted,
              report.rows_rejected, sum(f.status == "loaded" for f in report.files), skipped,
              len(report.refused), report.seconds, rate)
+    log.info("ingest steps (s): %s", ", ".join(f"{k} {v}" for k, v in report.step_seconds.items()))
