@@ -64,13 +64,13 @@ def main() -> int:
                 bar.set_postfix_str(f"{label} {name}")
                 results[name] = STAGES[name](scale)
                 saved.write_text(json.dumps(results, indent=2, default=str))
+                path = report.write(report.summarise(label, rows, started, results))  # partial runs count too
                 log.info("%s %s: %.1f s", label, name, results[name].get("seconds", 0.0))
                 bar.update(1)
         except StageFailed as exc:
             raise UserError(str(exc)) from None
         finally:
             stop_mysql(scale)
-        path = report.write(report.summarise(label, rows, started, results))
         log.info("%s done: %s", label, path)
     bar.close()
     print(report.markdown(report.latest()))
