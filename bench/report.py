@@ -34,12 +34,14 @@ def ratios(stages: dict[str, dict[str, Any]]) -> dict[str, float | None]:
 
 def summarise(scale: str, rows: int, started: str, stages: dict[str, dict[str, Any]]) -> dict[str, Any]:
     pipeline = [s for s in PIPELINE if s in stages]
-    peak = max((sum(stages[s].get("peak_mb", {}).values()) for s in stages), default=0.0)
+    peak = max((sum(stages[s].get("peak_mb", {}).values()) for s in pipeline), default=0.0)
+    peers = max((sum(stages[s].get("peak_mb", {}).values()) for s in stages if s not in PIPELINE), default=0.0)
     return {
         "scale": scale, "rows": rows, "started": started,
         "end_to_end_seconds": round(sum(stages[s]["seconds"] for s in pipeline), 1),
         "end_to_end_complete": len(pipeline) == len(PIPELINE),
         "peak_memory_gib": round(peak / GIB, 2),
+        "peer_peak_memory_gib": round(peers / GIB, 2),
         "ratios": ratios(stages),
         "stages": stages,
     }
@@ -86,7 +88,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
         lines += [f"## {r['scale']} events ({r['rows']:,} generated, run started {r['started']})", "",
                   f"End to end (pipeline stages, peers excluded): **{r['end_to_end_seconds']:,.0f} s**"
                   + ("" if r["end_to_end_complete"] else " (partial run)")
-                  + f"; peak memory of any stage (Python + JVM): **{r['peak_memory_gib']} GiB**.", "",
+                  + f"; peak memory of any pipeline stage (Python + JVM): **{r['peak_memory_gib']} GiB** "
+                  f"(peers: {r.get('peer_peak_memory_gib', '–')} GiB).", "",
                   "| stage | seconds | rows | rows/s | peak Python MiB | peak JVM MiB |",
                   "|---|---:|---:|---:|---:|---:|"]
         for name in STAGE_ORDER:

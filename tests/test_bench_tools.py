@@ -38,7 +38,8 @@ def test_ratios_and_markdown_from_stage_results():
                                  "ndcg10_spark_over_implicit": 1.2, "sync_rate_over_raw_load_rate": 0.4,
                                  "incremental_over_full_build": 0.12}
     assert summary["end_to_end_seconds"] == 122.0 and not summary["end_to_end_complete"]
-    assert summary["peak_memory_gib"] == 2.0
+    assert summary["peak_memory_gib"] == 2.0  # pipeline stages only; the peers are reported apart
+    assert summary["peer_peak_memory_gib"] == 0.0
     text = report.markdown([summary])
     assert "| ingest | 10.0 | 1,000 | 100 | 100 | 900 |" in text
     assert "cleaned agrees" in text
