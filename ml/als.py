@@ -1,21 +1,20 @@
-"""Spark MLlib ALS on implicit feedback, and top-N lists with already-bought items excluded."""
+"""Spark MLlib ALS on implicit feedback, and its top-N lists with already-bought items excluded."""
 
 from __future__ import annotations
 
 import logging
-from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.ml.recommendation import ALS, ALSModel
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from ml import topk
 from ml.params import AlsParams
 
 log = logging.getLogger(__name__)
 
 U, I = "u", "i"  # dense int32 user and item indices
-FETCH_TIERS = (8, 64, 512)  # exclusion counts that share one candidate fetch size
 
 
 def confidence_input(strength: F.Column, transform: str) -> F.Column:
@@ -47,44 +46,14 @@ def fit(train: DataFrame, params: AlsParams) -> ALSModel:
     return model
 
 
-def rank_excluding(candidates: DataFrame, excluded: DataFrame | None, n: int) -> DataFrame:
-    """(u, i, score) -> top ``n`` per user as (u, i, score, rank), after removing excluded (u, i)."""
-    if excluded is not None:
-        candidates = candidates.join(excluded.select(U, I), [U, I], "left_anti")
-    order = Window.partitionBy(U).orderBy(F.desc("score"), I)
-    return candidates.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= n)
+def factors(model: ALSModel) -> tuple[topk.Factors, topk.Factors]:
+    """The model's (user, item) factors, collected to the driver: rank x (users + items) floats."""
+    return (topk.Factors.from_arrow(model.userFactors.toArrow()),
+            topk.Factors.from_arrow(model.itemFactors.toArrow()))
 
 
-def _candidates(model: ALSModel, users: DataFrame, fetch: int) -> DataFrame:
-    raw = model.recommendForUserSubset(users, fetch)
-    return raw.select(U, F.explode("recommendations").alias("rec")).select(
-        U, F.col(f"rec.{I}").alias(I), F.col("rec.rating").cast("double").alias("score"))
-
-
-def recommend(model: ALSModel, users: DataFrame, n: int, excluded: DataFrame | None,
-              max_excluded_per_user: int) -> DataFrame:
-    """Top ``n`` items for each user in ``users`` (column u), never an excluded pair.
-
-    A user needs ``n`` + (their excluded items) candidates. Fetching n + the largest
-    exclusion count for everyone made one heavy buyer multiply the work for all users
-    (10M events: 25k users x 500 candidates per item block); users are fetched in tiers
-    of exclusion count instead.
-    """
-    users = users.select(U).distinct()
-    if excluded is None or max_excluded_per_user == 0:
-        return rank_excluding(_candidates(model, users, n), excluded, n)
-    per_user = users.join(excluded.groupBy(U).agg(F.count("*").alias("k")), U, "left").fillna(0, ["k"])
-    bounds = [t for t in FETCH_TIERS if t < max_excluded_per_user] + [max_excluded_per_user]
-    parts, lower = [], -1
-    for bound in bounds:
-        tier = per_user.where((F.col("k") > lower) & (F.col("k") <= bound)).select(U)
-        parts.append(_candidates(model, tier, n + bound))
-        lower = bound
-    return rank_excluding(reduce(DataFrame.unionByName, parts), excluded, n)
-
-
-def max_per_user(pairs: DataFrame | None) -> int:
-    if pairs is None:
-        return 0
-    row = pairs.groupBy(U).count().agg(F.max("count")).first()
-    return int(row[0] or 0)
+def recommend(model: ALSModel, users: DataFrame, n: int, excluded: DataFrame | None) -> DataFrame:
+    """(u, i, score, rank): the top ``n`` items for each user in ``users`` (column u) that the
+    model knows, never an excluded (u, i) pair."""
+    user_factors, item_factors = factors(model)
+    return topk.ranked_frame(user_factors, item_factors, users, n, excluded, U, I)

@@ -78,7 +78,6 @@ class EvalContext:
     scored: DataFrame  # user_id, u: users active before and after the cutoff
     relevant: DataFrame  # user_id, item_id of the scored users in the test window
     excluded: DataFrame | None  # u, i never to recommend (bought before the cutoff)
-    excluded_max: int
     purchases: DataFrame  # u, i bought before the cutoff
     catalog_size: int
     ks: tuple[int, ...]
@@ -96,18 +95,18 @@ def prepare_eval(split: TimeSplit, ks: tuple[int, ...], exclude_purchased: bool)
     excluded = data.pairs(split.purchased_before) if exclude_purchased else None
     return EvalContext(
         data=data, scored=scored, relevant=split.relevant.join(scored.select(USER), USER), excluded=excluded,
-        excluded_max=als.max_per_user(excluded), purchases=data.pairs(split.purchased_before),
+        purchases=data.pairs(split.purchased_before),
         catalog_size=data.item_index.count(), ks=ks)
 
 
 def score_als(ctx: EvalContext, params: AlsParams) -> dict[str, float]:
     model = als.fit(ctx.data.feedback, params)
-    return ctx.score(als.recommend(model, ctx.scored, max(ctx.ks), ctx.excluded, ctx.excluded_max))
+    return ctx.score(als.recommend(model, ctx.scored, max(ctx.ks), ctx.excluded))
 
 
 def score_popularity(ctx: EvalContext) -> dict[str, float]:
     popular = baselines.popularity(ctx.purchases, ctx.data.feedback)
-    return ctx.score(baselines.recommend_popular(popular, ctx.scored, max(ctx.ks), ctx.excluded, ctx.excluded_max))
+    return ctx.score(baselines.recommend_popular(popular, ctx.scored, max(ctx.ks), ctx.excluded))
 
 
 def score_oracle(spark: SparkSession, ctx: EvalContext, truth_dir: Path) -> dict[str, float] | None:
@@ -147,11 +146,10 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer) -> tuple[Da
         data = index_feedback(load_feedback(spark, params.input))
         purchased = data.pairs(load_purchased(spark, params.input))
         excluded = purchased if params.exclude_purchased else None
-        excluded_max = als.max_per_user(excluded)
     with timer.stage("serve_fit"):
         model = als.fit(data.feedback, params.als)
     with timer.stage("serve_recommend"):
-        recs = data.to_ids(als.recommend(model, data.user_index.select(U), params.top_n, excluded, excluded_max))
+        recs = data.to_ids(als.recommend(model, data.user_index.select(U), params.top_n, excluded))
         recs = recs.persist(StorageLevel.MEMORY_AND_DISK)
         recs.count()
         popular_scores = baselines.popularity(purchased if purchased is not None else data.feedback.limit(0),

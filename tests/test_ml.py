@@ -7,11 +7,13 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
+from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from ml import ids
+from ml import ids, topk
 from ml.metrics import average_precision_at_k, hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k, user_metrics
 from ml.params import EvalSpec, RunParams
 from ml.run import run
@@ -49,6 +51,36 @@ def test_id_mapping_round_trips_ids_beyond_int32(spark):
     back = ids.to_id(ids.to_index(df, index, "user_id"), index, "u")
     assert sorted(r.user_id for r in back.collect()) == sorted(big)
     assert dict(index.dtypes)["u"] == "int"
+
+
+def _sorted_reference(scores: np.ndarray, banned: set[tuple[int, int]], n: int) -> list[list[int]]:
+    """Each row's n best finite columns by a plain full sort: score descending, column ascending."""
+    return [sorted((j for j in range(scores.shape[1]) if (r, j) not in banned),
+                   key=lambda j, r=r: (-scores[r, j], j))[:n] for r in range(scores.shape[0])]
+
+
+@pytest.mark.parametrize("n_items, n", [(7, 10), (300, 10), (5003, 10), (5003, 100)])
+def test_top_n_equals_a_full_sort_with_exclusions_and_ties(n_items, n):
+    rng = np.random.default_rng(n_items + n)
+    # Halves make exact float32 products and many tied scores; ids are sparse on purpose.
+    def halves(rows: int) -> np.ndarray:
+        return (np.round(rng.standard_normal((rows, 4)) * 2) / 2).astype(np.float32)
+
+    items = topk.Factors(np.arange(n_items) * 3 + 1, halves(n_items))
+    user_ids = np.arange(40) * 5
+    users = topk.Factors(user_ids, halves(40))
+    ex_rows, ex_cols = rng.integers(0, 40, 200), rng.integers(0, n_items, 200)
+    ex_rows[:n_items] = 0  # user 0 has bought the whole of a small catalog...
+    ex_cols[:n_items] = np.arange(min(n_items, 200))
+    wanted = np.concatenate([user_ids[::-1], [999_999]])  # ...and one user has no factors at all
+    got = topk.top_n(users, items, wanted, n, user_ids[ex_rows], items.index[ex_cols])
+    reference = _sorted_reference(users.vectors.astype(np.float64) @ items.vectors.T.astype(np.float64),
+                                  set(zip(ex_rows.tolist(), ex_cols.tolist())), n)
+    for row, user in enumerate(user_ids):
+        mine = got.user == user
+        assert ((got.item[mine] - 1) // 3).tolist() == reference[row], f"user {user}"
+        assert list(got.rank[mine]) == list(range(1, len(reference[row]) + 1))
+    assert 999_999 not in got.user and len(got.user) == sum(map(len, reference))
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +121,34 @@ def test_recommendations_are_top_n_per_user_ranked_and_never_already_bought(spar
     assert recs.join(bought, ["user_id", "product_id"]).count() == 0
     assert bought.count() > 0
     assert recs.select("run_id").distinct().collect()[0].run_id == report["run_id"]
+
+
+def test_served_lists_are_the_best_unbought_items_under_the_saved_model(spark, ml_lakehouse, settings):
+    """Recomputed from the saved factors with plain collect() and float64 dot products."""
+    report, params = ml_lakehouse
+    saved = settings.lakehouse_dir / "models" / report["run_id"]
+    model = ALSModel.load(str(saved / "als"))
+    user_vec = {r.id: np.array(r.features, np.float64) for r in model.userFactors.collect()}
+    item_vec = {r.id: np.array(r.features, np.float64) for r in model.itemFactors.collect()}
+    user_of = dict(spark.read.parquet(str(saved / "user_index")).select("user_id", "u").collect())
+    item_of = dict(spark.read.parquet(str(saved / "item_index")).select("item_id", "i").collect())
+    items = sorted(item_vec)
+    matrix = np.stack([item_vec[i] for i in items])
+    sample = [r.user_id for r in spark.table("ml.recommendations").select("user_id").distinct()
+              .orderBy(F.xxhash64("user_id")).limit(25).collect()]
+    lists = spark.table("ml.recommendations").where(F.col("user_id").isin(sample)).collect()
+    bought = spark.table("marts.user_item_interactions").where("purchases > 0").where(F.col("user_id").isin(sample))
+    bought_by = {(r.user_id, r.product_id) for r in bought.collect()}
+    for user in sample:
+        mine = sorted((r for r in lists if r.user_id == user), key=lambda r: r.rank)
+        scores = matrix @ user_vec[user_of[user]]
+        for r in mine:
+            assert r.score == pytest.approx(scores[items.index(item_of[r.product_id])], rel=1e-4, abs=1e-5)
+        listed = {item_of[r.product_id] for r in mine}
+        banned = {item_of[p] for (u, p) in bought_by if u == user and p in item_of}
+        others = [s for i, s in zip(items, scores) if i not in listed and i not in banned]
+        assert max(others) <= mine[-1].score + 1e-5, f"user {user}: a better unbought item was left out"
+    assert len(lists) == len(sample) * params.top_n
 
 
 def test_run_is_recorded_and_reported(spark, ml_lakehouse, settings):

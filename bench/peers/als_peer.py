@@ -19,35 +19,15 @@ from implicit.cpu.als import AlternatingLeastSquares
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
-from ml import als
+from ml import als, topk
 from ml.als import I, U
 from ml.data import recency_half_life_days, time_split
 from ml.params import RunParams
-from ml.run import EvalContext, prepare_eval
+from ml.run import prepare_eval
 from pipeline.config import load_settings
 from pipeline.spark import get_spark
 
 K = 10
-CHUNK_USERS = 512  # users scored per matrix product: 512 x items floats stays small
-
-
-def _top_k_implicit(ctx: EvalContext, model: AlternatingLeastSquares) -> list[tuple[int, int, float, int]]:
-    users = np.array(sorted(r[U] for r in ctx.scored.select(U).collect()), dtype=np.int64)
-    excluded: dict[int, list[int]] = {}
-    if ctx.excluded is not None:
-        for r in ctx.excluded.select(U, I).collect():
-            excluded.setdefault(r[U], []).append(r[I])
-    rows = []
-    for start in range(0, len(users), CHUNK_USERS):
-        chunk = users[start:start + CHUNK_USERS]
-        scores = model.user_factors[chunk] @ model.item_factors.T
-        for row, u in enumerate(chunk):
-            scores[row, excluded.get(int(u), [])] = -np.inf
-        top = np.argpartition(-scores, K, axis=1)[:, :K]
-        for row, u in enumerate(chunk):
-            ordered = top[row][np.argsort(-scores[row, top[row]], kind="stable")]
-            rows += [(int(u), int(i), float(scores[row, i]), rank) for rank, i in enumerate(ordered, start=1)]
-    return rows
 
 
 def run() -> dict:
@@ -63,7 +43,7 @@ def run() -> dict:
     started = time.perf_counter()
     spark_model = als.fit(ctx.data.feedback, params.als)
     spark_fit = time.perf_counter() - started
-    spark_metrics = ctx.score(als.recommend(spark_model, ctx.scored, K, ctx.excluded, ctx.excluded_max))
+    spark_metrics = ctx.score(als.recommend(spark_model, ctx.scored, K, ctx.excluded))
 
     confidence = 1.0 + params.als.alpha * train["r"].to_numpy().astype(np.float32)  # implicit takes c itself
     matrix = csr_matrix((confidence, (train[U].to_numpy(), train[I].to_numpy())), shape=(n_users, n_items))
@@ -73,7 +53,9 @@ def run() -> dict:
     started = time.perf_counter()
     peer.fit(matrix, show_progress=False)
     implicit_fit = time.perf_counter() - started
-    ranked = spark.createDataFrame(_top_k_implicit(ctx, peer), f"{U} int, {I} int, score double, rank int")
+    # Same top-N code as Spark's model: only the factors differ.
+    ranked = topk.ranked_frame(topk.Factors(np.arange(n_users), peer.user_factors),
+                               topk.Factors(np.arange(n_items), peer.item_factors), ctx.scored, K, ctx.excluded, U, I)
     implicit_metrics = ctx.score(ranked)
     return {
         "pairs": train.num_rows, "users": n_users, "items": n_items, "scored_users": int(spark_metrics["users"]),
