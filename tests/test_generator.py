@@ -18,7 +18,7 @@ import pytest
 from pipeline.generate.csv_writer import HEADER
 from pipeline.generate.params import DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
-from pipeline.generate.truth import oracle_score
+from pipeline.generate.truth import oracle_factors, oracle_score
 
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$")
 PRICE_RE = re.compile(r"^-?\d+\.\d{2}$")
@@ -135,3 +135,13 @@ def test_oracle_ranks_bought_items_far_above_random(small_dataset):
     # Percentile of the bought item in the user's oracle ranking: 0.5 would be chance.
     percentile = [(scores[k] < scores[k, index[p]]).mean() for k, (_, p) in enumerate(bought)]
     assert np.mean(percentile) > 0.9
+
+
+def test_oracle_factors_reproduce_the_oracle_score():
+    rng = np.random.default_rng(11)
+    taste = rng.dirichlet(np.ones(6), size=50)
+    group = rng.integers(0, 6, 400)
+    group_weight, global_weight = rng.random(400), rng.random(400)
+    users, items = oracle_factors(taste, group, group_weight, global_weight, 0.3)
+    expected = oracle_score(taste, group, group_weight, global_weight, 0.3)
+    np.testing.assert_allclose(users @ items.T, expected, rtol=1e-12, atol=0)

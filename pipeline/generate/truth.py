@@ -45,3 +45,20 @@ def oracle_score(taste: np.ndarray, group: np.ndarray, group_weight: np.ndarray,
     affinity = taste[:, group]  # (users, items)
     view = (1.0 - exploration) * affinity * group_weight + exploration * global_weight
     return view * np.sqrt(affinity)
+
+
+def oracle_factors(taste: np.ndarray, group: np.ndarray, group_weight: np.ndarray, global_weight: np.ndarray,
+                   exploration: float) -> tuple[np.ndarray, np.ndarray]:
+    """``oracle_score`` as a product of vectors: oracle_score(...) == users @ items.T.
+
+    With a = taste[u, g] for the item's group g the score is (1 - e)·a^1.5·gw + e·√a·glw:
+    linear in the item's two weights once a is fixed, so each group gets two coordinates
+    and every top-N code for factor models can rank the oracle too.
+    """
+    groups = taste.shape[1]
+    users = np.concatenate([(1.0 - exploration) * taste ** 1.5, exploration * np.sqrt(taste)], axis=1)
+    items = np.zeros((len(group), 2 * groups))
+    rows = np.arange(len(group))
+    items[rows, group] = group_weight
+    items[rows, groups + np.asarray(group)] = global_weight
+    return users, items
