@@ -7,17 +7,19 @@ events as (
 
 ),
 
-final as (
+aggregated as (
 
     select
         product_id,
-        max_by(brand, struct(event_time, source_file, source_line)) as brand,
-        max_by(category_id, struct(event_time, source_file, source_line)) as category_id,
-        max_by(category_code, struct(event_time, source_file, source_line)) as category_code,
-        max_by(category_l1, struct(event_time, source_file, source_line)) as category_l1,
-        max_by(category_l2, struct(event_time, source_file, source_line)) as category_l2,
-        max_by(category_l3, struct(event_time, source_file, source_line)) as category_l3,
-        max_by(price, struct(event_time, source_file, source_line)) as price,
+        -- One max_by over a struct instead of one per attribute: the same row wins for all.
+        max_by(
+            named_struct(
+                'brand', brand, 'category_id', category_id, 'category_code', category_code,
+                'category_l1', category_l1, 'category_l2', category_l2, 'category_l3', category_l3,
+                'price', price
+            ),
+            struct(event_time, source_file, source_line)
+        ) as latest,
         min(event_time) as first_seen_at,
         max(event_time) as last_seen_at,
         count_if(event_type = 'view') as views,
@@ -26,6 +28,27 @@ final as (
         coalesce(sum(case when event_type = 'purchase' then price end), cast(0 as decimal(28, 2))) as revenue
     from events
     group by product_id
+
+),
+
+final as (
+
+    select
+        product_id,
+        latest.brand,
+        latest.category_id,
+        latest.category_code,
+        latest.category_l1,
+        latest.category_l2,
+        latest.category_l3,
+        latest.price,
+        first_seen_at,
+        last_seen_at,
+        views,
+        carts,
+        purchases,
+        revenue
+    from aggregated
 
 )
 
