@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from bench.monitor import Measured, run_measured
 from bench.peers.mysql_raw_load import measure
+from pipeline.cli import entry_point_argv
 from pipeline.config import REPO_ROOT
 from pipeline.sync import local_server
 
@@ -56,14 +56,9 @@ class Scale:
                    OPENBLAS_NUM_THREADS="1")  # implicit parallelises itself; nested BLAS threads only contend
         return env
 
-    def command(self, *args: str) -> list[str]:
-        if args[0] == "-m":
-            return [sys.executable, *args]
-        return [sys.executable, str(REPO_ROOT / "scripts" / args[0]), *args[1:]]
-
     def run(self, stage: str, *args: str) -> Measured:
         log = self.root / "logs" / f"{stage}.log"
-        measured = run_measured(self.command(*args), self.env, log, REPO_ROOT)
+        measured = run_measured(entry_point_argv(*args), self.env, log, REPO_ROOT)
         if measured.returncode != 0:
             tail = log.read_text(errors="replace")[-1500:]
             raise StageFailed(f"{stage} exited with {measured.returncode}; log {log} ends with:\n{tail}")

@@ -12,8 +12,8 @@ import dataclasses
 
 from ml.params import AlsParams, EvalSpec, InputSpec, RunParams
 from ml.report import format_metrics
-from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import UnwritableDirError, ensure_writable, load_settings
+from pipeline.cli import configure_logging, run_main
+from pipeline.config import ensure_writable, load_settings
 from pipeline.spark import get_spark
 
 
@@ -64,10 +64,7 @@ def main() -> int:
     configure_logging()
     settings = load_settings()
     params = _params(args)
-    try:  # the report is written last: find out now, not after the training
-        ensure_writable(settings.reports_dir, "REPORTS_DIR")
-    except UnwritableDirError as exc:
-        raise UserError(str(exc)) from None
+    ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the report is written last: find out now
     spark = get_spark("ml", settings)
     if args.command == "tune":
         from ml.tune import tune

@@ -6,12 +6,20 @@ import logging
 import sys
 from collections.abc import Callable
 
+from pipeline.config import REPO_ROOT, UnwritableDirError
 from pipeline.lock import LakehouseBusyError
 from pipeline.spark import SetupError
 
 
 class UserError(RuntimeError):
     """An error whose message tells the user what to fix; printed without a traceback."""
+
+
+def entry_point_argv(*args: str) -> list[str]:
+    """argv running an entry point with this interpreter: ``-m module ...`` or ``<script under scripts/> ...``."""
+    if args[0] == "-m":
+        return [sys.executable, *args]
+    return [sys.executable, str(REPO_ROOT / "scripts" / args[0]), *args[1:]]
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -31,7 +39,7 @@ def run_main(main: Callable[[], int]) -> None:
     """Run ``main`` and exit with its code; known failures become one line on stderr."""
     try:
         code = main()
-    except (LakehouseBusyError, SetupError, UserError) as exc:
+    except (LakehouseBusyError, SetupError, UnwritableDirError, UserError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 3 if isinstance(exc, LakehouseBusyError) else 2
     sys.exit(code)

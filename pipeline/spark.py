@@ -18,7 +18,7 @@ import yaml
 from pyspark.sql import SparkSession
 
 from pipeline import lock
-from pipeline.config import Settings, UnwritableDirError, ensure_writable, load_settings
+from pipeline.config import Settings, ensure_writable, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,7 @@ def check_prerequisites(settings: Settings) -> None:
         raise SetupError("Java 17 is not installed: run `make setup` (it installs openjdk-17-jre-headless)")
     if not list(Path(settings.jars_dir).glob("delta-spark.jar")):
         raise SetupError(f"Delta jars missing in {settings.jars_dir}: run `make setup`")
-    try:
-        ensure_writable(settings.lakehouse_dir, "LAKEHOUSE_DIR")
-    except UnwritableDirError as exc:
-        raise SetupError(str(exc)) from None
+    ensure_writable(settings.lakehouse_dir, "LAKEHOUSE_DIR")
 
 
 def get_spark(app_name: str = "recolake", settings: Settings | None = None) -> SparkSession:

@@ -6,24 +6,24 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
+from pipeline.cli import entry_point_argv
 from pipeline.config import REPO_ROOT, Settings
 
 ENTRY_POINTS = {
-    "ingest": ["scripts/ingest_raw.py", "--quiet"],
-    "dbt": ["scripts/run_dbt.py", "build"],
+    "ingest": ["ingest_raw.py", "--quiet"],
+    "dbt": ["run_dbt.py", "build"],
     "train": ["-m", "ml", "run", "--quiet"],
-    "sync": ["scripts/sync_mysql.py", "--quiet"],
+    "sync": ["sync_mysql.py", "--quiet"],
 }
 
 
 def _run(args: list[str], **env: str | None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
-    command = [sys.executable, *args] if args[0] == "-m" else [sys.executable, str(REPO_ROOT / args[0]), *args[1:]]
-    return subprocess.run(command, capture_output=True, text=True, env=full_env, cwd=REPO_ROOT, timeout=300)
+    return subprocess.run(entry_point_argv(*args), capture_output=True, text=True, env=full_env, cwd=REPO_ROOT,
+                          timeout=300)
 
 
 def _last_line(result: subprocess.CompletedProcess) -> str:

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from pipeline.cli import entry_point_argv
 from pipeline.config import REPO_ROOT
 from pipeline.faults import CRASH_ENV
 from pipeline.generate.params import GeneratorParams
@@ -49,13 +49,9 @@ class World:
         schema, name = table.split(".")
         return str(self.root / "lakehouse" / "warehouse" / f"{schema}.db" / name)
 
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, *args] if args[0] == "-m" else [sys.executable, str(REPO_ROOT / "scripts" / args[0]),
-                                                                 *args[1:]]
-
     def run(self, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
         env = {**self.env, CRASH_ENV: crash_at} if crash_at else self.env
-        result = subprocess.run(self.command(*args), capture_output=True, text=True, env=env, timeout=900)
+        result = subprocess.run(entry_point_argv(*args), capture_output=True, text=True, env=env, timeout=900)
         self.outputs += [result.stdout, result.stderr]
         return result
 
