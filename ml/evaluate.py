@@ -19,6 +19,7 @@ def evaluate(recs: DataFrame, relevant: DataFrame, ks: Sequence[int], catalog_si
     the users to score. coverage@k is the share of the catalog in at least one top-k list.
     """
     ks = tuple(ks)
+    recs = recs.select(USER, ITEM, "rank").persist()  # read by the metrics and by every coverage@k
     lists = recs.groupBy(USER).agg(F.sort_array(F.collect_list(F.struct("rank", ITEM))).alias("ranked"))
     truth = relevant.groupBy(USER).agg(F.collect_set(ITEM).alias("relevant"))
     joined = truth.join(lists, USER, "left").select(
@@ -36,4 +37,5 @@ def evaluate(recs: DataFrame, relevant: DataFrame, ks: Sequence[int], catalog_si
     for k in ks:
         covered = recs.where(F.col("rank") <= k).select(ITEM).distinct().count()
         result[f"coverage@{k}"] = covered / catalog_size if catalog_size else 0.0
+    recs.unpersist()
     return result
