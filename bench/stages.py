@@ -169,4 +169,4 @@ PIPELINE = ("generate", "ingest", "dbt_full", "ingest_day", "dbt_incremental", "
 
 
 def stop_mysql(scale: Scale) -> None:
-    subprocess.run(scale.command("mysql_server.py", "stop"), env=scale.env, capture_output=True, timeout=120)
+    subprocess.run(entry_point_argv("mysql_server.py", "stop"), env=scale.env, capture_output=True, timeout=120)

@@ -74,7 +74,7 @@ def world(tmp_path_factory) -> Iterator[World]:
     generate(GeneratorParams(rows=20_000, days=4, seed=11), root / "raw", root / "truth", progress=False)
     w = World(root, env)
     yield w
-    subprocess.run(w.command("mysql_server.py", "stop"), env=env, capture_output=True, timeout=120)
+    subprocess.run(entry_point_argv("mysql_server.py", "stop"), env=env, capture_output=True, timeout=120)
 
 
 def _delta(spark, world: World, table: str) -> DataFrame:
@@ -111,7 +111,7 @@ def _kill_when_files_appear(process: subprocess.Popen, folder: Path, timeout: fl
 
 def test_ingest_killed_mid_write_and_after_append_then_rerun_equals_a_clean_run(spark, world, clean_raw):
     # 1. Killed while Spark writes the event files: Delta's commit never happened.
-    process = subprocess.Popen(world.command("ingest_raw.py", "--quiet"), env=world.env,
+    process = subprocess.Popen(entry_point_argv("ingest_raw.py", "--quiet"), env=world.env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert _kill_when_files_appear(process, Path(world.table_path("raw.events")))
     events_dir = Path(world.table_path("raw.events"))
