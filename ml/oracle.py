@@ -26,16 +26,11 @@ def truth_available(truth_dir: Path) -> bool:
     return all((truth_dir / name).exists() for name in (USERS_FILE, ITEMS_FILE, MANIFEST_FILE))
 
 
-def _keyed(ids: np.ndarray, vectors: np.ndarray) -> topk.Factors:
-    order = np.argsort(ids, kind="stable")
-    return topk.Factors(ids[order].astype(np.int64), vectors[order])
-
-
 def _reindexed(by_id: topk.Factors, index: DataFrame, index_col: str, id_col: str) -> topk.Factors:
     """The vectors of the ids in ``index`` (id_col -> index_col), keyed by index_col."""
     pairs = index.select(index_col, id_col).toArrow()
     rows, found = by_id.rows_of(pairs.column(id_col).to_numpy().astype(np.int64))
-    return _keyed(pairs.column(index_col).to_numpy()[found], by_id.vectors[rows[found]])
+    return topk.Factors.keyed(pairs.column(index_col).to_numpy()[found], by_id.vectors[rows[found]])
 
 
 def oracle_recommendations(spark: SparkSession, truth_dir: Path, users: DataFrame, user_index: DataFrame,
@@ -50,8 +45,9 @@ def oracle_recommendations(spark: SparkSession, truth_dir: Path, users: DataFram
         taste, items.column("taste_group").to_numpy(), items.column("group_weight").to_numpy(),
         items.column("global_weight").to_numpy(), exploration)
 
-    user_factors = _reindexed(_keyed(taste_ids, user_vectors), users.join(user_index, U), U, "user_id")
-    item_factors = _reindexed(_keyed(items.column("product_id").to_numpy(), item_vectors), item_index, I, "item_id")
+    user_factors = _reindexed(topk.Factors.keyed(taste_ids, user_vectors), users.join(user_index, U), U, "user_id")
+    item_factors = _reindexed(topk.Factors.keyed(items.column("product_id").to_numpy(), item_vectors),
+                              item_index, I, "item_id")
     if not len(user_factors.index) or not len(item_factors.index):
         log.warning("ground truth in %s does not describe these users or items: no oracle", truth_dir)
         return None

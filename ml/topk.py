@@ -37,6 +37,12 @@ class Factors:
     vectors: np.ndarray  # (n, rank)
 
     @classmethod
+    def keyed(cls, ids: np.ndarray, vectors: np.ndarray) -> Factors:
+        """Vectors in any id order, sorted by id."""
+        order = np.argsort(ids, kind="stable")
+        return cls(np.asarray(ids, dtype=np.int64)[order], np.ascontiguousarray(vectors[order]))
+
+    @classmethod
     def from_arrow(cls, table: pa.Table, id_col: str = "id", vectors_col: str = "features") -> Factors:
         """Spark's factor frames (array<float> vectors) or one score column (a rank-1 model)."""
         ids = table.column(id_col).to_numpy().astype(np.int64)
@@ -45,8 +51,7 @@ class Factors:
             vectors = column.flatten().to_numpy().astype(np.float32).reshape(len(ids), -1)
         else:
             vectors = column.to_numpy().astype(np.float64).reshape(len(ids), 1)
-        order = np.argsort(ids, kind="stable")
-        return cls(ids[order], np.ascontiguousarray(vectors[order]))
+        return cls.keyed(ids, vectors)
 
     def rows_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row of each key, whether the key has a vector)."""
