@@ -12,8 +12,8 @@ import dataclasses
 
 from ml.params import AlsParams, EvalSpec, InputSpec, RunParams
 from ml.report import format_metrics
-from pipeline.cli import configure_logging, run_main
-from pipeline.config import ensure_writable, load_settings
+from pipeline.cli import UserError, configure_logging, run_main
+from pipeline.config import dbt_vars, ensure_writable, load_settings
 from pipeline.spark import get_spark
 
 
@@ -32,7 +32,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="column whose value > 0 marks a bought pair ('' for none)")
     g = parser.add_argument_group("evaluation")
     g.add_argument("--events-table", default=defaults_eval.table)
-    g.add_argument("--holdout-days", type=int, default=defaults_eval.holdout_days)
+    g.add_argument("--holdout-days", type=int, default=defaults_eval.holdout_days,
+                   help="test window in days (shortened when the data spans fewer than twice as many)")
+    g.add_argument("--min-eval-users", type=int, default=defaults_eval.min_trusted_users,
+                   help="below this many evaluated users the metrics come with a warning")
     g.add_argument("--no-eval", action="store_true", help="skip the evaluation, only train and serve")
     g.add_argument("--keep-purchased", action="store_true", help="allow items the user already bought")
     g = parser.add_argument_group("model")
@@ -50,7 +53,8 @@ def _params(args: argparse.Namespace) -> RunParams:
     return RunParams(
         input=InputSpec(args.input_table, args.user_col, args.item_col, args.strength_col, args.time_col,
                         args.purchases_col or None),
-        evaluation=dataclasses.replace(EvalSpec(), table=args.events_table, holdout_days=args.holdout_days),
+        evaluation=dataclasses.replace(EvalSpec(), table=args.events_table, holdout_days=args.holdout_days,
+                                       min_trusted_users=args.min_eval_users),
         als=dataclasses.replace(AlsParams(), rank=args.rank, reg_param=args.reg_param, alpha=args.alpha,
                                 max_iter=args.max_iter, strength_transform=args.strength_transform),
         top_n=args.top_n,
@@ -59,10 +63,22 @@ def _params(args: argparse.Namespace) -> RunParams:
     )
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Out-of-range options, as one line before Spark starts (Spark's own errors are JVM traces)."""
+    at_least = {"--rank": (args.rank, 1), "--max-iter": (args.max_iter, 1), "--top-n": (args.top_n, 1),
+                "--holdout-days": (args.holdout_days, 1), "--reg-param": (args.reg_param, 0),
+                "--alpha": (args.alpha, 0), "--min-eval-users": (args.min_eval_users, 0)}
+    for option, (value, low) in at_least.items():
+        if value < low:
+            raise UserError(f"{option} must be at least {low}, not {value}")
+
+
 def main() -> int:
     args = _parser().parse_args()
     configure_logging()
+    _check(args)
     settings = load_settings()
+    dbt_vars(settings.dbt_project_dir)  # a malformed setting fails here, before Spark starts
     params = _params(args)
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the report is written last: find out now
     spark = get_spark("ml", settings)

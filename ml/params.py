@@ -26,9 +26,9 @@ class EvalSpec:
     item_col: str = "product_id"
     type_col: str = "event_type"
     time_col: str = "event_time"
-    weights_table: str = "seeds.event_weights"
     relevant_type: str = "purchase"  # what counts as a hit in the test window
-    holdout_days: int = 7
+    holdout_days: int = 7  # shortened automatically when the data spans fewer than 14 days
+    min_trusted_users: int = 200  # fewer evaluated users: the metrics are printed with a warning
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,16 @@ def format_metrics(report: dict[str, Any]) -> str:
                 if "oracle" in metrics:
                     row += f"{fraction[key]:>12.2f}" if key in fraction else f"{'':>12}"
                 lines.append(row)
+        users = int(report["counts"].get("eval_users", 0))
+        window = report.get("window", {})
+        lines.append(f"evaluated users: {users:,} (the same users for every model; test window "
+                     f"{window.get('holdout_days', '?')} days from {window.get('eval_cutoff', '?')})")
+        trusted = int(report.get("min_trusted_users", 0))
+        if users < trusted:
+            lines.append(f"warning: only {users:,} evaluated users (fewer than {trusted:,}): differences between "
+                         "models this small are noise, not a finding")
     else:
-        lines.append("(evaluation skipped)")
+        lines.append("(evaluation skipped: see the warning above)")
     counts = report["counts"]
     lines.append(f"users {counts['users']}, items {counts['items']}, interactions {counts['interactions']}, "
                  f"recommendation rows {counts['recommendation_rows']}")

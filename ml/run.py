@@ -18,11 +18,12 @@ from tqdm import tqdm
 
 from ml import als, baselines, ids, outputs
 from ml.als import I, U
-from ml.data import ITEM, USER, TimeSplit, load_feedback, load_purchased, recency_half_life_days, time_split
+from ml.data import (ITEM, USER, MlDataError, StrengthRule, TimeSplit, TooLittleHistory, load_feedback,
+                     load_purchased, time_split)
 from ml.evaluate import evaluate
 from ml.oracle import oracle_recommendations, truth_available
 from ml.params import AlsParams, RunParams
-from pipeline.config import Settings
+from pipeline.config import Settings, dbt_vars
 from pipeline.faults import crash_point
 
 log = logging.getLogger(__name__)
@@ -119,9 +120,15 @@ def score_oracle(spark: SparkSession, ctx: EvalContext, truth_dir: Path) -> dict
 
 def evaluate_split(spark: SparkSession, split: TimeSplit, params: AlsParams, ks: tuple[int, ...],
                    exclude_purchased: bool, truth_dir: Path, timer: StageTimer) -> dict[str, dict[str, float]]:
-    """ALS, popularity and (if the truth is there) oracle, on the same users and split."""
+    """ALS, popularity and (if the truth is there) oracle, on the same users and split; {} without users."""
     with timer.stage("eval_prepare"):
         ctx = prepare_eval(split, ks, exclude_purchased)
+        users = ctx.scored.count()
+    if users == 0:
+        ctx.release()
+        log.warning("evaluation skipped: no user both interacted before %s and bought in the %d-day test window; "
+                    "recommendations are still trained and served", split.cutoff, split.holdout_days)
+        return {}
     with timer.stage("eval_als"):
         results = {"als": score_als(ctx, params)}
     with timer.stage("eval_baselines"):
@@ -144,6 +151,9 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer) -> tuple[Da
     """Retrain on all feedback; top-N for every user and the popular fallback list."""
     with timer.stage("serve_prepare"):
         data = index_feedback(load_feedback(spark, params.input))
+        if data.user_index.isEmpty():
+            raise MlDataError(f"{params.input.table} has no interaction with a positive strength: nothing to "
+                              "train on; check the data health (`make doctor`) and the event_weights setting")
         purchased = data.pairs(load_purchased(spark, params.input))
         excluded = purchased if params.exclude_purchased else None
     with timer.stage("serve_fit"):
@@ -160,6 +170,18 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer) -> tuple[Da
     return recs, popular, model, data
 
 
+def evaluation_split(spark: SparkSession, params: RunParams, rule: StrengthRule, timer: StageTimer) -> TimeSplit | None:
+    """The time split to evaluate on, or None (with a warning) when evaluation is off or impossible."""
+    if not params.evaluate:
+        return None
+    with timer.stage("eval_split"):
+        try:
+            return time_split(spark, params.evaluation, rule)
+        except TooLittleHistory as exc:
+            log.warning("evaluation skipped: %s; recommendations are still trained and served", exc)
+            return None
+
+
 def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bool = True) -> dict[str, Any]:
     """Evaluate (optional), retrain on all data, write tables, model and reports/last_run.json."""
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -168,12 +190,10 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     timer = StageTimer(bar=bar)
     metrics: dict[str, dict[str, float]] = {}
     window: dict[str, Any] = {}
-    if params.evaluate:
-        with timer.stage("eval_split"):
-            half_life = recency_half_life_days(settings.dbt_project_dir)
-            split = time_split(spark, params.evaluation, half_life)
+    split = evaluation_split(spark, params, StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir)), timer)
+    if split is not None:
         window = {"data_start": split.data_start, "eval_cutoff": split.cutoff, "data_end": split.data_end,
-                  "holdout_days": params.evaluation.holdout_days}
+                  "holdout_days": split.holdout_days}
         metrics = evaluate_split(spark, split, params.als, params.ks, params.exclude_purchased,
                                  settings.truth_dir, timer)
 
@@ -191,6 +211,9 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     }
     if "als" in metrics:
         counts["eval_users"] = int(metrics["als"]["users"])
+        if counts["eval_users"] < params.evaluation.min_trusted_users:
+            log.warning("only %d users could be evaluated (fewer than %d): the metrics are too noisy to compare "
+                        "models", counts["eval_users"], params.evaluation.min_trusted_users)
     recs.unpersist()
     data.feedback.unpersist()
     bar.close()
@@ -208,6 +231,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     })
     report = {
         "run_id": run_id,
+        "min_trusted_users": params.evaluation.min_trusted_users,
         "metrics": per_model,
         "als_fraction_of_oracle": oracle_fraction,
         "window": window,

@@ -15,10 +15,10 @@ from typing import Any
 from pyspark.sql import SparkSession
 from tqdm import tqdm
 
-from ml.data import recency_half_life_days, time_split
+from ml.data import MlDataError, StrengthRule, time_split
 from ml.params import AlsParams, RunParams
 from ml.run import prepare_eval, score_als, score_popularity
-from pipeline.config import Settings
+from pipeline.config import Settings, dbt_vars
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,15 @@ OBJECTIVE = "ndcg@10"
 
 
 def tune(spark: SparkSession, settings: Settings, params: RunParams, progress: bool = True) -> str:
-    half_life = recency_half_life_days(settings.dbt_project_dir)
-    test = time_split(spark, params.evaluation, half_life)
-    validation = time_split(spark, params.evaluation, half_life, end=test.cutoff)
+    rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
+    test = time_split(spark, params.evaluation, rule)
+    validation = time_split(spark, params.evaluation, rule, holdout_days=test.holdout_days, end=test.cutoff)
     log.info("validation: train before %s, validate %s .. %s (test window from %s untouched)",
              validation.cutoff, validation.cutoff, test.cutoff, test.cutoff)
     ctx = prepare_eval(validation, params.ks, params.exclude_purchased)
+    if ctx.scored.isEmpty():
+        raise MlDataError(f"no user both interacted before {validation.cutoff:%Y-%m-%d} and bought in the "
+                          "validation window: too little data to tune on")
     rows: list[dict[str, Any]] = [{"model": "popularity", **score_popularity(ctx)}]
     combos = list(itertools.product(*GRID.values()))
     for values in tqdm(combos, desc="tune", unit="fit", disable=not progress):

@@ -7,12 +7,11 @@ import sys
 from collections.abc import Callable
 
 from pipeline.config import REPO_ROOT, UnwritableDirError
+from pipeline.errors import UserError
 from pipeline.lock import LakehouseBusyError
 from pipeline.spark import SetupError
 
-
-class UserError(RuntimeError):
-    """An error whose message tells the user what to fix; printed without a traceback."""
+__all__ = ["UserError", "configure_logging", "entry_point_argv", "run_main"]
 
 
 def entry_point_argv(*args: str) -> list[str]:
@@ -41,5 +40,5 @@ def run_main(main: Callable[[], int]) -> None:
         code = main()
     except (LakehouseBusyError, SetupError, UnwritableDirError, UserError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        code = 3 if isinstance(exc, LakehouseBusyError) else 2
+        code = 3 if isinstance(exc, LakehouseBusyError) else getattr(exc, "exit_code", 2)
     sys.exit(code)

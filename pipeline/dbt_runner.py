@@ -6,12 +6,14 @@ in-process lets it share the session (and JVM) that the rest of the process uses
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from pipeline import lock
-from pipeline.config import Settings, load_settings
+from pipeline.config import Settings, dbt_vars, load_settings
 from pipeline.faults import crash_point
 from pipeline.spark import check_prerequisites
 
@@ -21,15 +23,35 @@ log = logging.getLogger(__name__)
 class DbtFailure(RuntimeError):
     """dbt reported errors or failing tests."""
 
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+# Commands that take no --vars.
+_NO_VARS = {"clean", "deps", "debug", "init", "--version", "--help"}
+
 
 def dbt_args(settings: Settings, args: Sequence[str]) -> list[str]:
-    """``args`` plus the project and profile folders (unless the caller gave them)."""
+    """``args`` plus the project and profile folders and the effective vars (unless the caller gave them).
+
+    The vars are always passed, so settings from the environment (MIN_EVENT_DATE=..., VARS=...)
+    reach dbt exactly as the ML code sees them.
+    """
     full = list(args)
     if "--project-dir" not in full:
         full += ["--project-dir", str(settings.dbt_project_dir)]
     if "--profiles-dir" not in full:
         full += ["--profiles-dir", str(settings.profiles_dir)]
+    if "--vars" not in full and not (full and full[0] in _NO_VARS):
+        full += ["--vars", json.dumps(dbt_vars(settings.dbt_project_dir))]
     return full
+
+
+def ran_node(result: Any, name: str) -> bool:
+    """Whether an invocation's results include the node called ``name``."""
+    results = getattr(getattr(result, "result", None), "results", None) or []
+    return any(getattr(getattr(r, "node", None), "name", None) == name for r in results)
 
 
 def _crash_after_node(event) -> None:
@@ -38,8 +60,8 @@ def _crash_after_node(event) -> None:
         crash_point(f"dbt.after.{event.data.node_info.unique_id.split('.')[-1]}")
 
 
-def run_dbt(args: Sequence[str], settings: Settings | None = None) -> None:
-    """Invoke dbt (e.g. ``["build"]``); raise :class:`DbtFailure` if it does not succeed."""
+def run_dbt(args: Sequence[str], settings: Settings | None = None) -> Any:
+    """Invoke dbt (e.g. ``["build"]``) and return dbt's result; raise :class:`DbtFailure` if it fails."""
     from dbt.cli.main import dbtRunner  # imported late: dbt's import is slow
 
     settings = settings or load_settings()
@@ -50,4 +72,6 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> None:
     log.info("dbt %s", " ".join(args))
     result = dbtRunner(callbacks=[_crash_after_node]).invoke(full)
     if not result.success:
-        raise DbtFailure(f"dbt {' '.join(args)} failed" + (f": {result.exception}" if result.exception else ""))
+        raise DbtFailure(f"dbt {' '.join(args)} failed" + (f": {result.exception}" if result.exception else ""),
+                         result)
+    return result

@@ -1,12 +1,18 @@
-"""`make ingest`: load every new CSV/CSV.gz file of the landing folder (RAW_DIR) into raw.events."""
+"""`make ingest`: load every new CSV/CSV.gz file of the landing folder (RAW_DIR) into raw.events.
+
+Exit 1 when a file was refused or more than HEALTH_ERROR_SHARE of a loaded file's lines
+were rejected; the last line says which file, why, and what to change.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 
+from pipeline import health
 from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import load_settings
-from pipeline.ingest.run import ingest, log_report
+from pipeline.config import dbt_vars, load_settings
+from pipeline.ingest.run import health_inputs, ingest, log_report
 from pipeline.spark import get_spark
 
 
@@ -16,11 +22,23 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging()
     settings = load_settings()
+    rules = dbt_vars(settings.dbt_project_dir)
     if not settings.raw_dir.is_dir():
         raise UserError(f"landing folder {settings.raw_dir} does not exist: set RAW_DIR, or run `make data`")
-    report = ingest(get_spark("ingest", settings), settings.raw_dir, progress=not args.quiet)
+    spark = get_spark("ingest", settings)
+    report = ingest(spark, settings.raw_dir, progress=not args.quiet)
     log_report(report)
-    return 1 if report.refused else 0
+    verdict = health.assess(*health_inputs(spark, report), rules)
+    if verdict.status == "warn":
+        logging.getLogger("ingest").warning("%s", verdict.message)
+    if report.refused:
+        names = ", ".join(f.name for f in report.refused)
+        raise UserError(f"{len(report.refused)} file(s) refused ({names}): see the lines above; "
+                        "the other files were loaded" + (f"; also {verdict.message}" if verdict.status == "error"
+                                                         else ""), exit_code=1)
+    if verdict.status == "error":
+        raise UserError(verdict.message, exit_code=1)
+    return 0
 
 
 if __name__ == "__main__":

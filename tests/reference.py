@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -41,6 +41,15 @@ def _int(text: str) -> int | None:
     return int(text) if text else None
 
 
+def _price(text: str) -> Decimal | None:
+    """The price, or None when empty or unreadable (ingest drops such a price, not the event)."""
+    try:
+        value = Decimal(text).quantize(Decimal("0.01")) if text else None
+    except InvalidOperation:
+        return None
+    return value if value is None or abs(value) < Decimal("1e16") else None
+
+
 def parse(paths: list[Path]) -> list[Event]:
     """Every parseable data line (the ingest rules), tidied like stg_events."""
     events = []
@@ -53,29 +62,35 @@ def parse(paths: list[Path]) -> list[Event]:
                     continue
                 try:
                     time = dt.datetime.strptime(row[0], "%Y-%m-%d %H:%M:%S UTC")
-                    price = Decimal(row[6]).quantize(Decimal("0.01")) if row[6] else None
                     product, user = _int(row[2]), _int(row[7])
-                    _int(row[3])
-                except (ValueError, InvalidOperation):
+                except ValueError:
                     continue
+                price = _price(row[6])
                 events.append(Event(time, row[1].strip().lower(), product, row[4].strip().lower() or None,
                                     row[5].strip().lower() or None, price, user, row[8].strip() or None))
     return events
 
 
 MAX_PRICE = Decimal(100000)  # dbt_project.yml vars.max_price
-MIN_TIME = dt.datetime(2000, 1, 1)  # vars.min_event_date
+MIN_TIME = dt.datetime(1990, 1, 1)  # vars.min_event_date
+
+
+def _bad_price(e: Event) -> bool:
+    return e.price is None or e.price < 0 or e.price > MAX_PRICE
 
 
 def quarantined(e: Event) -> bool:
     latest = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=1)
-    return (e.user_id is None or e.product_id is None or e.price is None or e.price < 0 or e.price > MAX_PRICE
+    return (e.user_id is None or e.product_id is None or (e.type == "purchase" and _bad_price(e))
             or not MIN_TIME <= e.time <= latest or e.type not in KNOWN_TYPES)
 
 
 def cleaned(events: list[Event]) -> list[Event]:
-    """Usable events without exact duplicates, repeated carts per (user, product, session, day) collapsed."""
+    """Usable events without exact duplicates, repeated carts per (user, product, session, day) collapsed;
+    an implausible price on an event other than a purchase is dropped (None)."""
     usable = sorted({e for e in events if not quarantined(e)}, key=lambda e: e.time)
+    usable = [replace(e, price=None) if e.type != "purchase" and e.price is not None and _bad_price(e) else e
+              for e in usable]
     seen_carts: set[tuple] = set()
     out = []
     for e in usable:

@@ -58,27 +58,46 @@ FILES: dict[str, bytes] = {
     ),
     "unicode_brands.csv": _lines(HEADER_LINE, *[
         f'2019-10-01 00:00:0{i} UTC,view,1,2,,"{brand}",1.00,7,s' for i, brand in enumerate(UNICODE_BRANDS)]),
+    # A spreadsheet rounds 19-digit category ids (and would round any long id) to scientific notation.
+    "excel_resaved.csv": _lines(
+        HEADER_LINE,
+        "2019-10-01 00:00:00 UTC,purchase,1004856,2.05301E+18,electronics.smartphone,samsung,130.76,543272936,s",
+        "2019-10-01 00:00:01 UTC,remove_from_cart,1004856,2.05301E+18,,samsung,130.76,543272936,s",
+        "2019-10-01 00:00:02 UTC,view,1.00486E+06,2.05301E+18,,samsung,130.76,543272936,s",
+    ).replace(b"\n", b"\r\n"),
+    "semicolons.csv": _lines(HEADER_LINE.replace(",", ";"), GOOD.replace(",", ";")),
+    "bom_headerless.csv": "\ufeff".encode() + _lines(GOOD),
 }
 
 # name -> (lines read, accepted, {reason: count}) for files that load; refused files -> message fragment.
 LOADED = {
     "empty.csv": (0, 0, {}),
     "header_only.csv": (0, 0, {}),
-    "non_utf8.csv": (2, 1, {"invalid UTF-8 bytes": 1}),
+    "non_utf8.csv": (2, 2, {}),  # the latin-1 byte is in the brand: brand dropped, event kept
     "truncated_last_line.csv": (2, 1, {"wrong field count: 4, expected 9": 1}),
     "no_final_newline.csv": (2, 2, {}),
     "crlf_headerless.csv": (2, 2, {}),
-    "bad_values.csv": (9, 1, {"bad event_time": 2, "bad product_id": 1, "bad price": 1,
-                              "price is not a finite number": 1, "bad category_id": 1,
+    # Unreadable prices and category ids are dropped from their event, not the event.
+    "bad_values.csv": (9, 4, {"bad event_time": 2, "bad product_id": 1,
                               "wrong field count: 8, expected 9": 1, "unbalanced double quotes": 1}),
-    "absurd_values.csv": (4, 3, {"price out of range (|price| >= 1e+16)": 1}),
+    "absurd_values.csv": (4, 4, {}),
     "unicode_brands.csv": (5, 5, {}),
+    "excel_resaved.csv": (3, 2, {"product_id in scientific notation (rounded by a spreadsheet?)": 1}),
+    "bom_headerless.csv": (1, 1, {}),
+}
+# file -> {source_line: invalid_attributes} for the rows that kept their event but dropped an attribute
+DROPPED = {
+    "non_utf8.csv": {3: {"brand": "caf\ufffd"}},
+    "bad_values.csv": {6: {"price": "1.0.0"}, 7: {"price": "Infinity"}, 8: {"category_id": "99999999999999999999"}},
+    "absurd_values.csv": {5: {"price": "1e20"}},
+    "excel_resaved.csv": {2: {"category_id": "2.05301E+18"}, 3: {"category_id": "2.05301E+18"}},
 }
 REFUSED = {
     "reordered_header.csv": "columns are in a different order than REES46",
     "other_schema.csv": "neither the REES46 header nor an event row",
     "corrupt.csv.gz": "is not a valid gzip file",
     "not_gzip.csv.gz": "is not a valid gzip file",
+    "semicolons.csv": "separated by semicolons, not commas",
 }
 
 
@@ -132,8 +151,22 @@ def test_values_arrive_exactly_including_unicode_and_absurd_ones(spark, batch):
               .orderBy("source_line").collect()]
     assert brands == UNICODE_BRANDS
     absurd = spark.table(EVENTS).where("source_file = 'absurd_values.csv'").orderBy("source_line").collect()
-    assert [(r.price, r.event_time.year) for r in absurd] == [(1e12, 2019), (1.0, 1970), (1.0, 2999)]
+    assert [(r.price, r.event_time.year) for r in absurd] == [(1e12, 2019), (1.0, 1970), (1.0, 2999), (None, 2019)]
     assert spark.table(EVENTS).where(F.col("user_session").contains("\r")).count() == 0
+
+
+def test_unreadable_attributes_are_dropped_and_the_events_kept(spark, batch):
+    rows = spark.table(EVENTS).where(F.col("invalid_attributes").isNotNull()).collect()
+    got: dict[str, dict[int, dict[str, str]]] = {}
+    for r in rows:
+        got.setdefault(r.source_file, {})[r.source_line] = dict(r.invalid_attributes)
+        for name in r.invalid_attributes:
+            assert r[name] is None, (r.source_file, r.source_line, name)  # the attribute itself is null
+    assert got == DROPPED
+    excel = spark.table(EVENTS).where("source_file = 'excel_resaved.csv'").orderBy("source_line").collect()
+    assert [(r.event_type, r.product_id, r.price, r.user_id) for r in excel] == [
+        ("purchase", 1004856, 130.76, 543272936), ("remove_from_cart", 1004856, 130.76, 543272936)]
+    assert spark.table(EVENTS).where("source_file = 'bom_headerless.csv'").first().event_type == "view"
 
 
 def test_summary_names_each_refused_file(batch, caplog):

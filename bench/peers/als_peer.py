@@ -21,10 +21,10 @@ from scipy.sparse import csr_matrix
 
 from ml import als, topk
 from ml.als import I, U
-from ml.data import recency_half_life_days, time_split
+from ml.data import StrengthRule, time_split
 from ml.params import RunParams
 from ml.run import prepare_eval
-from pipeline.config import load_settings
+from pipeline.config import dbt_vars, load_settings
 from pipeline.spark import get_spark
 
 K = 10
@@ -34,7 +34,7 @@ def run() -> dict:
     spark = get_spark("bench-als")
     settings = load_settings()
     params = RunParams()
-    split = time_split(spark, params.evaluation, recency_half_life_days(settings.dbt_project_dir))
+    split = time_split(spark, params.evaluation, StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir)))
     ctx = prepare_eval(split, (K,), params.exclude_purchased)
     train = ctx.data.feedback.select(U, I, als.confidence_input(F.col("strength"), params.als.strength_transform)
                                      .alias("r")).toArrow()

@@ -13,22 +13,19 @@ import time
 from pathlib import Path
 
 import duckdb
-import yaml
 
-from pipeline.config import REPO_ROOT
+from pipeline.config import dbt_vars
 
 COLUMNS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id",
            "user_session")
 
 
-def _vars() -> dict:
-    return yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
-
-
-def statements(csv_glob: str, weights_csv: str) -> dict[str, str]:
+def statements(csv_glob: str) -> dict[str, str]:
     """Table name -> the SQL that makes it, in order."""
-    v = _vars()
+    v = dbt_vars()
     known = ", ".join(f"'{t}'" for t in v["known_event_types"])
+    weights = " union all ".join(f"select '{t}' as event_type, {float(w)} as weight"
+                                 for t, w in v["event_weights"].items())
     columns = ", ".join(f"'{c}': 'VARCHAR'" for c in COLUMNS)
     return {
         # Lines with the wrong number of fields are skipped here (Spark rejects them with a reason).
@@ -43,22 +40,26 @@ def statements(csv_glob: str, weights_csv: str) -> dict[str, str]:
                    product_id as product_text, category_id as category_text, price as price_text,
                    user_id as user_text
             from raw_text""",
+        # An unreadable category id or price is dropped (null), not the event.
         "staged": """
             select event_time, cast(event_time as date) as event_date, lower(trim(event_type)) as event_type,
                    product_id, category_id, nullif(lower(trim(category_code)), '') as category_code,
-                   nullif(lower(trim(brand)), '') as brand, cast(price as decimal(18, 2)) as price, user_id,
-                   nullif(trim(user_session), '') as user_session
+                   nullif(lower(trim(brand)), '') as brand,
+                   case when isfinite(price) and abs(price) < 1e16 then cast(price as decimal(18, 2)) end as price,
+                   user_id, nullif(trim(user_session), '') as user_session
             from parsed
             where event_time is not null
               and (product_text is null or product_id is not null)
-              and (category_text is null or category_id is not null)
-              and (price_text is null or (price is not null and isfinite(price)))
               and (user_text is null or user_id is not null)""",
+        # Only purchases need a plausible price; on other events an implausible one is dropped.
         "usable": f"""
-            select *, coalesce(user_session, 'surrogate|' || user_id || '|' || event_date) as session_key
+            select * replace (case when event_type = 'purchase' or (price >= 0 and price <= {v['max_price']})
+                                   then price end as price),
+                   coalesce(user_session, 'surrogate|' || user_id || '|' || event_date) as session_key
             from staged
-            where user_id is not null and product_id is not null and price is not null and price >= 0
-              and price <= {v['max_price']} and event_time >= timestamp '{v['min_event_date']} 00:00:00'
+            where user_id is not null and product_id is not null
+              and (event_type != 'purchase' or (price is not null and price >= 0 and price <= {v['max_price']}))
+              and event_time >= timestamp '{v['min_event_date']} 00:00:00'
               and event_time <= now()::timestamp + interval 1 day and event_type in ({known})""",
         # Exact duplicates are one event; repeated carts of a product per session and day are one cart.
         "cleaned": """
@@ -88,7 +89,7 @@ def statements(csv_glob: str, weights_csv: str) -> dict[str, str]:
                   from cleaned where event_type = 'purchase' group by 1)""",
         "user_item_interactions": f"""
             with newest as (select max(event_time) as t from cleaned),
-                 weights as (select * from read_csv('{weights_csv}', header = true))
+                 weights as ({weights})
             select c.user_id, c.product_id, count(*) filter (where c.event_type = 'view') as views,
                    count(*) filter (where c.event_type = 'cart') as carts,
                    count(*) filter (where c.event_type = 'purchase') as purchases,
@@ -111,7 +112,7 @@ def run(raw_dir: Path, out_dir: Path) -> dict:
     """Build every table in an in-memory database; time the SQL (not the Parquet export)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    sql = statements(str(raw_dir / "*.csv"), str(REPO_ROOT / "dbt_project" / "seeds" / "event_weights.csv"))
+    sql = statements(str(raw_dir / "*.csv"))
     started = time.perf_counter()
     for name, body in sql.items():
         con.execute(f"create table {name} as {body}")

@@ -89,7 +89,8 @@ def _ranking_charts(marts: dict[str, list[Row]]) -> list[Chart]:
     funnel = marts["funnel_daily_category"]
     stages = [("views", sum(_f(r["views"]) for r in funnel)), ("carts", sum(_f(r["carts"]) for r in funnel)),
               ("purchases", sum(_f(r["purchases"]) for r in funnel))]
-    rates = (f"view → cart {stages[1][1] / stages[0][1]:.1%}, cart → purchase {stages[2][1] / stages[1][1]:.1%}"
+    # Ratios of event counts, not conversion rates: real logs hold purchases without a cart event.
+    rates = (f"{stages[1][1] / stages[0][1]:.3f} carts per view, {stages[2][1] / stages[1][1]:.2f} purchases per cart"
              if funnel and stages[0][1] and stages[1][1] else "funnel_daily_category")
     return [
         Chart("top-brands-revenue", "Top 10 brands by revenue", "brand_rankings · revenue_rank ≤ 10 (USD)",
@@ -140,7 +141,25 @@ def _model_charts(marts: dict[str, list[Row]]) -> list[Chart]:
     ]
 
 
-TABLES = ("daily_activity", "daily_revenue", "weekday_averages", "hourly_purchases", "brand_rankings",
+def _health_chart(marts: dict[str, list[Row]]) -> Chart:
+    """Files by health status, and the files with the largest unusable share and their main problem."""
+    files = marts["data_health_files"]
+    worst = sorted((r for r in files if r["health_status"] != "ok"),
+                   key=lambda r: (-_f(r["unusable_share"]), r["source_file"]))[:8]
+    counts = {s: sum(r["health_status"] == s for r in files) for s in ("ok", "warn", "error")}
+    table = ("<table><tr><th>file</th><th>status</th><th>lines</th><th>unusable</th><th>main problem</th></tr>"
+             + "".join(f"<tr><td>{escape(r['source_file'])}</td><td>{r['health_status']}</td>"
+                       f"<td class=\"num\">{int(r['lines_read']):,}</td>"
+                       f"<td class=\"num\">{_f(r['unusable_share']):.1%}</td>"
+                       f"<td>{escape(str(r['main_problem'] or ''))}</td></tr>" for r in worst) + "</table>")
+    subtitle = (f"data_health_files · {counts['ok']} files ok, {counts['warn']} warn, {counts['error']} error "
+                "(unusable = rejected at ingest or quarantined)")
+    body = (svg.bar_chart(list(counts), [float(v) for v in counts.values()], svg.number, "files")
+            + (table if worst else "<p class=\"sub\">Every file is within the warn threshold.</p>"))
+    return Chart("data-health", "Data health by landing file", subtitle, body if files else None)
+
+
+TABLES = ("data_health_files", "daily_activity", "daily_revenue", "weekday_averages", "hourly_purchases", "brand_rankings",
           "top_customers", "category_revenue", "funnel_daily_category", "dim_users", "dim_products",
           "model_quality_latest", "model_quality_history", "user_recommendations")
 
@@ -155,7 +174,7 @@ def build_page(source: MartSource, generated_at: dt.datetime | None = None) -> s
     facts = {"Data window (UTC)": window, "Events": f"{sum(int(r['events']) for r in activity):,}",
              "Users": f"{len(marts['dim_users']):,}", "Products": f"{len(marts['dim_products']):,}",
              "Model run": run, "Source": source.name, "Generated": f"{generated_at:%Y-%m-%d %H:%M} UTC"}
-    charts = _activity_charts(marts) + _ranking_charts(marts) + _model_charts(marts)
+    charts = [_health_chart(marts)] + _activity_charts(marts) + _ranking_charts(marts) + _model_charts(marts)
     header = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>" for k, v in facts.items())
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -87,4 +87,9 @@ def check_file(path: Path) -> FileCheck:
         return FileCheck(False, None)
     if {f.strip().lower() for f in fields} == set(HEADER):
         return FileCheck(True, f"columns are in a different order than REES46 ({text!r})")
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        parts = text.split(separator)
+        if [p.strip().lower() for p in parts] == list(HEADER) or _looks_like_data(parts):
+            return FileCheck(False, f"fields are separated by {name}, not commas (a spreadsheet's regional CSV "
+                                    "export?): save it as comma-separated CSV")
     return FileCheck(False, f"first line is neither the REES46 header nor an event row ({text[:120]!r})")

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from tqdm import tqdm
 
 from pipeline.faults import crash_point
+from pipeline.health import FileVerdict, Problem
 from pipeline.ingest import ledger
 from pipeline.ingest.files import LandingFile, check_file, discover
 from pipeline.ingest.parse import parse_lines
@@ -165,3 +166,14 @@ def log_report(report: IngestReport) -> None:
              report.rows_rejected, sum(f.status == "loaded" for f in report.files), skipped,
              len(report.refused), report.seconds, rate)
     log.info("ingest steps (s): %s", ", ".join(f"{k} {v}" for k, v in report.step_seconds.items()))
+
+
+def health_inputs(spark: SparkSession, report: IngestReport) -> tuple[list[FileVerdict], list[Problem]]:
+    """The batch's loaded files and its rejection reasons, for :func:`pipeline.health.assess`."""
+    files = [FileVerdict(f.name, f.lines_read, f.rows_rejected) for f in report.files if f.status == "loaded"]
+    if not any(f.unusable for f in files):
+        return files, []
+    rows = (spark.table(REJECTED).where(F.col("ingest_batch_id") == report.batch_id)
+            .groupBy("reason").agg(F.count("*").alias("rows"), F.collect_set("source_file").alias("files"))
+            .collect())
+    return files, [Problem("rejected", r.reason, int(r.rows), None, frozenset(r.files)) for r in rows]

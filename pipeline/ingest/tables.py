@@ -16,6 +16,7 @@ _DDL = {
         product_id bigint, category_id bigint, category_code string, brand string,
         price double comment 'as written in the file; typed to decimal in staging',
         user_id bigint, user_session string,
+        invalid_attributes map<string, string> comment 'attribute -> its text, for attributes that could not be read (set to null); null when all were read',
         source_file string comment 'file name relative to the landing folder',
         source_line bigint comment '1-based line number in the source file',
         ingest_batch_id string, ingested_at timestamp,
@@ -37,8 +38,17 @@ _DDL = {
 }
 
 
+# Columns added since the first release: a lakehouse made before gets them on its next ingest.
+_ADDED = {EVENTS: {"invalid_attributes": "map<string, string>"}}
+
+
 def ensure_raw_tables(spark: SparkSession) -> None:
     spark.sql(f"create database if not exists {RAW_SCHEMA}")
     for table, columns in _DDL.items():
         partition = " partitioned by (event_date)" if table == EVENTS else ""
         spark.sql(f"create table if not exists {table} ({columns}) using delta{partition}")
+    for table, added in _ADDED.items():
+        present = set(spark.table(table).columns)
+        for name, data_type in added.items():
+            if name not in present:
+                spark.sql(f"alter table {table} add columns ({name} {data_type})")

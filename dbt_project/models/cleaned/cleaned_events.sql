@@ -26,6 +26,7 @@ collapsed as (
                 'category_code', category_code, 'category_l1', category_l1, 'category_l2', category_l2,
                 'category_l3', category_l3, 'brand', brand, 'price', price, 'user_id', user_id,
                 'session_key', session_key, 'is_surrogate_session', user_session is null,
+                'dropped_attributes', dropped_attributes,
                 'source_file', source_file, 'source_line', source_line
             ),
             struct(event_time, source_file, source_line)
@@ -61,6 +62,7 @@ final as (
         e.user_id,
         e.session_key as user_session,
         e.is_surrogate_session,
+        e.dropped_attributes,
         source_rows,
         exact_duplicates_removed,
         repeated_carts_collapsed,

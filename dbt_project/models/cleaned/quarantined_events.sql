@@ -29,6 +29,7 @@ final as (
         price,
         user_id,
         user_session,
+        invalid_attributes,
         ingest_batch_id,
         ingested_at
     from checked

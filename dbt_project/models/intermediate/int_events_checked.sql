@@ -1,4 +1,7 @@
--- Every staged event with its business-rule verdict and its deterministic keys.
+-- Every staged event with its business-rule verdict, the attributes dropped from it, and its keys.
+-- Only what makes an event unusable quarantines it (no user, no product, an implausible time, an
+-- unknown type, no usable price on a purchase); a bad descriptive attribute is set to null and
+-- listed in dropped_attributes, and the event is kept.
 with
 
 staged as (
@@ -7,16 +10,51 @@ staged as (
 
 ),
 
-keyed as (
+price_checked as (
 
     select
         *,
-        -- One value per distinct row content: exact duplicates share it.
+        case
+            when price < 0 then 'negative price'
+            when price > {{ var('max_price') }} then 'price above {{ var("max_price") }}'
+        end as price_problem
+    from staged
+
+),
+
+keyed as (
+
+    select
+        event_time,
+        event_date,
+        event_hour,
+        event_weekday,
+        event_weekday_name,
+        event_type,
+        product_id,
+        category_id,
+        category_code,
+        brand,
+        -- A view's or cart's implausible price is dropped; a purchase keeps it for its quarantine row.
+        case when event_type = 'purchase' or price_problem is null then price end as price,
+        user_id,
+        user_session,
+        invalid_attributes,
+        source_file,
+        source_line,
+        ingest_batch_id,
+        ingested_at,
+        category_l1,
+        category_l2,
+        category_l3,
+        -- One value per distinct row content (unreadable attributes by their text): exact
+        -- duplicates share it.
         sha2(concat_ws('|',
             cast(event_time as string), coalesce(event_type, '\\N'),
             coalesce(cast(product_id as string), '\\N'), coalesce(cast(category_id as string), '\\N'),
             coalesce(category_code, '\\N'), coalesce(brand, '\\N'), coalesce(cast(price as string), '\\N'),
-            coalesce(cast(user_id as string), '\\N'), coalesce(user_session, '\\N')
+            coalesce(cast(user_id as string), '\\N'), coalesce(user_session, '\\N'),
+            coalesce(to_json(invalid_attributes), '\\N')
         ), 256) as content_key,
         -- Null sessions get one surrogate per user and day, so sessions stay countable.
         coalesce(
@@ -26,9 +64,9 @@ keyed as (
         nullif(concat_ws('; ',
             case when user_id is null then 'missing user_id' end,
             case when product_id is null then 'missing product_id' end,
-            case when price is null then 'missing price' end,
-            case when price < 0 then 'negative price' end,
-            case when price > {{ var('max_price') }} then 'price above {{ var("max_price") }}' end,
+            case when event_type = 'purchase' and price is null
+                 then if(invalid_attributes['price'] is null, 'missing price', 'unreadable price') end,
+            case when event_type = 'purchase' then price_problem end,
             case when event_time < timestamp'{{ var("min_event_date") }} 00:00:00'
                  then 'event_time before {{ var("min_event_date") }}' end,
             -- A small allowance for clock skew between the shop's servers and ours.
@@ -36,8 +74,13 @@ keyed as (
             case when event_type is null
                    or event_type not in ('{{ var("known_event_types") | join("', '") }}')
                  then 'unknown event_type' end
-        ), '') as quarantine_reason
-    from staged
+        ), '') as quarantine_reason,
+        nullif(concat_ws('; ',
+            transform(sort_array(coalesce(map_keys(invalid_attributes), array())), k -> concat(k, ' unreadable')),
+            case when event_type != 'purchase' and price_problem is not null
+                 then concat('price dropped: ', price_problem) end
+        ), '') as dropped_attributes
+    from price_checked
 
 ),
 

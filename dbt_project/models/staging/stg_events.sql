@@ -23,6 +23,7 @@ typed as (
         cast(price as decimal(18, 2)) as price,
         user_id,
         nullif(trim(user_session), '') as user_session,
+        invalid_attributes,
         source_file,
         source_line,
         ingest_batch_id,
@@ -35,9 +36,9 @@ final as (
 
     select
         *,
-        element_at(split(category_code, '[.]'), 1) as category_l1,
-        element_at(split(category_code, '[.]'), 2) as category_l2,
-        element_at(split(category_code, '[.]'), 3) as category_l3
+        try_element_at(split(category_code, '[.]'), 1) as category_l1,
+        try_element_at(split(category_code, '[.]'), 2) as category_l2,
+        try_element_at(split(category_code, '[.]'), 3) as category_l3
     from typed
 
 )

@@ -1,4 +1,4 @@
--- One row per product: its latest brand, category and price, and its activity.
+-- One row per product: its latest brand and category, its latest known price, and its activity.
 with
 
 events as (
@@ -15,11 +15,12 @@ aggregated as (
         max_by(
             named_struct(
                 'brand', brand, 'category_id', category_id, 'category_code', category_code,
-                'category_l1', category_l1, 'category_l2', category_l2, 'category_l3', category_l3,
-                'price', price
+                'category_l1', category_l1, 'category_l2', category_l2, 'category_l3', category_l3
             ),
             struct(event_time, source_file, source_line)
         ) as latest,
+        -- A view's price can be unknown (dropped as implausible, or absent): the latest known one.
+        max_by(price, if(price is not null, struct(event_time, source_file, source_line), null)) as latest_price,
         min(event_time) as first_seen_at,
         max(event_time) as last_seen_at,
         count_if(event_type = 'view') as views,
@@ -41,7 +42,7 @@ final as (
         latest.category_l1,
         latest.category_l2,
         latest.category_l3,
-        latest.price,
+        latest_price as price,
         first_seen_at,
         last_seen_at,
         views,

@@ -1,18 +1,12 @@
 -- One row per (user, product): event counts and an implicit-feedback strength for ALS.
 -- strength = sum over events of weight(event_type) * 0.5 ^ (age_days / half_life), where
 -- age is measured back from the newest event in the data and weights come from the
--- event_weights seed.
+-- event_weights var.
 with
 
 events as (
 
     select * from {{ ref('cleaned_events') }}
-
-),
-
-weights as (
-
-    select * from {{ ref('event_weights') }}
 
 ),
 
@@ -29,14 +23,13 @@ weighted as (
         events.product_id,
         events.event_type,
         events.event_time,
-        coalesce(weights.weight, 0) * pow(
+        {{ event_weight('events.event_type') }} * pow(
             0.5,
             cast(unix_timestamp(reference_time.newest_event_at) - unix_timestamp(events.event_time) as double)
                 / 86400 / {{ var('recency_half_life_days') }}
         ) as decayed_weight
     from events
     cross join reference_time
-    left join weights on events.event_type = weights.event_type
 
 ),
 

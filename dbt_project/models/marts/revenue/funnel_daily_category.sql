@@ -1,4 +1,7 @@
--- View -> cart -> purchase funnel per day and top-level category: events, users and rates.
+-- View -> cart -> purchase funnel per day and top-level category: events, users and ratios.
+-- The ratios compare event counts, not people: purchases often happen without a cart event
+-- in the same day and category (real logs show up to 6 purchases per cart), so they can
+-- exceed 1 and are named "per", not "rate". The user shares are true conversion rates.
 with
 
 events as (
@@ -17,7 +20,12 @@ per_day_category as (
         count_if(event_type = 'purchase') as purchases,
         count(distinct case when event_type = 'view' then user_id end) as viewing_users,
         count(distinct case when event_type = 'cart' then user_id end) as carting_users,
-        count(distinct case when event_type = 'purchase' then user_id end) as buying_users
+        count(distinct case when event_type = 'purchase' then user_id end) as buying_users,
+        -- Viewers who also bought in the category that day: the numerator of a rate within 0..1.
+        size(array_intersect(
+            collect_set(case when event_type = 'view' then user_id end),
+            collect_set(case when event_type = 'purchase' then user_id end)
+        )) as buying_viewers
     from events
     group by event_date, category_l1
 
@@ -27,9 +35,10 @@ final as (
 
     select
         *,
-        carts / nullif(views, 0) as view_to_cart_rate,
-        purchases / nullif(carts, 0) as cart_to_purchase_rate,
-        purchases / nullif(views, 0) as view_to_purchase_rate
+        carts / nullif(views, 0) as carts_per_view,
+        purchases / nullif(carts, 0) as purchases_per_cart,
+        purchases / nullif(views, 0) as purchases_per_view,
+        buying_viewers / nullif(viewing_users, 0) as viewer_purchase_rate
     from per_day_category
 
 )

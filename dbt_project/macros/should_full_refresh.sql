@@ -1,0 +1,33 @@
+{#- dbt's own rule (--full-refresh or the full_refresh config), plus one of ours: an incremental
+    table that records the rules its rows were decided with (tblproperties recolake.rules) is
+    rebuilt in full when those rules have changed since, so a new quarantine bound re-decides
+    every row instead of leaving the old verdicts next to the new ones. Overrides the global
+    macro of the same name, which is_incremental() and the incremental materialization call. -#}
+{% macro should_full_refresh() %}
+    {%- set forced = config.get('full_refresh') -%}
+    {%- if forced is none -%}
+        {%- set forced = flags.FULL_REFRESH -%}
+    {%- endif -%}
+    {%- if forced -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {{ return(rules_changed_since_build()) }}
+{% endmacro %}
+
+
+{% macro rules_changed_since_build() %}
+    {%- set wanted = (config.get('tblproperties') or {}).get('recolake.rules') -%}
+    {%- if not execute or wanted is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- if existing is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set built_with = run_query("show tblproperties " ~ this ~ " ('recolake.rules')").columns[-1].values()[0] -%}
+    {%- if built_with != wanted -%}
+        {{ log(this ~ ": rules changed (built with '" ~ built_with ~ "', now '" ~ wanted ~ "'): rebuilding it in full", info=true) }}
+        {{ return(true) }}
+    {%- endif -%}
+    {{ return(false) }}
+{% endmacro %}

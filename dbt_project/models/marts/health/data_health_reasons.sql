@@ -1,0 +1,87 @@
+-- One row per ingest batch, file, outcome and reason: how many rows were parsed, rejected at
+-- ingest, quarantined by the business rules, or kept with an attribute dropped, and the event
+-- times they span. Incremental by ingest batch: a batch is counted once, when it first appears
+-- (and everything again when the quarantine rules change: see dbt_project.yml).
+{{ config(unique_key=['ingest_batch_id', 'source_file', 'outcome', 'reason']) }}
+
+with
+
+checked as (
+
+    select * from {{ ref('int_events_checked') }}
+    {% if is_incremental() %}
+    where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
+    {% endif %}
+
+),
+
+rejected as (
+
+    select * from {{ ref('stg_events_rejected') }}
+    {% if is_incremental() %}
+    where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
+    {% endif %}
+
+),
+
+outcomes as (
+
+    -- Every row counts as parsed, plus once per problem it has; one pass over the rows.
+    select
+        ingest_batch_id,
+        source_file,
+        event_time,
+        problem.outcome,
+        problem.reason
+    from checked
+    lateral view explode(concat(
+        array(named_struct('outcome', 'parsed', 'reason', 'parsed into an event')),
+        filter(
+            array(case when quarantine_reason is not null
+                       then named_struct('outcome', 'quarantined', 'reason', quarantine_reason) end),
+            p -> p is not null),
+        transform(coalesce(split(dropped_attributes, '; '), cast(array() as array<string>)),
+                  a -> named_struct('outcome', 'attribute dropped', 'reason', a))
+    )) problems as problem
+
+),
+
+parsed_or_checked as (
+
+    select
+        ingest_batch_id,
+        source_file,
+        outcome,
+        reason,
+        count(*) as row_count,
+        min(event_time) as first_event_at,
+        max(event_time) as last_event_at
+    from outcomes
+    group by ingest_batch_id, source_file, outcome, reason
+
+),
+
+rejected_at_ingest as (
+
+    select
+        ingest_batch_id,
+        source_file,
+        'rejected' as outcome,
+        reason,
+        count(*) as row_count,
+        cast(null as timestamp) as first_event_at,
+        cast(null as timestamp) as last_event_at
+    from rejected
+    group by ingest_batch_id, source_file, reason
+
+),
+
+final as (
+
+    select * from parsed_or_checked
+    union all
+    select * from rejected_at_ingest
+
+)
+
+select * from final

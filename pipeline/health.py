@@ -1,0 +1,150 @@
+"""Data health: a verdict per landing file, and one line naming the reason, the count and the fix.
+
+A file's unusable share is (lines rejected at ingest + rows quarantined by dbt) / lines read.
+Above ``health_warn_share`` it is logged as a warning; above ``health_error_share`` the step
+fails. The same rules judge ``make ingest`` (rejections only: quarantine is dbt's) and
+``dbt build`` (the marts ``data_health_files`` / ``data_health_reasons``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FILES_TABLE = "marts.data_health_files"
+REASONS_TABLE = "marts.data_health_reasons"
+QUARANTINE_TABLE = "cleaned.quarantined_events"
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    name: str
+    lines_read: int
+    unusable: int  # rejected + quarantined
+
+    @property
+    def share(self) -> float:
+        return self.unusable / self.lines_read if self.lines_read else 0.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    outcome: str  # rejected | quarantined
+    reason: str
+    rows: int
+    first_event_at: dt.datetime | None = None
+    files: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Assessment:
+    status: str  # ok | warn | error
+    message: str  # one line; empty when ok
+    files: list[FileVerdict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_json(self, checked_by: str) -> dict[str, Any]:
+        worst = sorted(self.files, key=lambda f: (-f.share, f.name))[:20]
+        return {
+            "checked_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "checked_by": checked_by,
+            "status": self.status,
+            "message": self.message,
+            "files": len(self.files),
+            "lines_read": sum(f.lines_read for f in self.files),
+            "unusable_rows": sum(f.unusable for f in self.files),
+            "worst_files": [{**asdict(f), "share": round(f.share, 6)} for f in worst],
+            "problems": [{"outcome": p.outcome, "reason": p.reason, "rows": p.rows, "files": len(p.files)}
+                         for p in self.problems[:20]],
+        }
+
+
+def _fix(problem: Problem, settings: dict[str, Any], unknown_types: Sequence[str]) -> str:
+    """What the user can do about the most frequent problem, naming the setting where one applies."""
+    reason = problem.reason
+    if "event_time before" in reason:
+        since = problem.first_event_at.date().isoformat() if problem.first_event_at else "YYYY-MM-DD"
+        return (f"if those dates are right, set MIN_EVENT_DATE={since} "
+                f"(e.g. make recommend VARS=\"min_event_date={since}\")")
+    if "price above" in reason:
+        return f"if such prices are real, raise MAX_PRICE (now {settings['max_price']})"
+    if "unknown event_type" in reason:
+        found = f" (found: {', '.join(unknown_types)})" if unknown_types else ""
+        known = ",".join(settings["known_event_types"])
+        return f"if they are real event types{found}, add them to KNOWN_EVENT_TYPES (now {known})"
+    if "in the future" in reason:
+        return "the source's clock or time zone is off (events more than a day ahead): fix the export"
+    if "scientific notation" in reason:
+        return "a spreadsheet rounded the ids: load the original file, or export the id columns as text"
+    if "event_time" in reason:
+        return "event_time must read like 2019-10-01 00:00:00 UTC: fix the export"
+    if "UTF-8" in reason:
+        return "save the file as UTF-8"
+    if "field count" in reason or "double quotes" in reason:
+        return "lines are cut short or carry stray quotes: check the export"
+    if "price" in reason:
+        return "purchases need a usable price: fix the export"
+    if "missing" in reason or "bad" in reason:
+        return "the file has events without usable ids: fix the export"
+    return "see raw.events_rejected and cleaned.quarantined_events"
+
+
+def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], settings: dict[str, Any],
+           unknown_types: Sequence[str] = ()) -> Assessment:
+    """Judge the files against the thresholds; the message describes the worst level reached."""
+    warn_share, error_share = float(settings["health_warn_share"]), float(settings["health_error_share"])
+    errors = [f for f in files if f.share > error_share]
+    warns = [f for f in files if warn_share < f.share <= error_share]
+    status = "error" if errors else "warn" if warns else "ok"
+    ranked = sorted(problems, key=lambda p: (-p.rows, p.reason))
+    if status == "ok":
+        return Assessment("ok", "", list(files), ranked)
+    flagged = errors or warns
+    names = {f.name for f in flagged}
+    relevant = [p for p in ranked if p.files & names] or ranked
+    top = relevant[0] if relevant else None
+    threshold, setting = (error_share, "HEALTH_ERROR_SHARE") if errors else (warn_share, "HEALTH_WARN_SHARE")
+    lines = sum(f.lines_read for f in flagged)
+    unusable = sum(f.unusable for f in flagged)
+    example = max(flagged, key=lambda f: (f.share, f.name))
+    which = (f"{example.name} is" if len(flagged) == 1
+             else f"{len(flagged)} of {len(files)} files (e.g. {example.name}) are")
+    message = f"data health: {which} more than {threshold:.0%} unusable: {unusable:,} of {lines:,} lines"
+    if top is not None:
+        message += (f"; most often {top.outcome} '{top.reason}' ({top.rows:,} rows); "
+                    f"{_fix(top, settings, unknown_types)}")
+    message += f"; to accept such files, raise {setting} (now {threshold:g})"
+    return Assessment(status, message, list(files), ranked)
+
+
+def report(assessment: Assessment, path: Path, checked_by: str) -> None:
+    """Log the verdict and write it as JSON (read by `make doctor`)."""
+    if assessment.status == "warn":
+        log.warning("%s", assessment.message)
+    elif assessment.status == "ok":
+        log.info("data health: %d files, every one within the warn threshold", len(assessment.files))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(assessment.to_json(checked_by), indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def from_marts(spark, settings: dict[str, Any]) -> Assessment:
+    """Assess the data_health marts built by dbt."""
+    files = [FileVerdict(r.source_file, int(r.lines_read or 0), int(r.rejected_rows + r.quarantined_rows))
+             for r in spark.table(FILES_TABLE).collect()]
+    rows = spark.sql(f"""
+        select outcome, reason, sum(row_count) as rows, min(first_event_at) as first_event_at,
+               collect_set(source_file) as files
+        from {REASONS_TABLE} where outcome in ('rejected', 'quarantined')
+        group by outcome, reason""").collect()
+    problems = [Problem(r.outcome, r.reason, int(r.rows), r.first_event_at, frozenset(r.files)) for r in rows]
+    unknown = [r.event_type for r in spark.sql(f"""
+        select coalesce(event_type, '(empty)') as event_type, count(*) as n from {QUARANTINE_TABLE}
+        where quarantine_reason like '%unknown event_type%' group by 1 order by n desc limit 5""").collect()]
+    return assess(files, problems, settings, unknown)
