@@ -21,6 +21,10 @@ export RAW_DIR LAKEHOUSE_DIR REPORTS_DIR
 export LAKEHOUSE_JARS_DIR := $(CURDIR)/$(JARS_DIR)
 
 DBT_ARGS ?= build
+# Business rules and tunables for this run, e.g. VARS="min_event_date=1995-01-01 max_price=50000"
+# (names: the vars in dbt_project/dbt_project.yml; the README's settings table).
+VARS ?=
+export VARS
 
 ML_ARGS ?=
 
@@ -58,7 +62,7 @@ data: setup ## generate ROWS events over DAYS daily CSV files into RAW_DIR (SEED
 ingest: setup ## load new CSV files from RAW_DIR into the Delta table raw.events
 	$(PY) scripts/ingest_raw.py
 
-transform: setup ## dbt build: seeds, models and all their tests on the lakehouse
+transform: setup ## dbt build: models, their tests and the data-health verdict (VARS="name=value ..." for settings)
 	$(PY) scripts/run_dbt.py build
 
 dbt: setup ## any dbt command on the lakehouse, e.g. make dbt DBT_ARGS="run --select marts"

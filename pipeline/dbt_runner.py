@@ -12,8 +12,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline import lock
+from pipeline import health, lock
 from pipeline.config import Settings, dbt_vars, load_settings
+from pipeline.errors import UserError
 from pipeline.faults import crash_point
 from pipeline.spark import check_prerequisites
 
@@ -75,3 +76,32 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> Any:
         raise DbtFailure(f"dbt {' '.join(args)} failed" + (f": {result.exception}" if result.exception else ""),
                          result)
     return result
+
+
+def run_dbt_checked(args: Sequence[str], settings: Settings | None = None) -> health.Assessment | None:
+    """:func:`run_dbt`, then the data-health verdict when the health marts were part of the run.
+
+    Raises :class:`UserError`: with the health verdict's one line (exit code 1) when a file
+    crossed ``health_error_share`` (the verdict is also in ``REPORTS_DIR/data_health.json``),
+    otherwise with dbt's failure. Returns the verdict, or None when the marts were not built.
+    """
+    from pipeline.spark import get_spark
+
+    settings = settings or load_settings()
+    rules = dbt_vars(settings.dbt_project_dir)  # a malformed setting fails before dbt starts
+    failure: DbtFailure | None = None
+    try:
+        result = run_dbt(args, settings)
+    except DbtFailure as exc:
+        failure, result = exc, exc.result
+    verdict = None
+    if ran_node(result, "data_health_files"):
+        spark = get_spark("dbt", settings)
+        if spark.catalog.tableExists(health.FILES_TABLE):
+            verdict = health.from_marts(spark, rules)
+            health.report(verdict, settings.reports_dir / "data_health.json", "dbt " + " ".join(args))
+            if verdict.status == "error":
+                raise UserError(verdict.message, exit_code=1)
+    if failure is not None:
+        raise UserError(str(failure))
+    return verdict

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -99,8 +100,21 @@ def check_manifest(settings: Settings) -> Check:
     return Check("dbt manifest", True, str(manifest))
 
 
+def check_data_health(settings: Settings) -> Check:
+    """The verdict the last `dbt build` wrote (reports/data_health.json); no JVM needed."""
+    path = settings.reports_dir / "data_health.json"
+    if not path.exists():
+        return Check("data health", False, f"{path} missing: no build has judged the data yet (`make transform`)")
+    verdict = json.loads(path.read_text(encoding="utf-8"))
+    summary = (f"{verdict['status']} after `{verdict['checked_by']}` at {verdict['checked_at']}: "
+               f"{verdict['files']} files, {verdict['unusable_rows']:,} of {verdict['lines_read']:,} lines unusable")
+    if verdict["status"] == "error":
+        return Check("data health", False, verdict["message"])
+    return Check("data health", True, summary + (f"; {verdict['message']}" if verdict["message"] else ""))
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks: list[Callable[[], Check]] = [
         check_java, check_packages, lambda: check_jars(settings), lambda: check_lock(settings), check_mysql,
-        lambda: check_manifest(settings)]
+        lambda: check_manifest(settings), lambda: check_data_health(settings)]
     return [c() for c in checks]

@@ -11,32 +11,13 @@ from __future__ import annotations
 
 import sys
 
-from pipeline import health
-from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import dbt_vars, load_settings
-from pipeline.dbt_runner import DbtFailure, ran_node, run_dbt
-from pipeline.spark import get_spark
+from pipeline.cli import configure_logging, run_main
+from pipeline.dbt_runner import run_dbt_checked
 
 
 def main() -> int:
     configure_logging()
-    settings = load_settings()
-    args = sys.argv[1:] or ["build"]
-    rules = dbt_vars(settings.dbt_project_dir)
-    failure: DbtFailure | None = None
-    try:
-        result = run_dbt(args, settings)
-    except DbtFailure as exc:
-        failure, result = exc, exc.result
-    if ran_node(result, "data_health_files"):
-        spark = get_spark("dbt", settings)
-        if spark.catalog.tableExists(health.FILES_TABLE):
-            verdict = health.from_marts(spark, rules)
-            health.report(verdict, settings.reports_dir / "data_health.json", "dbt " + " ".join(args))
-            if verdict.status == "error":
-                raise UserError(verdict.message, exit_code=1)
-    if failure is not None:
-        raise UserError(str(failure))
+    run_dbt_checked(sys.argv[1:] or ["build"])
     return 0
 
 

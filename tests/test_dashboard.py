@@ -22,7 +22,7 @@ from pipeline.sync.run import sync_all
 from tests import browser
 from tests.chain import land_generated
 
-CHARTS = {"daily-active-users", "weekday-users", "daily-revenue", "weekday-revenue", "hourly-purchases",
+CHARTS = {"data-health", "daily-active-users", "weekday-users", "daily-revenue", "weekday-revenue", "hourly-purchases",
           "top-brands-revenue", "top-brands-purchases", "top-customers", "funnel", "category-revenue",
           "model-quality", "quality-history", "sample-recommendations"}
 SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"  # git-ignored: look at them after a test run
@@ -65,7 +65,6 @@ def server(tmp_path_factory):
 def synced(spark, settings, server, tmp_path_factory):
     """A small full chain: generate, ingest, dbt, ALS, recommendation marts, MySQL sync."""
     land_generated(spark, settings, GeneratorParams(rows=40_000, days=10, seed=11), tmp_path_factory.mktemp("dash"))
-    run_dbt(["seed"])
     run_dbt(["run", "--full-refresh", "--exclude", "tag:recommendations"])
     run(spark, settings, RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=3)), progress=False)
     run_dbt(["run", "--select", "tag:recommendations"])
@@ -98,6 +97,10 @@ def test_every_chart_renders_from_the_synced_marts_without_console_errors(synced
     assert charts["top-brands-revenue"]["data"] == [(b, float(r)) for b, r in cur.fetchall()]
     cur.execute("select user_id, spend from top_customers where spend_rank <= 10 order by spend_rank")
     assert charts["top-customers"]["data"] == [(f"user {u}", float(s)) for u, s in cur.fetchall()]
+    cur.execute("select health_status, count(*) from data_health_files group by health_status")
+    statuses = dict(cur.fetchall())
+    assert charts["data-health"]["data"] == [(s, float(statuses.get(s, 0))) for s in ("ok", "warn", "error")]
+    assert sum(statuses.values()) == 10  # one row per generated daily file
     cur.execute("select als from model_quality_latest where metric = 'ndcg' and k = 10")
     assert ("ndcg@10 ALS", pytest.approx(cur.fetchone()[0])) in charts["model-quality"]["data"]
     conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,3 +38,19 @@ def test_doctor_names_an_unreachable_external_server(tmp_path):
     assert "s3cret-value" not in result.stdout + result.stderr
     lakehouse = next(line for line in result.stdout.splitlines() if " lakehouse lock " in line)
     assert lakehouse.startswith("ok")
+
+
+def test_doctor_reports_the_data_health_of_the_last_build(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    missing = _doctor(LAKEHOUSE_DIR=str(tmp_path / "lh"), REPORTS_DIR=str(reports))
+    line = next(x for x in missing.stdout.splitlines() if " data health " in x)
+    assert line.startswith("FIX") and "no build has judged the data yet (`make transform`)" in line
+    message = "data health: a.csv is more than 50% unusable: 9 of 10 lines; most often rejected 'bad event_time'"
+    (reports / "data_health.json").write_text(json.dumps({
+        "status": "error", "message": message, "checked_by": "dbt build", "checked_at": "2026-11-27T06:00:00+00:00",
+        "files": 1, "lines_read": 10, "unusable_rows": 9}))
+    failed = _doctor(LAKEHOUSE_DIR=str(tmp_path / "lh"), REPORTS_DIR=str(reports))
+    line = next(x for x in failed.stdout.splitlines() if " data health " in x)
+    assert line.startswith("FIX") and line.endswith(message)
+    assert failed.returncode == 1

@@ -86,3 +86,43 @@ def test_unwritable_folders_and_a_missing_landing_folder_are_one_line(tmp_path):
     assert missing.returncode == 2
     assert _last_line(missing) == (f"error: landing folder {tmp_path / 'nowhere'} does not exist: "
                                    "set RAW_DIR, or run `make data`")
+
+
+# Errors a user causes with data or settings: one `error:` line with the fix, never a traceback.
+# Each runs on a fresh, empty lakehouse of its own (the test session holds the shared one).
+SETTINGS_AND_DATA_ERRORS = {
+    "bad setting, before Spark": (
+        ["run_dbt.py", "build"], {"MIN_EVENT_DATE": "yesterday"}, 2,
+        "error: MIN_EVENT_DATE='yesterday' is not a date: write YYYY-MM-DD"),
+    "unknown VARS name": (
+        ["-m", "ml", "run", "--quiet"], {"VARS": "min_price=3"}, 2,
+        "error: VARS names 'min_price', which is not a setting; known: "),
+    "option out of range": (
+        ["-m", "ml", "run", "--rank", "0"], {}, 2, "error: --rank must be at least 1, not 0"),
+    "training before any build": (
+        ["-m", "ml", "run", "--quiet"], {}, 2,
+        "error: table cleaned.cleaned_events does not exist: run `make transform` first (or name another table)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SETTINGS_AND_DATA_ERRORS))
+def test_settings_and_data_errors_are_one_line(case, tmp_path):
+    args, env, code, message = SETTINGS_AND_DATA_ERRORS[case]
+    result = _run(args, LAKEHOUSE_DIR=str(tmp_path / "lakehouse"), REPORTS_DIR=str(tmp_path / "reports"), **env)
+    assert result.returncode == code, result.stderr[-2000:]
+    assert _last_line(result).startswith(message), _last_line(result)
+
+
+def test_an_all_bad_file_fails_ingest_with_file_reason_and_fix(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "export.csv").write_text(
+        "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n"
+        + "".join(f"2019-10-01 00:00:0{i} UTC,view,1.00486E+06,2,,,1.00,7,s\n" for i in range(5)))
+    result = _run(ENTRY_POINTS["ingest"], LAKEHOUSE_DIR=str(tmp_path / "lakehouse"), RAW_DIR=str(raw))
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert _last_line(result) == (
+        "error: data health: export.csv is more than 50% unusable: 5 of 5 lines; most often rejected "
+        "'product_id in scientific notation (rounded by a spreadsheet?)' (5 rows); a spreadsheet rounded the ids: "
+        "load the original file, or export the id columns as text; to accept such files, raise "
+        "HEALTH_ERROR_SHARE (now 0.5)")

@@ -35,7 +35,7 @@ def _rows(raw_dir: Path) -> list[list[str]]:
 
 
 def _well_formed(rows: list[list[str]]) -> list[list[str]]:
-    return [r for r in rows if len(r) == 9 and TIME_RE.match(r[0]) and PRICE_RE.match(r[6])
+    return [r for r in rows if len(r) == 9 and TIME_RE.match(r[0]) and PRICE_RE.match(r[6]) and r[2].isdigit()
             and int(r[0][11:13]) < 24 and int(r[0][14:16]) < 60]
 
 

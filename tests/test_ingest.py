@@ -57,7 +57,7 @@ def test_generated_batch_reconciles_and_rejects_with_reasons(spark, raw_dir, sma
 
     reasons = {r.reason: r["count"] for r in spark.table(REJECTED).groupBy("reason").count().collect()}
     assert reasons == {"wrong field count: 8, expected 9": malformed["field_count"],
-                       "bad price": malformed["bad_number"], "bad event_time": malformed["bad_timestamp"]}
+                       "bad product_id": malformed["bad_number"], "bad event_time": malformed["bad_timestamp"]}
     # Every reject points at its exact line in its file.
     for r in spark.table(REJECTED).limit(20).collect():
         lines = (source / r.source_file).read_text(encoding="utf-8").split("\n")
@@ -150,10 +150,10 @@ def test_interrupted_batch_is_rolled_back_before_the_next_load(spark, raw_dir, r
 
 BAD_LINES = {
     "2019-10-01 00:00:00 UTC,view,abc,1,,,1.00,2,s": "bad product_id",
-    "2019-10-01 00:00:00 UTC,view,1,1,,,NaN,2,s": "price is not a finite number",
+    "2019-10-01 00:00:00 UTC,view,1,1,,,1.00,5.12E+08,s": "user_id in scientific notation (rounded by a spreadsheet?)",
     ",view,1,1,,,1.00,2,s": "missing event_time",
     "2019-10-01 00:00:00 UTC,view,1,1,,,1.00,x,s,extra": "wrong field count: 10, expected 9",
-    "2019-10-01 00:00:00,view,1,x,,,1.0,x,s": "bad category_id; bad user_id",
+    "2019-10-01 00:00:00,view,1,x,,,1.0,x,s": "bad user_id",  # the bad category id alone would be dropped
     "": "empty line",
 }
 

@@ -87,7 +87,6 @@ def test_top_n_equals_a_full_sort_with_exclusions_and_ties(n_items, n):
 def ml_lakehouse(spark, settings, tmp_path_factory):
     """150k generated events over 21 days, ingested and modelled by dbt, then one ML run."""
     land_generated(spark, settings, GeneratorParams(rows=150_000, days=21, seed=3), tmp_path_factory.mktemp("ml"))
-    run_dbt(["seed"])
     run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"])
     params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=4), top_n=10)
     report = run(spark, settings, params, progress=False)

@@ -26,7 +26,10 @@
     {%- endif -%}
     {%- set built_with = run_query("show tblproperties " ~ this ~ " ('recolake.rules')").columns[-1].values()[0] -%}
     {%- if built_with != wanted -%}
-        {{ log(this ~ ": rules changed (built with '" ~ built_with ~ "', now '" ~ wanted ~ "'): rebuilding it in full", info=true) }}
+        {%- if not model.get('_rules_change_logged') -%}
+            {%- do model.update({'_rules_change_logged': true}) -%}
+            {{ log(this ~ ": rules changed (built with '" ~ built_with ~ "', now '" ~ wanted ~ "'): rebuilding it in full", info=true) }}
+        {%- endif -%}
         {{ return(true) }}
     {%- endif -%}
     {{ return(false) }}

@@ -85,7 +85,7 @@ def _malform(line: bytes, kind: str) -> bytes:
     if kind == "field_count":
         return b",".join(fields[:-1])
     if kind == "bad_number":
-        fields[6] = b"12.3.4"
+        fields[2] = b"12.3.4"  # an unreadable product id makes the line unusable (a bad price would not)
     else:
         fields[0] = fields[0][:11] + b"25:61:00 UTC"
     return b",".join(fields)

@@ -1,0 +1,100 @@
+"""Settings and verdicts that need no Spark: the dbt vars from the environment, the automatic
+holdout, and the data-health message for each kind of problem."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ml.data import MlDataError, TooLittleHistory, holdout_for
+from pipeline import health
+from pipeline.config import REPO_ROOT, SettingError, dbt_vars, var_defaults
+
+DEFAULTS = var_defaults(REPO_ROOT / "dbt_project")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in [*(n.upper() for n in DEFAULTS), "VARS"]:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_come_from_dbt_project_yml():
+    assert dbt_vars() == DEFAULTS
+    assert DEFAULTS["min_event_date"] == "1990-01-01" and DEFAULTS["health_error_share"] == 0.5
+
+
+def test_environment_variables_and_vars_override_typed(monkeypatch):
+    monkeypatch.setenv("MIN_EVENT_DATE", "1995-06-01")
+    monkeypatch.setenv("MAX_PRICE", "5e4")
+    monkeypatch.setenv("KNOWN_EVENT_TYPES", "view, cart,purchase,wishlist")
+    monkeypatch.setenv("EVENT_WEIGHTS", "view=1,cart=2.5,purchase=8")
+    monkeypatch.setenv("VARS", "min_event_date=1994-01-01 health_error_share=0.9")
+    got = dbt_vars()
+    assert got["min_event_date"] == "1994-01-01"  # VARS wins over the variable
+    assert got["max_price"] == 50000 and isinstance(got["max_price"], int)
+    assert got["known_event_types"] == ["view", "cart", "purchase", "wishlist"]
+    assert got["event_weights"] == {"view": 1, "cart": 2.5, "purchase": 8}
+    assert got["health_error_share"] == 0.9
+    assert got["recency_half_life_days"] == DEFAULTS["recency_half_life_days"]
+
+
+@pytest.mark.parametrize("env, value, message", [
+    ("MIN_EVENT_DATE", "yesterday", "MIN_EVENT_DATE='yesterday' is not a date: write YYYY-MM-DD"),
+    ("MAX_PRICE", "lots", "MAX_PRICE='lots' is not a number"),
+    ("EVENT_WEIGHTS", "view:1", "EVENT_WEIGHTS='view:1' must be key=value pairs, e.g. view=1.0,cart=4.0"),
+    ("VARS", "nonsense=1", "VARS names 'nonsense', which is not a setting; known: "),
+    ("VARS", "max_price", "VARS item 'max_price' is not name=value"),
+    ("KNOWN_EVENT_TYPES", ",", "KNOWN_EVENT_TYPES must list at least one value"),
+])
+def test_bad_settings_are_one_clear_error(monkeypatch, env, value, message):
+    monkeypatch.setenv(env, value)
+    with pytest.raises(SettingError) as failed:
+        dbt_vars()
+    assert str(failed.value).startswith(message)
+
+
+@pytest.mark.parametrize("requested, span, expected", [(7, 30, 7), (7, 14, 7), (7, 13, 3), (7, 3, 1), (1, 2, 1),
+                                                       (3, 2, 1)])
+def test_holdout_shrinks_so_training_keeps_the_larger_part(requested, span, expected):
+    assert holdout_for(requested, span) == expected
+
+
+def test_holdout_needs_two_days_and_a_positive_request():
+    with pytest.raises(TooLittleHistory, match="span 1 day"):
+        holdout_for(7, 1)
+    with pytest.raises(MlDataError, match="at least 1"):
+        holdout_for(0, 30)
+
+
+def _verdict(reason: str, outcome: str = "quarantined", **settings) -> health.Assessment:
+    files = [health.FileVerdict("a.csv", 100, 90), health.FileVerdict("b.csv", 100, 0)]
+    problems = [health.Problem(outcome, reason, 90, dt.datetime(1985, 5, 2, 10), frozenset({"a.csv"}))]
+    return health.assess(files, problems, {**DEFAULTS, **settings}, unknown_types=["wishlist"])
+
+
+@pytest.mark.parametrize("reason, outcome, fix", [
+    ("event_time before 1990-01-01", "quarantined", "set MIN_EVENT_DATE=1985-05-02"),
+    ("price above 100000", "quarantined", "raise MAX_PRICE (now 100000)"),
+    ("unknown event_type", "quarantined", "(found: wishlist), add them to KNOWN_EVENT_TYPES (now view,cart,"),
+    ("event_time in the future", "quarantined", "the source's clock or time zone is off"),
+    ("product_id in scientific notation (rounded by a spreadsheet?)", "rejected", "export the id columns as text"),
+    ("bad event_time", "rejected", "event_time must read like 2019-10-01 00:00:00 UTC"),
+    ("missing price", "quarantined", "purchases need a usable price"),
+])
+def test_each_problem_names_its_fix(reason, outcome, fix):
+    verdict = _verdict(reason, outcome)
+    assert verdict.status == "error"
+    assert verdict.message.startswith(f"data health: a.csv is more than 50% unusable: 90 of 100 lines; "
+                                      f"most often {outcome} '{reason}' (90 rows); ")
+    assert fix in verdict.message
+    assert verdict.message.endswith("to accept such files, raise HEALTH_ERROR_SHARE (now 0.5)")
+
+
+def test_thresholds_decide_ok_warn_and_error():
+    assert _verdict("missing price", health_error_share=0.95).status == "warn"
+    assert "raise HEALTH_WARN_SHARE (now 0.01)" in _verdict("missing price", health_error_share=0.95).message
+    assert _verdict("missing price", health_error_share=0.95, health_warn_share=0.95).status == "ok"
+    empty = health.assess([health.FileVerdict("empty.csv", 0, 0)], [], DEFAULTS)
+    assert (empty.status, empty.message) == ("ok", "")
