@@ -27,6 +27,9 @@ VARS ?=
 export VARS
 
 ML_ARGS ?=
+# TUNE=1: `make recommend` runs `python -m ml tune` (TUNE_ARGS) before training on the tuned choice.
+TUNE ?=
+TUNE_ARGS ?= --trials 12 --budget-seconds 900
 
 REPORT_ARGS ?=
 
@@ -74,14 +77,15 @@ docs: setup ## dbt docs generate (open dbt_project/target/index.html)
 train: setup ## ALS: evaluate (ALS vs popularity vs oracle), retrain on all data, write ml.* tables; ML_ARGS for options
 	$(PY) -m ml run $(ML_ARGS)
 
-tune: setup ## small ALS grid search on a validation window before the test window
-	$(PY) -m ml tune $(ML_ARGS)
+tune: setup ## choose model + parameters on a validation split of the training part; `make train` then uses them
+	$(PY) -m ml tune $(TUNE_ARGS) $(ML_ARGS)
 
-recommend: setup ## the whole chain on generated data (generates it when RAW_DIR is empty)
+recommend: setup ## the whole chain on generated data (generates it when RAW_DIR is empty); TUNE=1 tunes first
 	@if [ -z "$$(find $(RAW_DIR) -name '*.csv*' -print -quit 2>/dev/null)" ]; then \
 	  $(MAKE) --no-print-directory data; fi
 	$(PY) scripts/ingest_raw.py
 	$(PY) scripts/run_dbt.py build --exclude tag:recommendations
+	$(if $(TUNE),$(PY) -m ml tune $(TUNE_ARGS) $(ML_ARGS))
 	$(PY) -m ml run $(ML_ARGS)
 	$(PY) scripts/run_dbt.py build --select tag:recommendations
 	$(PY) scripts/sync_mysql.py

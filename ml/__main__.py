@@ -1,8 +1,10 @@
-"""`python -m ml run|tune`: ALS recommendations on the lakehouse.
+"""`python -m ml run|tune`: recommendations on the lakehouse.
 
-run   evaluate on a time split (ALS vs popularity vs oracle), retrain on all data, write
-      ml.recommendations, ml.popular_products, ml.model_runs, the model and reports/last_run.json
-tune  small grid search on a validation window carved from the training period
+run   evaluate the models side by side on one split (ALS, EASE, popularity, and the oracle when the
+      generator's truth is there), retrain the serving model on all data, write ml.recommendations,
+      ml.popular_products, ml.model_runs, the model and reports/last_run.json
+tune  search model parameters on a validation split carved from the training part; the winner is
+      recorded in ml.tuned_params and used by `run` from then on (options given here still win)
 """
 
 from __future__ import annotations
@@ -10,67 +12,107 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ml.params import AlsParams, EvalSpec, InputSpec, RunParams
+from ml.models import MODELS
+from ml.params import AlsParams, EaseParams, EvalSpec, InputSpec, RunParams
 from ml.report import format_metrics
+from ml.splits import PROTOCOLS
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import dbt_vars, ensure_writable, load_settings
 from pipeline.spark import get_spark
+
+# option dest -> (section, field) of the model parameters; None defaults mark "not given"
+MODEL_OPTIONS = {"rank": ("als", "rank"), "reg_param": ("als", "reg_param"), "alpha": ("als", "alpha"),
+                 "max_iter": ("als", "max_iter"), "strength_transform": ("als", "strength_transform"),
+                 "l2": ("ease", "l2"), "ease_transform": ("ease", "transform"), "max_items": ("ease", "max_items")}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "tune"])
-    defaults_in, defaults_eval, defaults_als = InputSpec(), EvalSpec(), AlsParams()
+    defaults_in, defaults_eval, als, ease = InputSpec(), EvalSpec(), AlsParams(), EaseParams()
     g = parser.add_argument_group("input (any implicit-feedback table)")
     g.add_argument("--input-table", default=defaults_in.table)
     g.add_argument("--user-col", default=defaults_in.user_col)
     g.add_argument("--item-col", default=defaults_in.item_col)
-    g.add_argument("--strength-col", default=defaults_in.strength_col)
+    g.add_argument("--strength-col", default=defaults_in.strength_col, help="'' when every pair weighs 1")
     g.add_argument("--time-col", default=defaults_in.time_col)
     g.add_argument("--purchases-col", default=defaults_in.purchases_col,
                    help="column whose value > 0 marks a bought pair ('' for none)")
     g = parser.add_argument_group("evaluation")
-    g.add_argument("--events-table", default=defaults_eval.table)
+    g.add_argument("--protocol", choices=PROTOCOLS, default=defaults_eval.protocol,
+                   help="time: the last days are the test window; random: a share of each user's pairs")
+    g.add_argument("--events-table", default=defaults_eval.table, help="events of the time protocol")
     g.add_argument("--holdout-days", type=int, default=defaults_eval.holdout_days,
-                   help="test window in days (shortened when the data spans fewer than twice as many)")
+                   help="time protocol: test window in days (shortened when the data spans fewer than twice as many)")
+    g.add_argument("--test-fraction", type=float, default=defaults_eval.test_fraction,
+                   help="random protocol: share of each user's pairs held out")
     g.add_argument("--min-eval-users", type=int, default=defaults_eval.min_trusted_users,
                    help="below this many evaluated users the metrics come with a warning")
+    g.add_argument("--compare", default=",".join(RunParams.compare), help="models scored side by side")
     g.add_argument("--no-eval", action="store_true", help="skip the evaluation, only train and serve")
     g.add_argument("--keep-purchased", action="store_true", help="allow items the user already bought")
-    g = parser.add_argument_group("model")
-    g.add_argument("--rank", type=int, default=defaults_als.rank)
-    g.add_argument("--reg-param", type=float, default=defaults_als.reg_param)
-    g.add_argument("--alpha", type=float, default=defaults_als.alpha)
-    g.add_argument("--max-iter", type=int, default=defaults_als.max_iter)
-    g.add_argument("--strength-transform", choices=["raw", "log1p"], default=defaults_als.strength_transform)
+    g = parser.add_argument_group("model (defaults: the last `make tune` choice, else ml/params.py)")
+    g.add_argument("--model", choices=sorted(MODELS), default=None, help=f"serving model (default {RunParams.model})")
+    g.add_argument("--no-tuned", action="store_true", help="ignore ml.tuned_params")
+    g.add_argument("--rank", type=int, help=f"ALS rank ({als.rank})")
+    g.add_argument("--reg-param", type=float, help=f"ALS regParam ({als.reg_param})")
+    g.add_argument("--alpha", type=float, help=f"ALS confidence 1 + alpha * r ({als.alpha})")
+    g.add_argument("--max-iter", type=int, help=f"ALS iterations ({als.max_iter})")
+    g.add_argument("--strength-transform", choices=["raw", "log1p"], help=f"ALS r ({als.strength_transform})")
+    g.add_argument("--l2", type=float, help=f"EASE lambda ({ease.l2})")
+    g.add_argument("--ease-transform", choices=["binary", "log1p", "raw"], help=f"EASE input ({ease.transform})")
+    g.add_argument("--max-items", type=int, help=f"EASE catalogue cap ({ease.max_items})")
     g.add_argument("--top-n", type=int, default=RunParams.top_n)
+    g = parser.add_argument_group("tune")
+    g.add_argument("--space", default=None,
+                   help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' (default: ml/tune.py DEFAULT_SPACE)")
+    g.add_argument("--trials", type=int, default=None, help="a random sample of this many combinations")
+    g.add_argument("--budget-seconds", type=float, default=None, help="start no new trial after this long")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
-
-
-def _params(args: argparse.Namespace) -> RunParams:
-    return RunParams(
-        input=InputSpec(args.input_table, args.user_col, args.item_col, args.strength_col, args.time_col,
-                        args.purchases_col or None),
-        evaluation=dataclasses.replace(EvalSpec(), table=args.events_table, holdout_days=args.holdout_days,
-                                       min_trusted_users=args.min_eval_users),
-        als=dataclasses.replace(AlsParams(), rank=args.rank, reg_param=args.reg_param, alpha=args.alpha,
-                                max_iter=args.max_iter, strength_transform=args.strength_transform),
-        top_n=args.top_n,
-        exclude_purchased=not args.keep_purchased,
-        evaluate=not args.no_eval,
-    )
 
 
 def _check(args: argparse.Namespace) -> None:
     """Out-of-range options, as one line before Spark starts (Spark's own errors are JVM traces)."""
     at_least = {"--rank": (args.rank, 1), "--max-iter": (args.max_iter, 1), "--top-n": (args.top_n, 1),
                 "--holdout-days": (args.holdout_days, 1), "--reg-param": (args.reg_param, 0),
-                "--alpha": (args.alpha, 0), "--min-eval-users": (args.min_eval_users, 0)}
+                "--alpha": (args.alpha, 0), "--min-eval-users": (args.min_eval_users, 0), "--l2": (args.l2, 0),
+                "--max-items": (args.max_items, 1), "--trials": (args.trials, 1)}
     for option, (value, low) in at_least.items():
-        if value < low:
+        if value is not None and value < low:
             raise UserError(f"{option} must be at least {low}, not {value}")
+    unknown = set(args.compare.split(",")) - set(MODELS)
+    if unknown:
+        raise UserError(f"--compare names {', '.join(sorted(unknown))}: the models are {', '.join(sorted(MODELS))}")
+
+
+def base_params(args: argparse.Namespace) -> RunParams:
+    """Everything but the model parameters, which :func:`model_params` settles."""
+    return RunParams(
+        input=InputSpec(args.input_table, args.user_col, args.item_col, args.strength_col or None, args.time_col,
+                        args.purchases_col or None),
+        evaluation=dataclasses.replace(EvalSpec(), protocol=args.protocol, table=args.events_table,
+                                       holdout_days=args.holdout_days, min_trusted_users=args.min_eval_users,
+                                       test_fraction=args.test_fraction),
+        compare=tuple(dict.fromkeys(args.compare.split(","))),
+        top_n=args.top_n,
+        exclude_purchased=not args.keep_purchased,
+        evaluate=not args.no_eval,
+    )
+
+
+def model_params(args: argparse.Namespace, params: RunParams) -> RunParams:
+    """Options given on the command line, over whatever ``params`` holds (defaults or tuned)."""
+    given = {dest: getattr(args, dest) for dest in MODEL_OPTIONS if getattr(args, dest) is not None}
+    sections: dict[str, dict] = {}
+    for dest, value in given.items():
+        section, name = MODEL_OPTIONS[dest]
+        sections.setdefault(section, {})[name] = value
+    changed = {s: dataclasses.replace(getattr(params, s), **values) for s, values in sections.items()}
+    model = args.model or params.model
+    source = params.source if not (given or args.model) else f"command line over {params.source}"
+    return dataclasses.replace(params, model=model, source=source, **changed)
 
 
 def main() -> int:
@@ -79,17 +121,23 @@ def main() -> int:
     _check(args)
     settings = load_settings()
     dbt_vars(settings.dbt_project_dir)  # a malformed setting fails here, before Spark starts
-    params = _params(args)
+    params = base_params(args)
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the report is written last: find out now
     spark = get_spark("ml", settings)
     if args.command == "tune":
-        from ml.tune import tune
+        from ml.tune import DEFAULT_SPACE, format_tuning, parse_space, tune
 
-        print(tune(spark, settings, params, progress=not args.quiet))
+        space = parse_space(args.space) if args.space else DEFAULT_SPACE
+        report = tune(spark, settings, model_params(args, params), space, args.trials, args.budget_seconds,
+                      progress=not args.quiet)
+        print(format_tuning(report))
         return 0
+    from ml import tuned
     from ml.run import run
 
-    report = run(spark, settings, params, progress=not args.quiet)
+    if not args.no_tuned:
+        params = tuned.apply_latest(spark, params)
+    report = run(spark, settings, model_params(args, params), progress=not args.quiet)
     print(format_metrics(report))
     return 0
 

@@ -1,4 +1,4 @@
-"""Spark MLlib ALS on implicit feedback, and its top-N lists with already-bought items excluded."""
+"""Spark MLlib ALS on implicit feedback: the fit, and its factors for the top-N code."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ml import topk
+from ml.columns import STRENGTH, I, U
 from ml.params import AlsParams
 
 log = logging.getLogger(__name__)
-
-U, I = "u", "i"  # dense int32 user and item indices
 
 
 def confidence_input(strength: F.Column, transform: str) -> F.Column:
@@ -28,7 +27,7 @@ def confidence_input(strength: F.Column, transform: str) -> F.Column:
 
 def fit(train: DataFrame, params: AlsParams) -> ALSModel:
     """Fit on (u, i, strength). The input is materialised first: ALS iterates over it many times."""
-    ratings = train.select(U, I, confidence_input(F.col("strength"), params.strength_transform).alias("r"))
+    ratings = train.select(U, I, confidence_input(F.col(STRENGTH), params.strength_transform).alias("r"))
     ratings = ratings.repartition(params.blocks, U).persist(StorageLevel.MEMORY_AND_DISK)
     n = ratings.count()
     log.info("fitting ALS on %d user-item pairs (rank %d, regParam %s, alpha %s, %d iterations)",
@@ -50,10 +49,3 @@ def factors(model: ALSModel) -> tuple[topk.Factors, topk.Factors]:
     """The model's (user, item) factors, collected to the driver: rank x (users + items) floats."""
     return (topk.Factors.from_arrow(model.userFactors.toArrow()),
             topk.Factors.from_arrow(model.itemFactors.toArrow()))
-
-
-def recommend(model: ALSModel, users: DataFrame, n: int, excluded: DataFrame | None) -> DataFrame:
-    """(u, i, score, rank): the top ``n`` items for each user in ``users`` (column u) that the
-    model knows, never an excluded (u, i) pair."""
-    user_factors, item_factors = factors(model)
-    return topk.ranked_frame(user_factors, item_factors, users, n, excluded, U, I)

@@ -8,7 +8,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ml.data import ITEM, USER
+from ml.columns import ITEM, USER
 from ml.metrics import user_metrics
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 
 from ml import topk
-from ml.als import I, U
+from ml.columns import I, U
 from pipeline.generate.truth import ITEMS_FILE, MANIFEST_FILE, USERS_FILE, oracle_factors
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,10 @@ def _reindexed(by_id: topk.Factors, index: DataFrame, index_col: str, id_col: st
     return topk.Factors.keyed(pairs.column(index_col).to_numpy()[found], by_id.vectors[rows[found]])
 
 
-def oracle_recommendations(spark: SparkSession, truth_dir: Path, users: DataFrame, user_index: DataFrame,
-                           item_index: DataFrame, excluded: DataFrame | None, n: int) -> DataFrame | None:
-    """(u, i, score, rank) ranked by true purchase propensity, or None when users are not in the truth."""
+def oracle_scorer(truth_dir: Path, user_index: DataFrame, item_index: DataFrame,
+                  users: np.ndarray) -> topk.FactorScorer | None:
+    """True purchase propensity of ``users`` (dense u) over the indexed items, or None when the
+    truth does not describe them (it belongs to other data)."""
     truth_users = pq.read_table(truth_dir / USERS_FILE)
     items = pq.read_table(truth_dir / ITEMS_FILE)
     exploration = json.loads((truth_dir / MANIFEST_FILE).read_text())["params"]["exploration"]
@@ -45,10 +46,12 @@ def oracle_recommendations(spark: SparkSession, truth_dir: Path, users: DataFram
         taste, items.column("taste_group").to_numpy(), items.column("group_weight").to_numpy(),
         items.column("global_weight").to_numpy(), exploration)
 
-    user_factors = _reindexed(topk.Factors.keyed(taste_ids, user_vectors), users.join(user_index, U), U, "user_id")
+    user_factors = _reindexed(topk.Factors.keyed(taste_ids, user_vectors), user_index, U, "user_id")
+    rows, found = user_factors.rows_of(np.asarray(users, dtype=np.int64))
+    user_factors = topk.Factors(user_factors.index[rows[found]], user_factors.vectors[rows[found]])
     item_factors = _reindexed(topk.Factors.keyed(items.column("product_id").to_numpy(), item_vectors),
                               item_index, I, "item_id")
     if not len(user_factors.index) or not len(item_factors.index):
         log.warning("ground truth in %s does not describe these users or items: no oracle", truth_dir)
         return None
-    return topk.ranked_frame(user_factors, item_factors, users, n, excluded, U, I)
+    return topk.FactorScorer(user_factors, item_factors)

@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -47,9 +46,11 @@ def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:
     spark.createDataFrame([row], MODEL_RUNS_SCHEMA).write.format("delta").mode("append").saveAsTable(MODEL_RUNS)
 
 
-def save_model(model: ALSModel, user_index: DataFrame, item_index: DataFrame, path: Path) -> None:
-    """The ALS factors plus the id maps needed to read them (factors are keyed by dense index)."""
-    model.write().overwrite().save(str(path / "als"))
+def save_model(fitted: Any, user_index: DataFrame, item_index: DataFrame, path: Path) -> None:
+    """The model in its own format (ALS: its factors under als/), plus the id maps needed to read it
+    (models are keyed by dense index)."""
+    if fitted.save is not None:
+        fitted.save(path)
     user_index.write.mode("overwrite").parquet(str(path / "user_index"))
     item_index.write.mode("overwrite").parquet(str(path / "item_index"))
 

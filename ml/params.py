@@ -1,4 +1,8 @@
-"""Every option of a training run in one dataclass, with defaults from the tuning search."""
+"""Every option of a training run in one dataclass, with defaults from the tuning search.
+
+`make tune` writes better parameters for the user's data to ``ml.tuned_params``; `make train`
+starts from them when they exist (``ml/tuned.py``), and options given on the command line win.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,21 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class InputSpec:
-    """Where the implicit feedback comes from. Any table with these four columns works."""
+    """Where the implicit feedback comes from. Any (user, item[, strength]) table works."""
 
     table: str = "marts.user_item_interactions"
     user_col: str = "user_id"
     item_col: str = "product_id"
-    strength_col: str = "strength"
+    strength_col: str | None = "strength"  # None: every pair weighs 1
     time_col: str = "last_event_at"
     purchases_col: str | None = "purchases"  # pairs with a value > 0 are not recommended again
 
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """Event-level input for the time-based evaluation (train before the cutoff, test after)."""
+    """How models are evaluated (ml/splits.py): the protocol, and the event-level input of the time split."""
 
+    protocol: str = "time"  # time | random
     table: str = "cleaned.cleaned_events"
     user_col: str = "user_id"
     item_col: str = "product_id"
@@ -29,6 +34,8 @@ class EvalSpec:
     relevant_type: str = "purchase"  # what counts as a hit in the test window
     holdout_days: int = 7  # shortened automatically when the data spans fewer than 14 days
     min_trusted_users: int = 200  # fewer evaluated users: the metrics are printed with a warning
+    test_fraction: float = 0.25  # random protocol: share of each user's pairs held out
+    seed: int = 17  # random protocol: the hash seed of the draw
 
 
 @dataclass(frozen=True)
@@ -46,10 +53,21 @@ class AlsParams:
 
 
 @dataclass(frozen=True)
+class EaseParams:
+    l2: float = 500.0  # lambda of the closed form: larger shrinks item-item weights
+    transform: str = "binary"  # binary | log1p | raw: how strength enters X
+    max_items: int = 10_000  # the most popular items form the dense item x item matrix
+
+
+@dataclass(frozen=True)
 class RunParams:
     input: InputSpec = field(default_factory=InputSpec)
     evaluation: EvalSpec = field(default_factory=EvalSpec)
+    model: str = "als"  # the recommender that serves (ml/models)
+    compare: tuple[str, ...] = ("als", "ease", "popularity")  # scored side by side in the evaluation
     als: AlsParams = field(default_factory=AlsParams)
+    ease: EaseParams = field(default_factory=EaseParams)
+    source: str = "defaults"  # where the model parameters came from: defaults, tuned <when>, command line
     top_n: int = 20
     ks: tuple[int, ...] = (5, 10, 20)
     exclude_purchased: bool = True

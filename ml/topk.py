@@ -15,6 +15,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -55,10 +56,45 @@ class Factors:
 
     def rows_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row of each key, whether the key has a vector)."""
-        rows = np.searchsorted(self.index, keys)
-        found = rows < len(self.index)
-        found[found] = self.index[rows[found]] == keys[found]
-        return rows, found
+        return _rows_in(self.index, keys)
+
+
+class Scorer(Protocol):
+    """Scores of known users over a catalogue: what every recommender hands the top-N code."""
+
+    users: np.ndarray  # int64, sorted: the users it can score
+    items: np.ndarray  # int64, sorted: the columns of its scores
+    dtype: np.dtype
+
+    def score_into(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Scores of the users at positions ``rows`` of ``users``, written into ``out`` (len(rows), items)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FactorScorer:
+    """A factor model: score = user vector . item vector (ALS, the rank-1 popularity model, the oracle)."""
+
+    user_factors: Factors
+    item_factors: Factors
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_items_t", np.ascontiguousarray(self.item_factors.vectors.T))
+
+    @property
+    def users(self) -> np.ndarray:
+        return self.user_factors.index
+
+    @property
+    def items(self) -> np.ndarray:
+        return self.item_factors.index
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.result_type(self.user_factors.vectors, self.item_factors.vectors)
+
+    def score_into(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return np.matmul(self.user_factors.vectors[rows], self._items_t, out=out)
 
 
 @dataclass(frozen=True)
@@ -108,35 +144,47 @@ def _best_of_chunk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, 
 def top_n(user_factors: Factors, item_factors: Factors, users: np.ndarray, n: int,
           excluded_users: np.ndarray | None = None, excluded_items: np.ndarray | None = None,
           progress: bool = False) -> TopN:
-    """The ``n`` best items for each of ``users`` that has a vector, never an excluded (user, item).
+    """:func:`top_n_scored` for a factor model."""
+    return top_n_scored(FactorScorer(user_factors, item_factors), users, n, excluded_users, excluded_items, progress)
+
+
+def _rows_in(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each key in ``sorted_keys``, whether it is there)."""
+    rows = np.searchsorted(sorted_keys, keys)
+    found = rows < len(sorted_keys)
+    found[found] = sorted_keys[rows[found]] == keys[found]
+    return rows, found
+
+
+def top_n_scored(scorer: Scorer, users: np.ndarray, n: int, excluded_users: np.ndarray | None = None,
+                 excluded_items: np.ndarray | None = None, progress: bool = False) -> TopN:
+    """The ``n`` best items for each of ``users`` the scorer knows, never an excluded (user, item).
 
     ``excluded_users``/``excluded_items`` are parallel arrays of pairs in the same dense indices.
     """
     users = np.unique(np.asarray(users, dtype=np.int64))
-    user_rows, known = user_factors.rows_of(users)
+    user_rows, known = _rows_in(scorer.users, users)
     users, user_rows = users[known], user_rows[known]
     if len(users) < len(known):
-        log.info("%d of %d users have no factors (not in the training data): no list", (~known).sum(), len(known))
-    ban_rows, ban_cols = _banned_cells(users, item_factors, excluded_users, excluded_items)
+        log.info("%d of %d users have no scores (not in the training data): no list", (~known).sum(), len(known))
+    ban_rows, ban_cols = _banned_cells(users, scorer.items, excluded_users, excluded_items)
 
-    n_items = len(item_factors.index)
-    dtype = np.result_type(user_factors.vectors, item_factors.vectors)
+    n_items = len(scorer.items)
+    dtype = np.dtype(scorer.dtype)
     workers = max(1, min(WORKERS, len(users) // 1000))
     chunk = max(1, min(len(users), SCORE_BUFFER_BYTES // workers // max(1, dtype.itemsize * n_items)))
-    item_vectors_t = np.ascontiguousarray(item_factors.vectors.T)
-    bar = tqdm(total=len(users), desc="top-N", unit="user", disable=not progress)
+    bar = tqdm(total=len(users), desc="top-N", unit="user", disable=not progress or len(users) <= 100_000)
 
     def rank_rows(first: int, last: int) -> list[tuple[np.ndarray, ...]]:
         buffer = np.empty((chunk, n_items), dtype)  # reused: a fresh array per chunk costs page faults
         parts = []
         for start in range(first, last, chunk):
             stop = min(start + chunk, last)
-            scores = np.matmul(user_factors.vectors[user_rows[start:stop]], item_vectors_t,
-                               out=buffer[: stop - start])
+            scores = scorer.score_into(user_rows[start:stop], buffer[: stop - start])
             lo, hi = np.searchsorted(ban_rows, [start, stop])
             scores[ban_rows[lo:hi] - start, ban_cols[lo:hi]] = -np.inf
             rows, cols, values, rank = _best_of_chunk(scores, n)
-            parts.append((users[rows + start], item_factors.index[cols], values.astype(np.float64), rank))
+            parts.append((users[rows + start], scorer.items[cols], values.astype(np.float64), rank))
             bar.update(stop - start)
         return parts
 
@@ -146,23 +194,20 @@ def top_n(user_factors: Factors, item_factors: Factors, users: np.ndarray, n: in
     with threadpool_limits(1 if workers > 1 else None), ThreadPoolExecutor(workers) as pool:
         parts = [part for chunk_parts in pool.map(rank_rows, bounds[:-1], bounds[1:]) for part in chunk_parts]
     bar.close()
+    log.info("top-%d lists for %d users over %d items", n, len(users), n_items)
     if not parts:
         empty = np.zeros(0, np.int64)
         return TopN(empty, empty, np.zeros(0), np.zeros(0, np.int32))
     return TopN(*(np.concatenate(column) for column in zip(*parts)))
 
 
-def _banned_cells(users: np.ndarray, items: Factors, excluded_users: np.ndarray | None,
+def _banned_cells(users: np.ndarray, items: np.ndarray, excluded_users: np.ndarray | None,
                   excluded_items: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Excluded pairs as (row in ``users``, column in ``items``), sorted by row."""
     if excluded_users is None or excluded_items is None or len(excluded_users) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ex_users = np.asarray(excluded_users, dtype=np.int64)
-    ex_items = np.asarray(excluded_items, dtype=np.int64)
-    rows = np.searchsorted(users, ex_users)
-    in_users = rows < len(users)
-    in_users[in_users] = users[rows[in_users]] == ex_users[in_users]
-    cols, in_items = items.rows_of(ex_items)
+    rows, in_users = _rows_in(users, np.asarray(excluded_users, dtype=np.int64))
+    cols, in_items = _rows_in(items, np.asarray(excluded_items, dtype=np.int64))
     keep = in_users & in_items
     rows, cols = rows[keep], cols[keep]
     order = np.argsort(rows, kind="stable")
@@ -172,17 +217,3 @@ def _banned_cells(users: np.ndarray, items: Factors, excluded_users: np.ndarray 
 def column_values(df: DataFrame, col: str) -> np.ndarray:
     """One column of a (small) frame as an int64 array on the driver."""
     return df.select(col).toArrow().column(col).to_numpy().astype(np.int64)
-
-
-def ranked_frame(user_factors: Factors, item_factors: Factors, users: DataFrame, n: int,
-                 excluded: DataFrame | None, user_col: str, item_col: str) -> DataFrame:
-    """Spark in, Spark out: the distinct ``users`` (user_col) and the ``excluded`` (user_col,
-    item_col) pairs are collected; the lists come back as (user_col, item_col, score, rank)."""
-    wanted = column_values(users.select(user_col).distinct(), user_col)
-    ex_users = ex_items = None
-    if excluded is not None:
-        pairs = excluded.select(user_col, item_col).toArrow()
-        ex_users, ex_items = pairs.column(user_col).to_numpy(), pairs.column(item_col).to_numpy()
-    ranked = top_n(user_factors, item_factors, wanted, n, ex_users, ex_items, progress=len(wanted) > 100_000)
-    log.info("top-%d lists for %d users over %d items", n, len(np.unique(ranked.user)), len(item_factors.index))
-    return users.sparkSession.createDataFrame(ranked.to_arrow(user_col, item_col))

@@ -1,7 +1,11 @@
-"""A small grid search on a validation window carved from the training period.
+"""`python -m ml tune`: choose model and parameters on a validation split carved from the training
+part of the evaluation protocol, so the test part is never seen (ml/splits.py ``validation_of``).
 
-The test window (the last ``holdout_days``) is never looked at: validation holds out the
-same number of days just before it and trains on everything earlier.
+The search space is configurable (``--space``); the search is a full grid or, with ``--trials``, a
+seeded random sample of it, and stops starting new trials once ``--budget-seconds`` are spent. Each
+family's current parameters are always tried first, so the choice is never worse than them on
+validation. The winner is scored once on the test split next to the defaults (reported, never used
+to choose), written to reports/tuning.json and to ml.tuned_params, where `make train` finds it.
 """
 
 from __future__ import annotations
@@ -10,51 +14,131 @@ import dataclasses
 import itertools
 import json
 import logging
+import random
+import time
 from typing import Any
 
 from pyspark.sql import SparkSession
 from tqdm import tqdm
 
-from ml.data import MlDataError, StrengthRule, time_split
-from ml.params import AlsParams, RunParams
-from ml.run import prepare_eval, score_als, score_popularity
+from ml import harness, tuned
+from ml.data import MlDataError, StrengthRule, load_purchased
+from ml.params import RunParams
+from ml.splits import split_for, validation_of
 from pipeline.config import Settings, dbt_vars
 
 log = logging.getLogger(__name__)
 
-# Round 2, centred on round 1's best (round 1: rank {16, 32}, reg {0.05, 0.5}, alpha {5, 20},
-# both transforms; best rank 32, reg 0.5, alpha 5, log1p at validation ndcg@10 0.126).
-GRID: dict[str, list[Any]] = {
-    "rank": [32, 64],
-    "reg_param": [0.5, 2.0],
-    "alpha": [1.0, 5.0],
-    "strength_transform": ["raw", "log1p"],
-}
 OBJECTIVE = "ndcg@10"
+# family -> parameter -> values. ALS: 3 x 3 x 3 x 2 x 2 = 108 combinations; EASE: 4 x 2.
+DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
+    "als": {"rank": [16, 32, 64], "reg_param": [0.05, 0.5, 2.0], "alpha": [1.0, 5.0, 20.0],
+            "max_iter": [8, 15], "strength_transform": ["raw", "log1p"]},
+    "ease": {"l2": [50.0, 200.0, 500.0, 2000.0], "transform": ["binary", "log1p"]},
+}
 
 
-def tune(spark: SparkSession, settings: Settings, params: RunParams, progress: bool = True) -> str:
+def parse_space(text: str) -> dict[str, dict[str, list[Any]]]:
+    """``"als.rank=16,32 als.alpha=1,5 ease.l2=100,500"`` -> {family: {param: values}}; values typed
+    like the parameter's default. A family not named is not searched."""
+    space: dict[str, dict[str, list[Any]]] = {}
+    defaults = RunParams()
+    for token in text.split():
+        name, _, values = token.partition("=")
+        family, _, param = name.partition(".")
+        section = getattr(defaults, family, None)
+        if family not in DEFAULT_SPACE or not dataclasses.is_dataclass(section) or not hasattr(section, param):
+            raise MlDataError(f"--space item {token!r}: write family.parameter=v1,v2 with family "
+                              f"{' or '.join(DEFAULT_SPACE)} and a parameter of ml/params.py")
+        kind = type(getattr(section, param))
+        try:
+            space.setdefault(family, {})[param] = [kind(v) for v in values.split(",") if v]
+        except ValueError:
+            raise MlDataError(f"--space item {token!r}: values must be {kind.__name__}") from None
+    return space
+
+
+def candidates(space: dict[str, dict[str, list[Any]]], base: RunParams, trials: int | None,
+               seed: int = 7) -> list[RunParams]:
+    """The current parameters of each family first, then the grid (or a seeded sample of it)."""
+    out = [dataclasses.replace(base, model=family) for family in space]
+    grid = [(family, dict(zip(params, values))) for family, params in space.items()
+            for values in itertools.product(*params.values())]
+    if trials is not None:
+        grid = random.Random(seed).sample(grid, min(trials, len(grid)))
+    for family, values in grid:
+        section = dataclasses.replace(getattr(base, family), **values)
+        candidate = dataclasses.replace(base, model=family, **{family: section})
+        if candidate not in out:
+            out.append(candidate)
+    return out
+
+
+def describe(params: RunParams) -> dict[str, Any]:
+    return {"model": params.model, **dataclasses.asdict(getattr(params, params.model))}
+
+
+def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict[str, dict[str, list[Any]]],
+         trials: int | None = None, budget_seconds: float | None = None, progress: bool = True) -> dict[str, Any]:
+    """Search, record the winner, and return the tuning report (also in reports/tuning.json)."""
     rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
-    test = time_split(spark, params.evaluation, rule)
-    validation = time_split(spark, params.evaluation, rule, holdout_days=test.holdout_days, end=test.cutoff)
-    log.info("validation: train before %s, validate %s .. %s (test window from %s untouched)",
-             validation.cutoff, validation.cutoff, test.cutoff, test.cutoff)
-    ctx = prepare_eval(validation, params.ks, params.exclude_purchased)
-    if ctx.scored.isEmpty():
-        raise MlDataError(f"no user both interacted before {validation.cutoff:%Y-%m-%d} and bought in the "
-                          "validation window: too little data to tune on")
-    rows: list[dict[str, Any]] = [{"model": "popularity", **score_popularity(ctx)}]
-    combos = list(itertools.product(*GRID.values()))
-    for values in tqdm(combos, desc="tune", unit="fit", disable=not progress):
-        candidate: AlsParams = dataclasses.replace(params.als, **dict(zip(GRID, values)))
-        rows.append({"model": "als", **dict(zip(GRID, values)), **score_als(ctx, candidate)})
+    buyers = load_purchased(spark, params.input)
+    test = split_for(spark, params.evaluation.protocol, params.input, params.evaluation, rule, buyers)
+    validation = validation_of(spark, test, params.evaluation, rule)
+    log.info("validation split %s, carved from the training part of the test split %s", validation.window,
+             test.window)
+    ctx = harness.prepare(spark, validation, params.ks, params.exclude_purchased)
+    if len(ctx.users) == 0:
+        raise MlDataError("no user of the validation split has a relevant item: too little data to tune on")
+    rows: list[dict[str, Any]] = [{"model": "popularity", **harness.score_model(ctx, "popularity", params)}]
+    started, best = time.perf_counter(), None
+    bar = tqdm(candidates(space, params, trials), desc="tune", unit="fit", disable=not progress)
+    for candidate in bar:
+        if budget_seconds is not None and time.perf_counter() - started > budget_seconds:
+            log.info("time budget of %ss spent: %d candidates tried", budget_seconds, len(rows) - 1)
+            break
+        metrics = harness.score_model(ctx, candidate.model, candidate)
+        rows.append({**describe(candidate), **metrics})
+        if best is None or metrics[OBJECTIVE] > best[1][OBJECTIVE]:
+            best = (candidate, metrics)
+            bar.set_postfix_str(f"best {OBJECTIVE} {metrics[OBJECTIVE]:.4f} ({candidate.model})")
+    bar.close()
     ctx.release()
-    rows.sort(key=lambda r: -r[OBJECTIVE])
-    (settings.reports_dir).mkdir(parents=True, exist_ok=True)
-    (settings.reports_dir / "tuning.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    header = f"{'model':<11}{'rank':>6}{'reg':>7}{'alpha':>7}{'transform':>10}{OBJECTIVE:>10}{'recall@10':>11}"
-    lines = [f"validation window {validation.cutoff:%Y-%m-%d} .. {test.cutoff:%Y-%m-%d} (exclusive)", header]
-    for r in rows:
-        lines.append(f"{r['model']:<11}{r.get('rank', ''):>6}{r.get('reg_param', ''):>7}{r.get('alpha', ''):>7}"
-                     f"{r.get('strength_transform', ''):>10}{r[OBJECTIVE]:>10.4f}{r['recall@10']:>11.4f}")
+    assert best is not None
+    chosen, chosen_validation = best
+
+    # The test split, for the record only: the choice above never looked at it.
+    test_ctx = harness.prepare(spark, test, params.ks, params.exclude_purchased)
+    chosen_test = harness.score_model(test_ctx, chosen.model, chosen)
+    default_test = harness.score_model(test_ctx, "als", RunParams(input=params.input, evaluation=params.evaluation))
+    test_ctx.release()
+    report = {
+        "objective": OBJECTIVE, "protocol": test.window, "validation": validation.window,
+        "chosen": describe(chosen), "chosen_validation": chosen_validation, "chosen_test": chosen_test,
+        "defaults_test": default_test, "validation_users": int(chosen_validation["users"]),
+        "test_users": int(chosen_test["users"]), "trials": sorted(rows, key=lambda r: -r[OBJECTIVE]),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    tuned.record(spark, chosen, params.evaluation.protocol, OBJECTIVE, chosen_validation[OBJECTIVE],
+                 chosen_test[OBJECTIVE], default_test[OBJECTIVE], len(rows) - 1)
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    (settings.reports_dir / "tuning.json").write_text(json.dumps(report, indent=2, default=str) + "\n",
+                                                      encoding="utf-8")
+    return report
+
+
+def format_tuning(report: dict[str, Any]) -> str:
+    """The trials table, best first, and the test figures of the winner against the defaults."""
+    lines = [f"validation {report['validation']} ({report['validation_users']:,} users), best first:",
+             f"{'model':<11}{'parameters':<58}{OBJECTIVE:>9}{'recall@10':>11}{'fit s':>8}"]
+    for r in report["trials"]:
+        shown = {k: v for k, v in r.items() if k not in ("model",) and "@" not in k
+                 and k not in ("users", "fit_seconds", "seed", "blocks", "block_size", "max_items")}
+        text = " ".join(f"{k}={v}" for k, v in shown.items())
+        lines.append(f"{r['model']:<11}{text[:57]:<58}{r[OBJECTIVE]:>9.4f}{r['recall@10']:>11.4f}"
+                     f"{r['fit_seconds']:>8.1f}")
+    chosen = report["chosen"]
+    lines.append(f"chosen: {chosen} -> written to ml.tuned_params; `make train` uses it from now on")
+    lines.append(f"test split {report['protocol']} ({report['test_users']:,} users): {OBJECTIVE} chosen "
+                 f"{report['chosen_test'][OBJECTIVE]:.4f} vs ALS defaults {report['defaults_test'][OBJECTIVE]:.4f}")
     return "\n".join(lines)

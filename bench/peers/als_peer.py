@@ -19,11 +19,11 @@ from implicit.cpu.als import AlternatingLeastSquares
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
-from ml import als, topk
-from ml.als import I, U
-from ml.data import StrengthRule, time_split
+from ml import als, harness, topk
+from ml.columns import I, U
+from ml.data import StrengthRule
 from ml.params import RunParams
-from ml.run import prepare_eval
+from ml.splits import time_split
 from pipeline.config import dbt_vars, load_settings
 from pipeline.spark import get_spark
 
@@ -35,7 +35,7 @@ def run() -> dict:
     settings = load_settings()
     params = RunParams()
     split = time_split(spark, params.evaluation, StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir)))
-    ctx = prepare_eval(split, (K,), params.exclude_purchased)
+    ctx = harness.prepare(spark, split, (K,), params.exclude_purchased)
     train = ctx.data.feedback.select(U, I, als.confidence_input(F.col("strength"), params.als.strength_transform)
                                      .alias("r")).toArrow()
     n_users, n_items = ctx.data.user_index.count(), ctx.catalog_size
@@ -43,7 +43,7 @@ def run() -> dict:
     started = time.perf_counter()
     spark_model = als.fit(ctx.data.feedback, params.als)
     spark_fit = time.perf_counter() - started
-    spark_metrics = ctx.score(als.recommend(spark_model, ctx.scored, K, ctx.excluded))
+    spark_metrics = ctx.score(topk.FactorScorer(*als.factors(spark_model)))
 
     confidence = 1.0 + params.als.alpha * train["r"].to_numpy().astype(np.float32)  # implicit takes c itself
     matrix = csr_matrix((confidence, (train[U].to_numpy(), train[I].to_numpy())), shape=(n_users, n_items))
@@ -54,9 +54,8 @@ def run() -> dict:
     peer.fit(matrix, show_progress=False)
     implicit_fit = time.perf_counter() - started
     # Same top-N code as Spark's model: only the factors differ.
-    ranked = topk.ranked_frame(topk.Factors(np.arange(n_users), peer.user_factors),
-                               topk.Factors(np.arange(n_items), peer.item_factors), ctx.scored, K, ctx.excluded, U, I)
-    implicit_metrics = ctx.score(ranked)
+    implicit_metrics = ctx.score(topk.FactorScorer(topk.Factors(np.arange(n_users), peer.user_factors),
+                                                   topk.Factors(np.arange(n_items), peer.item_factors)))
     return {
         "pairs": train.num_rows, "users": n_users, "items": n_items, "scored_users": int(spark_metrics["users"]),
         "rank": params.als.rank, "iterations": params.als.max_iter, "reg_param": params.als.reg_param,

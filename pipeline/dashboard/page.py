@@ -115,7 +115,7 @@ def _model_charts(marts: dict[str, list[Row]]) -> list[Chart]:
     latest = [r for r in marts["model_quality_latest"] if r["metric"] in QUALITY_METRICS]
     latest.sort(key=lambda r: (QUALITY_METRICS.index(r["metric"]), r["k"]))
     series = {name: [_f(r[column]) for r in latest] for name, column in
-              (("ALS", "als"), ("popularity", "popularity"), ("oracle", "oracle"))
+              (("ALS", "als"), ("EASE", "ease"), ("popularity", "popularity"), ("oracle", "oracle"))
               if any(r[column] is not None for r in latest)}
     history = sorted((r for r in marts["model_quality_history"]
                       if r["model"] == "als" and r["metric"] == "ndcg" and r["k"] == 10), key=lambda r: r["finished_at"])

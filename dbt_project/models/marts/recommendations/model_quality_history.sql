@@ -1,4 +1,4 @@
--- Every run's evaluation metrics (ALS, popularity, oracle, ALS as a fraction of oracle).
+-- Every run's evaluation metrics (each model, the oracle, the served model as a fraction of the oracle).
 with
 
 metrics as (

@@ -16,9 +16,10 @@ final as (
         metric,
         k,
         max(case when model = 'als' then metric_value end) as als,
+        max(case when model = 'ease' then metric_value end) as ease,
         max(case when model = 'popularity' then metric_value end) as popularity,
         max(case when model = 'oracle' then metric_value end) as oracle,
-        max(case when model = 'als_vs_oracle' then metric_value end) as als_fraction_of_oracle
+        max(case when endswith(model, '_vs_oracle') then metric_value end) as served_fraction_of_oracle
     from history
     group by run_id, finished_at, eval_cutoff, metric, k
 

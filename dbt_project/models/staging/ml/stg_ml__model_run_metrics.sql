@@ -1,4 +1,5 @@
--- One row per run and metric: 'als.ndcg@10' becomes model 'als', metric 'ndcg', k 10.
+-- One row per run and ranking metric: 'als.ndcg@10' becomes model 'als', metric 'ndcg', k 10.
+-- Other figures of a run (e.g. 'als.fit_seconds') stay in ml.model_runs only.
 with
 
 source as (
@@ -24,6 +25,12 @@ exploded as (
 
 ),
 
+ranking as (
+
+    select * from exploded where metric_key rlike '^[a-z_]+[.][a-z_]+@[0-9]+$'
+
+),
+
 final as (
 
     select
@@ -38,7 +45,7 @@ final as (
         split_part(split_part(metric_key, '.', 2), '@', 1) as metric,
         cast(split_part(metric_key, '@', 2) as int) as k,
         metric_value
-    from exploded
+    from ranking
 
 )
 

@@ -1,0 +1,123 @@
+"""The evaluation harness: a split indexed once, the scored users and excluded pairs collected once,
+then any registered model (and the oracle, when the generator's truth is there) fitted and scored
+on exactly the same users. ``run`` and ``tune`` both evaluate through here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+
+from ml import ids, topk
+from ml.columns import ITEM, USER, I, U
+from ml.evaluate import evaluate
+from ml.models import MODELS
+from ml.oracle import oracle_scorer, truth_available
+from ml.params import RunParams
+from ml.splits import Split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Indexed:
+    """Feedback in dense indices, with the maps back to ids."""
+
+    feedback: DataFrame  # u, i, strength
+    user_index: DataFrame  # user_id, u
+    item_index: DataFrame  # item_id, i
+
+    def pairs(self, df: DataFrame | None) -> DataFrame | None:
+        """(user_id, item_id) -> (u, i), dropping ids the model has never seen."""
+        if df is None:
+            return None
+        return ids.to_index(ids.to_index(df, self.user_index, USER), self.item_index, ITEM)
+
+    def to_ids(self, ranked: DataFrame) -> DataFrame:
+        """(u, i, score, rank) -> (user_id, item_id, score, rank)."""
+        return ids.to_id(ids.to_id(ranked, self.user_index, U), self.item_index, I)
+
+    def release(self) -> None:
+        self.feedback.unpersist()
+
+
+def index_feedback(feedback: DataFrame) -> Indexed:
+    user_index = ids.build_index(feedback, USER, U)
+    item_index = ids.build_index(feedback, ITEM, I)
+    indexed = ids.to_index(ids.to_index(feedback, user_index, USER), item_index, ITEM)
+    return Indexed(indexed.persist(StorageLevel.MEMORY_AND_DISK), user_index, item_index)
+
+
+def excluded_arrays(pairs: DataFrame | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(u, i) pairs collected as two parallel arrays, or (None, None)."""
+    if pairs is None:
+        return None, None
+    table = pairs.select(U, I).toArrow()
+    return table.column(U).to_numpy().astype(np.int64), table.column(I).to_numpy().astype(np.int64)
+
+
+@dataclass
+class EvalContext:
+    """One split, prepared once: every model is scored on the same users and exclusions."""
+
+    spark: SparkSession
+    data: Indexed
+    users: np.ndarray  # dense u of the scored users: active in training, with a relevant item after
+    relevant: DataFrame  # user_id, item_id of the scored users
+    ex_users: np.ndarray | None  # (u, i) pairs never recommended
+    ex_items: np.ndarray | None
+    buyers: DataFrame | None  # u, i bought in training (popularity counts buyers)
+    catalog_size: int
+    ks: tuple[int, ...]
+    window: dict
+
+    def rank(self, scorer: topk.Scorer) -> DataFrame:
+        """(user_id, item_id, score, rank): the top max(ks) of every scored user."""
+        ranked = topk.top_n_scored(scorer, self.users, max(self.ks), self.ex_users, self.ex_items)
+        return self.data.to_ids(self.spark.createDataFrame(ranked.to_arrow(U, I)))
+
+    def score(self, scorer: topk.Scorer) -> dict[str, float]:
+        return evaluate(self.rank(scorer), self.relevant, self.ks, self.catalog_size)
+
+    def release(self) -> None:
+        self.data.release()
+
+
+def prepare(spark: SparkSession, split: Split, ks: tuple[int, ...], exclude_history: bool) -> EvalContext:
+    data = index_feedback(split.train)
+    scored = split.relevant.select(USER).distinct().join(data.user_index, USER)
+    users = np.sort(topk.column_values(scored, U))
+    ex_users, ex_items = excluded_arrays(data.pairs(split.history) if exclude_history else None)
+    return EvalContext(
+        spark=spark, data=data, users=users, relevant=split.relevant.join(scored.select(USER), USER),
+        ex_users=ex_users, ex_items=ex_items, buyers=data.pairs(split.buyers),
+        catalog_size=data.item_index.count(), ks=ks, window=split.window)
+
+
+def score_model(ctx: EvalContext, name: str, params: RunParams) -> dict[str, float]:
+    """Fit model ``name`` on the split's training part and score it; adds ``fit_seconds``."""
+    started = time.perf_counter()
+    fitted = MODELS[name].fit(ctx.data.feedback, ctx.buyers, params)
+    fit_seconds = time.perf_counter() - started
+    metrics = ctx.score(fitted.scorer)
+    return {**metrics, "fit_seconds": round(fit_seconds, 3)}
+
+
+def score_oracle(ctx: EvalContext, truth_dir: Path) -> dict[str, float] | None:
+    if not truth_available(truth_dir):
+        return None
+    scorer = oracle_scorer(truth_dir, ctx.data.user_index, ctx.data.item_index, ctx.users)
+    return ctx.score(scorer) if scorer is not None else None
+
+
+def fraction_of_oracle(metrics: dict[str, dict[str, float]], model: str) -> dict[str, float]:
+    """Each metric of ``model`` as a share of the oracle's (rates only: no counts, seconds or coverage)."""
+    if "oracle" not in metrics or model not in metrics:
+        return {}
+    return {k: metrics[model][k] / v for k, v in metrics["oracle"].items()
+            if v and "@" in k and not k.startswith("coverage")}

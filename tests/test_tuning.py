@@ -1,0 +1,137 @@
+"""Protocols, EASE and tuning: the random split holds out what it says and tuning never sees the test
+part; EASE equals its closed form; `tune` then `run` serves the tuned model with no copying."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from ml import tuned
+from ml.__main__ import main as ml_main
+from ml.columns import ITEM, STRENGTH, USER, I, U
+from ml.models.ease import fit_pairs
+from ml.params import EaseParams, EvalSpec, RunParams
+from ml.splits import random_split, validation_of
+from ml.tune import candidates, parse_space
+from pipeline.generate.params import GeneratorParams
+from tests.chain import land_generated
+
+
+def test_random_split_holds_out_a_share_of_each_user_and_validation_never_sees_it(spark):
+    rows = [(u, i, 1.0) for u in range(1, 41) for i in range(u % 9 + 1)]  # users with 1..9 pairs
+    feedback = spark.createDataFrame(rows, f"{USER} bigint, {ITEM} bigint, {STRENGTH} double")
+    split = random_split(feedback, 0.25, seed=3)
+    train = {(r[0], r[1]) for r in split.train.collect()}
+    held = {(r[0], r[1]) for r in split.relevant.collect()}
+    assert not train & held and train | held == {(u, i) for u, i, _ in rows}
+    for user in range(1, 41):
+        n = user % 9 + 1
+        mine = sum(1 for u, _ in held if u == user)
+        assert mine == (0 if n == 1 else min(n - 1, max(1, round(n * 0.25)))), user
+    assert {(r[0], r[1]) for r in random_split(feedback, 0.25, seed=3).relevant.collect()} == held  # reproducible
+    assert {(r[0], r[1]) for r in split.history.collect()} == train  # training pairs are never listed back
+
+    validation = validation_of(spark, split, EvalSpec(protocol="random"), None)
+    seen = {(r[0], r[1]) for r in validation.train.collect()} | {(r[0], r[1]) for r in validation.relevant.collect()}
+    assert seen == train  # validation is carved from the training part only
+
+
+def test_ease_is_its_closed_form_and_ranks_like_a_full_sort(spark):
+    rng = np.random.default_rng(5)
+    dense = (rng.random((30, 12)) < 0.3).astype(float)
+    users, items = np.nonzero(dense)
+    table = spark.createDataFrame([(int(u) * 7, int(i) * 3, 2.0) for u, i in zip(users, items)],
+                                  f"{U} int, {I} int, {STRENGTH} double").toArrow()
+    scorer = fit_pairs(table, EaseParams(l2=10.0, transform="binary", max_items=100))
+    x = dense[np.unique(users)][:, np.unique(items)]
+    p = np.linalg.inv(x.T @ x + 10.0 * np.eye(x.shape[1]))
+    b = np.eye(x.shape[1]) - p / np.diag(p)
+    np.testing.assert_allclose(scorer.weights, b, atol=1e-5)
+    assert np.all(np.diag(scorer.weights) == 0)
+    out = np.empty((3, len(scorer.items)), np.float32)
+    np.testing.assert_allclose(scorer.score_into(np.array([0, 4, 9]), out), x[[0, 4, 9]] @ b, atol=1e-4)
+    capped = fit_pairs(table, EaseParams(l2=10.0, max_items=5))
+    by_users = np.bincount(np.unique(items, return_inverse=True)[1])
+    top5 = np.sort(np.lexsort((np.unique(items), -by_users))[:5])
+    assert capped.items.tolist() == (np.unique(items)[top5] * 3).tolist()  # the 5 items with most users
+
+
+def test_space_and_candidates_start_from_the_current_parameters():
+    space = parse_space("als.rank=8,16 als.alpha=2 ease.l2=50")
+    assert space == {"als": {"rank": [8, 16], "alpha": [2.0]}, "ease": {"l2": [50.0]}}
+    found = candidates(space, RunParams(), trials=None)
+    assert [c.model for c in found[:2]] == ["als", "ease"] and found[0] == RunParams()
+    assert {(c.model, c.als.rank, c.als.alpha) for c in found if c.model == "als"} >= {("als", 8, 2.0),
+                                                                                       ("als", 16, 2.0)}
+    assert len(candidates(space, RunParams(), trials=1)) == 3
+    with pytest.raises(Exception, match="family.parameter"):
+        parse_space("als.ranks=3")
+
+
+@pytest.fixture(scope="module")
+def tuning_lakehouse(spark, settings, tmp_path_factory):
+    land_generated(spark, settings, GeneratorParams(rows=60_000, days=12, seed=5), tmp_path_factory.mktemp("tune"))
+    from pipeline.dbt_runner import run_dbt
+
+    run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"])
+    spark.sql("drop table if exists ml.tuned_params")
+    return settings
+
+
+SPACE = "als.rank=8 als.max_iter=5 ease.l2=100"
+
+
+def _cli(monkeypatch, *args: str) -> None:
+    monkeypatch.setattr(sys, "argv", ["python -m ml", *args, "--quiet", "--holdout-days", "3"])
+    assert ml_main() == 0
+
+
+def test_tuning_never_reads_the_test_window_and_train_then_serves_its_choice(spark, tuning_lakehouse, monkeypatch,
+                                                                            capsys):
+    settings = tuning_lakehouse
+    # A copy of the events whose test window (the last 3 days) is scrambled: other products, other types.
+    events = spark.table("cleaned.cleaned_events")
+    cutoff = events.agg(F.max("event_date")).first()[0]
+    window = F.col("event_date") > F.date_sub(F.lit(cutoff), 3)
+    scrambled = events.select(*[
+        F.when(window, F.col(c) + 1_000_003).otherwise(F.col(c)).alias(c) if c == "product_id"
+        else F.when(window, F.lit("purchase")).otherwise(F.col(c)).alias(c) if c == "event_type" else F.col(c)
+        for c in events.columns])
+    scrambled.write.format("delta").mode("overwrite").saveAsTable("cleaned.events_scrambled_test_window")
+
+    _cli(monkeypatch, "tune", "--space", SPACE)
+    first = tuned_report(settings)
+    _cli(monkeypatch, "tune", "--space", SPACE, "--events-table", "cleaned.events_scrambled_test_window")
+    second = tuned_report(settings)
+    strip = [{k: v for k, v in r.items() if k != "fit_seconds"} for r in first["trials"]]
+    assert strip == [{k: v for k, v in r.items() if k != "fit_seconds"} for r in second["trials"]]
+    assert first["chosen"] == second["chosen"]
+    assert first["chosen_test"]["ndcg@10"] != second["chosen_test"]["ndcg@10"]  # the test part did differ
+    assert first["validation"]["eval_cutoff"] < first["protocol"]["eval_cutoff"]
+
+    # `run` picks the last tuned choice up by itself and records where its parameters came from.
+    _cli(monkeypatch, "run", "--compare", "popularity")
+    out = capsys.readouterr().out
+    chosen = second["chosen"]
+    assert f"serving {chosen['model']} (parameters: tuned " in out
+    run = spark.table("ml.model_runs").orderBy(F.desc("finished_at")).first()
+    assert run.params["model"] == chosen["model"] and run.params["source"].startswith("tuned ")
+    section = {k: v for k, v in run.params.items() if k.startswith(chosen["model"] + ".")}
+    assert {k.split(".", 1)[1]: v for k, v in section.items()} == {k: str(v) for k, v in chosen.items()
+                                                                   if k != "model"}
+    assert tuned.apply_latest(spark, RunParams()).model == chosen["model"]
+
+    # Options given on the command line win over the tuned values.
+    _cli(monkeypatch, "run", "--no-eval", "--model", "als", "--rank", "4")
+    run = spark.table("ml.model_runs").orderBy(F.desc("finished_at")).first()
+    assert (run.params["model"], run.params["als.rank"]) == ("als", "4")
+    assert run.params["source"].startswith("command line over tuned ")
+
+
+def tuned_report(settings) -> dict:
+    import json
+
+    return json.loads((settings.reports_dir / "tuning.json").read_text())
