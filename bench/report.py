@@ -76,7 +76,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 STAGE_ORDER = ("generate", "ingest", "dbt_full", "duckdb", "ingest_day", "dbt_incremental", "train", "als_peer",
-               "dbt_recommendations", "sync", "mysql_raw")
+               "dbt_recommendations", "sync", "mysql_raw", "ease_serve", "tune")
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -106,6 +106,23 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines += ["", f"ALS on {als['pairs']:,} training pairs ({als['scored_users']:,} users scored): Spark fit "
                       f"{als['spark_fit_seconds']} s, NDCG@10 {als['spark_ndcg@10']:.4f}; implicit fit "
                       f"{als['implicit_fit_seconds']} s, NDCG@10 {als['implicit_ndcg@10']:.4f}."]
+        train = r["stages"].get("train", {})
+        if train.get("fit_seconds"):
+            lines += ["", "Evaluation in `ml run` (same users, time split): " + "; ".join(
+                f"{m} NDCG@10 {train['ndcg_at_10'][m]:.4f}, fit {s:.1f} s" for m, s in train["fit_seconds"].items())
+                + (f"; oracle {train['ndcg_at_10']['oracle']:.4f}" if "oracle" in train["ndcg_at_10"] else "") + "."]
+        ease = r["stages"].get("ease_serve")
+        if ease:
+            peak = ease.get("peak_mb", {})
+            lines += ["", f"EASE serving alone (fit + top-N for {ease['counts']['users']:,} users): "
+                      f"{ease['seconds']:.0f} s (fit {ease['stage_seconds'].get('serve_fit', 0):.0f} s, top-N "
+                      f"{ease['stage_seconds'].get('serve_recommend', 0):.0f} s), peak Python "
+                      f"{_fmt(peak.get('python'), 0)} MiB, JVM {_fmt(peak.get('jvm'), 0)} MiB."]
+        tuned = r["stages"].get("tune")
+        if tuned:
+            lines += ["", f"`make tune` ({len(tuned['trials']) - 1} candidates, {tuned['seconds']:.0f} s) chose "
+                      f"{tuned['chosen']}; test window NDCG@10 {tuned['chosen_test']['ndcg@10']:.4f} vs ALS defaults "
+                      f"{tuned['defaults_test']['ndcg@10']:.4f} ({tuned['test_users']:,} users)."]
         duck = r["stages"].get("duckdb")
         if duck:
             agree = ", ".join(f"{t} {'agrees' if v['agree'] else 'DIFFERS'}" for t, v in duck["agreement"].items())

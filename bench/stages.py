@@ -135,7 +135,8 @@ def train(scale: Scale) -> dict[str, Any]:
     measured = scale.run("train", "-m", "ml", "run", "--quiet")
     report = json.loads((scale.root / "reports" / "last_run.json").read_text())
     return _result(measured, report["counts"]["interactions"], stage_seconds=report["stage_seconds"],
-                   counts=report["counts"], ndcg_at_10={m: v["ndcg@10"] for m, v in report["metrics"].items()})
+                   counts=report["counts"], ndcg_at_10={m: v["ndcg@10"] for m, v in report["metrics"].items()},
+                   fit_seconds={m: v["fit_seconds"] for m, v in report["metrics"].items() if "fit_seconds" in v})
 
 
 def als_peer(scale: Scale) -> dict[str, Any]:
@@ -158,10 +159,37 @@ def mysql_raw(scale: Scale) -> dict[str, Any]:
     return measure(local_server.local_server(scale.env).app_settings(), scale.root / "tmp")
 
 
+def ease_serve(scale: Scale) -> dict[str, Any]:
+    """EASE as the serving model, alone: its fit and top-N for every user, time and peak memory.
+    Runs after the sync, so the lists it leaves in ml.* are not the ones the pipeline served."""
+    measured = scale.run("ease_serve", "-m", "ml", "run", "--quiet", "--no-eval", "--no-tuned", "--model", "ease",
+                         "--compare", "ease")
+    report = json.loads((scale.root / "reports" / "last_run.json").read_text())
+    return _result(measured, report["counts"]["interactions"], stage_seconds=report["stage_seconds"],
+                   counts=report["counts"])
+
+
+def tune(scale: Scale) -> dict[str, Any]:
+    """`make tune`'s default search (12 sampled candidates, 15 min budget) on the validation split,
+    then the winner and the ALS defaults on the test window."""
+    measured = scale.run("tune", "-m", "ml", "tune", "--quiet", "--trials", "12", "--budget-seconds", "900")
+    report = json.loads((scale.root / "reports" / "tuning.json").read_text())
+    return _result(measured, None, chosen=report["chosen"], validation_users=report["validation_users"],
+                   test_users=report["test_users"],
+                   chosen_test={k: report["chosen_test"][k] for k in ("ndcg@10", "recall@10", "map@10",
+                                                                         "fit_seconds")},
+                   defaults_test={k: report["defaults_test"][k] for k in ("ndcg@10", "recall@10", "map@10",
+                                                                          "fit_seconds")},
+                   trials=[{k: v for k, v in t.items() if k in ("model", "rank", "reg_param", "alpha", "max_iter",
+                                                               "strength_transform", "l2", "transform", "ndcg@10",
+                                                               "fit_seconds")} for t in report["trials"]])
+
+
 STAGES: dict[str, Callable[[Scale], dict[str, Any]]] = {
     "generate": generate, "ingest": ingest, "dbt_full": dbt_full, "duckdb": duckdb, "ingest_day": ingest_day,
     "dbt_incremental": dbt_incremental, "train": train, "als_peer": als_peer,
-    "dbt_recommendations": dbt_recommendations, "sync": sync, "mysql_raw": mysql_raw,
+    "dbt_recommendations": dbt_recommendations, "sync": sync, "mysql_raw": mysql_raw, "ease_serve": ease_serve,
+    "tune": tune,
 }
 # The chain a user runs; peers (duckdb, als_peer, mysql_raw) are not part of end-to-end time.
 PIPELINE = ("generate", "ingest", "dbt_full", "ingest_day", "dbt_incremental", "train", "dbt_recommendations",

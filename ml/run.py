@@ -22,7 +22,7 @@ from ml.data import MlDataError, StrengthRule, TooLittleHistory, load_feedback, 
 from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import RunParams
-from ml.splits import Split, split_for
+from ml.splits import Split, random_protocol_buyers, split_for
 from pipeline.config import Settings, dbt_vars
 from pipeline.faults import crash_point
 
@@ -52,7 +52,7 @@ def evaluation_split(spark: SparkSession, params: RunParams, rule: StrengthRule,
     with timer.stage("eval_split"):
         try:
             return split_for(spark, params.evaluation.protocol, params.input, params.evaluation, rule,
-                             load_purchased(spark, params.input))
+                             random_protocol_buyers(spark, params))
         except TooLittleHistory as exc:
             log.warning("evaluation skipped: %s; recommendations are still trained and served", exc)
             return None

@@ -22,8 +22,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ml.columns import ITEM, STRENGTH, USER
-from ml.data import MlDataError, StrengthRule, TooLittleHistory, holdout_for, load_feedback, read_table
-from ml.params import EvalSpec, InputSpec
+from ml.data import MlDataError, StrengthRule, TooLittleHistory, holdout_for, load_feedback, load_purchased, read_table
+from ml.params import EvalSpec, InputSpec, RunParams
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,11 @@ def random_split(feedback: DataFrame, test_fraction: float, seed: int, buyers: D
         buyers=train_buyers,
         window={"protocol": "random", "test_fraction": test_fraction, "seed": seed},
     )
+
+
+def random_protocol_buyers(spark: SparkSession, params: RunParams) -> DataFrame | None:
+    """The purchases the random protocol's popularity counts (the time protocol finds its own)."""
+    return load_purchased(spark, params.input) if params.evaluation.protocol == "random" else None
 
 
 def split_for(spark: SparkSession, protocol: str, input_spec: InputSpec, eval_spec: EvalSpec,

@@ -22,9 +22,9 @@ from pyspark.sql import SparkSession
 from tqdm import tqdm
 
 from ml import harness, tuned
-from ml.data import MlDataError, StrengthRule, load_purchased
+from ml.data import MlDataError, StrengthRule
 from ml.params import RunParams
-from ml.splits import split_for, validation_of
+from ml.splits import random_protocol_buyers, split_for, validation_of
 from pipeline.config import Settings, dbt_vars
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict
          trials: int | None = None, budget_seconds: float | None = None, progress: bool = True) -> dict[str, Any]:
     """Search, record the winner, and return the tuning report (also in reports/tuning.json)."""
     rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
-    buyers = load_purchased(spark, params.input)
-    test = split_for(spark, params.evaluation.protocol, params.input, params.evaluation, rule, buyers)
+    test = split_for(spark, params.evaluation.protocol, params.input, params.evaluation, rule,
+                     random_protocol_buyers(spark, params))
     validation = validation_of(spark, test, params.evaluation, rule)
     log.info("validation split %s, carved from the training part of the test split %s", validation.window,
              test.window)

@@ -3,6 +3,7 @@ part; EASE equals its closed form; `tune` then `run` serves the tuned model with
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import numpy as np
@@ -13,7 +14,9 @@ from ml import tuned
 from ml.__main__ import main as ml_main
 from ml.columns import ITEM, STRENGTH, USER, I, U
 from ml.models.ease import fit_pairs
-from ml.params import EaseParams, EvalSpec, RunParams
+from ml.params import EaseParams, EvalSpec, InputSpec, RunParams
+from ml.report import format_metrics
+from ml.run import run
 from ml.splits import random_split, validation_of
 from ml.tune import candidates, parse_space
 from pipeline.generate.params import GeneratorParams
@@ -135,3 +138,20 @@ def tuned_report(settings) -> dict:
     import json
 
     return json.loads((settings.reports_dir / "tuning.json").read_text())
+
+
+def test_a_plain_interaction_table_is_evaluated_with_the_random_protocol(spark, settings, tmp_path):
+    """No events, no strengths, no purchases: (user, item) pairs only, as public benchmarks ship them."""
+    rng = np.random.default_rng(11)
+    pairs = {(int(u), int(rng.choice(60, p=np.r_[np.full(10, 0.06), np.full(50, 0.008)]) if u % 2 else
+                            rng.integers(0, 60))) for u in range(400) for _ in range(8)}
+    spark.createDataFrame(sorted(pairs), "member bigint, film bigint").write.mode("overwrite") \
+        .saveAsTable("default.plain_pairs")
+    params = RunParams(input=InputSpec("default.plain_pairs", "member", "film", None, "unused", None),
+                       evaluation=EvalSpec(protocol="random", test_fraction=0.25), compare=("als", "popularity"))
+    report = run(spark, dataclasses.replace(settings, truth_dir=tmp_path / "none"), params, progress=False)
+    assert set(report["metrics"]) == {"als", "popularity"}
+    assert report["window"] == {"protocol": "random", "test_fraction": 0.25, "seed": 17}
+    assert report["counts"]["eval_users"] == report["counts"]["users"] == 400  # every user has >= 2 pairs
+    assert report["metrics"]["popularity"]["ndcg@10"] > 0
+    assert "0.25 of each user's pairs held out at random" in format_metrics(report)
