@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' (default: ml/tune.py DEFAULT_SPACE)")
     g.add_argument("--trials", type=int, default=None, help="a random sample of this many combinations")
     g.add_argument("--budget-seconds", type=float, default=None, help="start no new trial after this long")
+    g.add_argument("--min-gain", type=float, default=None,
+                   help="relative validation gain a challenger needs to replace the current parameters (0.01)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -125,11 +127,11 @@ def main() -> int:
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the report is written last: find out now
     spark = get_spark("ml", settings)
     if args.command == "tune":
-        from ml.tune import DEFAULT_SPACE, format_tuning, parse_space, tune
+        from ml.tune import DEFAULT_SPACE, MIN_GAIN, format_tuning, parse_space, tune
 
         space = parse_space(args.space) if args.space else DEFAULT_SPACE
         report = tune(spark, settings, model_params(args, params), space, args.trials, args.budget_seconds,
-                      progress=not args.quiet)
+                      progress=not args.quiet, min_gain=MIN_GAIN if args.min_gain is None else args.min_gain)
         print(format_tuning(report))
         return 0
     from ml import tuned

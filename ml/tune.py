@@ -4,8 +4,11 @@ part of the evaluation protocol, so the test part is never seen (ml/splits.py ``
 The search space is configurable (``--space``); the search is a full grid or, with ``--trials``, a
 seeded random sample of it, and stops starting new trials once ``--budget-seconds`` are spent. Each
 family's current parameters are always tried first, so the choice is never worse than them on
-validation. The winner is scored once on the test split next to the defaults (reported, never used
-to choose), written to reports/tuning.json and to ml.tuned_params, where `make train` finds it.
+validation. A challenger replaces the current parameters only when it beats them on validation by
+``min_gain`` (relative; default 1 %): smaller differences are noise on a few thousand users, and
+chasing them overfits the validation split. The winner is scored once on the test split next to the
+defaults (reported, never used to choose), written to reports/tuning.json and to ml.tuned_params,
+where `make train` finds it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pipeline.config import Settings, dbt_vars
 log = logging.getLogger(__name__)
 
 OBJECTIVE = "ndcg@10"
+MIN_GAIN = 0.01
 # family -> parameter -> values. ALS: 3 x 3 x 3 x 2 x 2 = 108 combinations; EASE: 4 x 2.
 DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
     "als": {"rank": [16, 32, 64], "reg_param": [0.05, 0.5, 2.0], "alpha": [1.0, 5.0, 20.0],
@@ -78,8 +82,19 @@ def describe(params: RunParams) -> dict[str, Any]:
     return {"model": params.model, **dataclasses.asdict(getattr(params, params.model))}
 
 
+def choose(scored: list[tuple[RunParams, dict[str, float]]], incumbent: RunParams,
+           min_gain: float) -> tuple[RunParams, dict[str, float]]:
+    """The best candidate, unless it beats the incumbent by less than ``min_gain`` (relative)."""
+    best = max(scored, key=lambda pair: pair[1][OBJECTIVE])
+    current = next((pair for pair in scored if pair[0] == incumbent), None)
+    if current is not None and best[1][OBJECTIVE] < current[1][OBJECTIVE] * (1 + min_gain):
+        return current
+    return best
+
+
 def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict[str, dict[str, list[Any]]],
-         trials: int | None = None, budget_seconds: float | None = None, progress: bool = True) -> dict[str, Any]:
+         trials: int | None = None, budget_seconds: float | None = None, progress: bool = True,
+         min_gain: float = MIN_GAIN) -> dict[str, Any]:
     """Search, record the winner, and return the tuning report (also in reports/tuning.json)."""
     rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
     test = split_for(spark, params.evaluation.protocol, params.input, params.evaluation, rule,
@@ -91,21 +106,20 @@ def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict
     if len(ctx.users) == 0:
         raise MlDataError("no user of the validation split has a relevant item: too little data to tune on")
     rows: list[dict[str, Any]] = [{"model": "popularity", **harness.score_model(ctx, "popularity", params)}]
-    started, best = time.perf_counter(), None
+    started, scored = time.perf_counter(), []
     bar = tqdm(candidates(space, params, trials), desc="tune", unit="fit", disable=not progress)
     for candidate in bar:
-        if budget_seconds is not None and time.perf_counter() - started > budget_seconds:
-            log.info("time budget of %ss spent: %d candidates tried", budget_seconds, len(rows) - 1)
+        if budget_seconds is not None and scored and time.perf_counter() - started > budget_seconds:
+            log.info("time budget of %ss spent: %d candidates tried", budget_seconds, len(scored))
             break
         metrics = harness.score_model(ctx, candidate.model, candidate)
         rows.append({**describe(candidate), **metrics})
-        if best is None or metrics[OBJECTIVE] > best[1][OBJECTIVE]:
-            best = (candidate, metrics)
-            bar.set_postfix_str(f"best {OBJECTIVE} {metrics[OBJECTIVE]:.4f} ({candidate.model})")
+        scored.append((candidate, metrics))
+        leader = max(scored, key=lambda pair: pair[1][OBJECTIVE])
+        bar.set_postfix_str(f"best {OBJECTIVE} {leader[1][OBJECTIVE]:.4f} ({leader[0].model})")
     bar.close()
     ctx.release()
-    assert best is not None
-    chosen, chosen_validation = best
+    chosen, chosen_validation = choose(scored, params, min_gain)
 
     # The test split, for the record only: the choice above never looked at it.
     test_ctx = harness.prepare(spark, test, params.ks, params.exclude_purchased)
@@ -117,6 +131,7 @@ def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict
         "chosen": describe(chosen), "chosen_validation": chosen_validation, "chosen_test": chosen_test,
         "defaults_test": default_test, "validation_users": int(chosen_validation["users"]),
         "test_users": int(chosen_test["users"]), "trials": sorted(rows, key=lambda r: -r[OBJECTIVE]),
+        "min_gain": min_gain, "kept_current": chosen == params,
         "seconds": round(time.perf_counter() - started, 1),
     }
     tuned.record(spark, chosen, params.evaluation.protocol, OBJECTIVE, chosen_validation[OBJECTIVE],
@@ -138,7 +153,9 @@ def format_tuning(report: dict[str, Any]) -> str:
         lines.append(f"{r['model']:<11}{text[:57]:<58}{r[OBJECTIVE]:>9.4f}{r['recall@10']:>11.4f}"
                      f"{r['fit_seconds']:>8.1f}")
     chosen = report["chosen"]
-    lines.append(f"chosen: {chosen} -> written to ml.tuned_params; `make train` uses it from now on")
+    why = (f" (no candidate beat the current parameters by {report['min_gain']:.0%} on validation)"
+           if report["kept_current"] else "")
+    lines.append(f"chosen: {chosen}{why} -> written to ml.tuned_params; `make train` uses it from now on")
     lines.append(f"test split {report['protocol']} ({report['test_users']:,} users): {OBJECTIVE} chosen "
                  f"{report['chosen_test'][OBJECTIVE]:.4f} vs ALS defaults {report['defaults_test'][OBJECTIVE]:.4f}")
     return "\n".join(lines)
