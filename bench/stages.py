@@ -156,7 +156,9 @@ def sync(scale: Scale) -> dict[str, Any]:
 
 
 def mysql_raw(scale: Scale) -> dict[str, Any]:
-    return measure(local_server.local_server(scale.env).app_settings(), scale.root / "tmp")
+    server = local_server.local_server(scale.env)
+    local_server.ensure_running(server)  # a resumed run (STAGES=...) starts after the scale's server stopped
+    return measure(server.app_settings(), scale.root / "tmp")
 
 
 def ease_serve(scale: Scale) -> dict[str, Any]:

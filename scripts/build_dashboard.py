@@ -6,11 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipeline.cli import UserError, configure_logging, run_main
+from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
 from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
-from pipeline.sync.connection import SyncError
 from pipeline.sync.run import target_settings
 
 log = logging.getLogger("report")
@@ -24,17 +23,14 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging()
     settings = load_settings()
-    try:
-        if args.source == "mysql":
-            source = MysqlMarts(target_settings())
-        else:
-            from pipeline.spark import get_spark
+    if args.source == "mysql":
+        source = MysqlMarts(target_settings())
+    else:
+        from pipeline.spark import get_spark
 
-            source = DeltaMarts(get_spark("report", settings))
-        html = build_page(source)
-        source.close()
-    except SyncError as exc:
-        raise UserError(str(exc)) from None
+        source = DeltaMarts(get_spark("report", settings))
+    html = build_page(source)
+    source.close()
     output = Path(args.output) if args.output else settings.reports_dir / "dashboard.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")

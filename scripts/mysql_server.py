@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 
-from pipeline.cli import UserError, configure_logging, run_main
+from pipeline.cli import configure_logging, run_main
 from pipeline.sync import local_server
 from pipeline.sync.connection import SyncError, connect, external_settings, quote_identifier
 
@@ -44,20 +44,17 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging()
     server = local_server.local_server()
-    try:
-        if args.command == "start":
-            local_server.ensure_running(server)
-            log.info("private MariaDB running on 127.0.0.1:%d (credentials in %s)", server.port,
-                     server.credentials_file)
-        elif args.command == "stop":
-            log.info("stopped" if local_server.stop(server) else "not running")
-        elif args.command == "status":
-            running = local_server.is_running(server)
-            log.info("private MariaDB on 127.0.0.1:%d is %s", server.port, "running" if running else "stopped")
-        else:
-            log.info(grant_reporting_user())
-    except SyncError as exc:
-        raise UserError(str(exc)) from None
+    if args.command == "start":
+        local_server.ensure_running(server)
+        log.info("private MariaDB running on 127.0.0.1:%d (credentials in %s)", server.port,
+                 server.credentials_file)
+    elif args.command == "stop":
+        log.info("stopped" if local_server.stop(server) else "not running")
+    elif args.command == "status":
+        running = local_server.is_running(server)
+        log.info("private MariaDB on 127.0.0.1:%d is %s", server.port, "running" if running else "stopped")
+    else:
+        log.info(grant_reporting_user())
     return 0
 
 

@@ -10,11 +10,11 @@ import argparse
 import logging
 
 from pipeline import lock
-from pipeline.cli import UserError, configure_logging, run_main
+from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
 from pipeline.spark import get_spark
 from pipeline.sync.catalog import tagged_tables
-from pipeline.sync.connection import SyncError, connect
+from pipeline.sync.connection import connect
 from pipeline.sync.run import sync_all, target_settings
 
 log = logging.getLogger("sync")
@@ -27,13 +27,10 @@ def main() -> int:
     configure_logging()
     settings = load_settings()
     lock.acquire(settings.lock_file)  # a busy lakehouse stops the sync before it touches MySQL
-    try:
-        mysql = target_settings()
-        connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
-        tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
-        results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=not args.quiet)
-    except SyncError as exc:
-        raise UserError(str(exc)) from None
+    mysql = target_settings()
+    connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
+    tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
+    results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=not args.quiet)
     total = sum(r.rows for r in results if r.path != "unchanged")
     seconds = sum(r.seconds for r in results)
     log.info("synced %d tables to %s/%s: %d rows loaded in %.1fs (%s)", len(results), mysql.describe(),

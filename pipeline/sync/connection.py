@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 import mysql.connector
 from mysql.connector import errorcode
 
+from pipeline.errors import UserError
+
 DEFAULT_DATABASE = "lakehouse_marts"
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
-class SyncError(RuntimeError):
-    """A problem the user must fix; the message says what, without secrets."""
+class SyncError(UserError):
+    """A MySQL problem the user must fix; the message says what, without secrets."""
 
 
 def quote_identifier(name: str) -> str:
