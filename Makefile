@@ -38,7 +38,7 @@ STAGES ?=
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
 .PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
-	report doctor test bench clean clean-data
+	report doctor test test-fast lint bench clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -106,6 +106,12 @@ mysql-grant: setup ## create the read-only reporting user (MYSQL_REPORTING_USER,
 test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromium)
 	bash scripts/setup/ensure_chromium.sh
 	$(PY) -m pytest
+
+test-fast: setup ## the pure tests only (no Java, MariaDB or Chromium): seconds
+	$(PY) -m pytest -m "not spark and not mysql and not browser"
+
+lint: setup ## ruff on the Python code (pinned in the test extra)
+	$(PY) -m ruff check pipeline ml bench scripts tests
 
 bench: setup $(BENCH_STAMP) ## time every stage at SCALES="100k 1M" (add 10M) with DuckDB/implicit/raw-load peers; STAGES for a subset
 	$(PY) -m bench --scales "$(SCALES)" $(if $(STAGES),--stages "$(STAGES)")

@@ -57,3 +57,23 @@ def real_slice() -> Path:
     if not REAL_SLICE.exists():
         pytest.fail(f"real data slice missing: {REAL_SLICE}")
     return REAL_SLICE
+
+
+# Markers by what a test needs, so `make test-fast` can run the pure ones without Java, MariaDB or
+# Chromium. A test needs Spark when it uses the session (directly or through a fixture) or runs an
+# entry point that starts a JVM; MariaDB and Chromium by module.
+NEEDS = {
+    "spark": {"test_entry_point_errors", "test_doctor", "test_faults"},
+    "mysql": {"test_mysql_sync", "test_dashboard", "test_faults"},
+    "browser": {"test_dashboard"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if "spark" in item.fixturenames or module in NEEDS["spark"]:
+            item.add_marker(pytest.mark.spark)
+        for marker in ("mysql", "browser"):
+            if module in NEEDS[marker]:
+                item.add_marker(getattr(pytest.mark, marker))
