@@ -74,7 +74,7 @@ dbt: setup ## any dbt command on the lakehouse, e.g. make dbt DBT_ARGS="run --se
 docs: setup ## dbt docs generate (open dbt_project/target/index.html)
 	$(PY) scripts/run_dbt.py docs generate
 
-train: setup ## ALS: evaluate (ALS vs popularity vs oracle), retrain on all data, write ml.* tables; ML_ARGS for options
+train: setup ## evaluate ALS, EASE, popularity (and oracle) side by side, retrain the serving model (tuned parameters when `make tune` ran), write ml.* tables; ML_ARGS for options
 	$(PY) -m ml run $(ML_ARGS)
 
 tune: setup ## choose model + parameters on a validation split of the training part; `make train` then uses them
