@@ -7,7 +7,6 @@ raise :class:`MlDataError`, a one-line user error naming what to do.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +16,6 @@ from pyspark.sql import functions as F
 from ml.columns import ITEM, STRENGTH, USER
 from ml.params import InputSpec
 from pipeline.errors import UserError
-
-log = logging.getLogger(__name__)
 
 
 class MlDataError(UserError):

@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ml.columns import ITEM, STRENGTH, USER
-from ml.data import MlDataError, StrengthRule, TooLittleHistory, holdout_for, load_feedback, load_purchased, read_table
+from ml.data import MlDataError, StrengthRule, holdout_for, load_feedback, load_purchased, read_table
 from ml.params import EvalSpec, InputSpec, RunParams
 
 log = logging.getLogger(__name__)
@@ -138,5 +138,3 @@ def validation_of(spark: SparkSession, test: Split, eval_spec: EvalSpec, rule: S
         return time_split(spark, eval_spec, rule, holdout_days=test.window["holdout_days"], end=test.end)
     return random_split(test.train, eval_spec.test_fraction, eval_spec.seed + 1, test.buyers)
 
-
-__all__ = ["PROTOCOLS", "Split", "TooLittleHistory", "random_split", "split_for", "time_split", "validation_of"]

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from pipeline.config import REPO_ROOT, UnwritableDirError
+from pipeline.config import REPO_ROOT
 from pipeline.errors import UserError
 from pipeline.lock import LakehouseBusyError
 from pipeline.spark import SetupError
@@ -38,7 +38,7 @@ def run_main(main: Callable[[], int]) -> None:
     """Run ``main`` and exit with its code; known failures become one line on stderr."""
     try:
         code = main()
-    except (LakehouseBusyError, SetupError, UnwritableDirError, UserError) as exc:
+    except (LakehouseBusyError, SetupError, UserError) as exc:  # UnwritableDirError is a UserError
         print(f"error: {exc}", file=sys.stderr)
         code = 3 if isinstance(exc, LakehouseBusyError) else getattr(exc, "exit_code", 2)
     sys.exit(code)

@@ -4,6 +4,7 @@ part; EASE equals its closed form; `tune` then `run` serves the tuned model with
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 
 import numpy as np
@@ -135,8 +136,6 @@ def test_tuning_never_reads_the_test_window_and_train_then_serves_its_choice(spa
 
 
 def tuned_report(settings) -> dict:
-    import json
-
     return json.loads((settings.reports_dir / "tuning.json").read_text())
 
 
