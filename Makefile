@@ -8,8 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JARS_DIR := .jars
 DELTA_VERSION := 4.0.1
+# JDBC driver of the shared Hive metastore (cluster mode).
+MARIADB_JDBC_VERSION := 3.5.6
 SETUP_STAMP := $(VENV)/.setup-done
-JARS_STAMP := $(JARS_DIR)/.delta-$(DELTA_VERSION)
+JARS_STAMP := $(JARS_DIR)/.delta-$(DELTA_VERSION)-mariadb-$(MARIADB_JDBC_VERSION)
 
 ROWS ?= 1M
 DAYS ?= 30
@@ -17,7 +19,10 @@ SEED ?= 42
 RAW_DIR ?= $(CURDIR)/data/raw
 LAKEHOUSE_DIR ?= $(CURDIR)/lakehouse
 REPORTS_DIR ?= $(CURDIR)/reports
-export RAW_DIR LAKEHOUSE_DIR REPORTS_DIR
+# embedded (one process, Derby metastore) or cluster (`make cluster-up` first: Spark master and
+# workers, Thrift Server for dbt, shared Hive metastore in MariaDB).
+LAKEHOUSE_ENGINE ?= embedded
+export RAW_DIR LAKEHOUSE_DIR REPORTS_DIR LAKEHOUSE_ENGINE
 export LAKEHOUSE_JARS_DIR := $(CURDIR)/$(JARS_DIR)
 
 DBT_ARGS ?= build
@@ -38,12 +43,12 @@ STAGES ?=
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
 .PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
-	report doctor test test-fast lint bench clean clean-data
+	cluster-up cluster-down cluster-status report doctor test test-fast lint bench clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, Delta jars (idempotent)
+setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, MariaDB, Delta and MariaDB JDBC jars (idempotent)
 
 $(SETUP_STAMP): pyproject.toml scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh
 	bash scripts/setup/ensure_java.sh
@@ -56,7 +61,7 @@ $(SETUP_STAMP): pyproject.toml scripts/setup/ensure_java.sh scripts/setup/ensure
 	touch $@
 
 $(JARS_STAMP):
-	bash scripts/setup/fetch_delta_jars.sh $(DELTA_VERSION) $(JARS_DIR)
+	bash scripts/setup/fetch_jars.sh $(DELTA_VERSION) $(MARIADB_JDBC_VERSION) $(JARS_DIR)
 	touch $@
 
 data: setup ## generate ROWS events over DAYS daily CSV files into RAW_DIR (SEED for another data set)
@@ -103,6 +108,15 @@ mysql-stop: setup ## stop the private MariaDB
 mysql-grant: setup ## create the read-only reporting user (MYSQL_REPORTING_USER, MYSQL_REPORTING_PASSWORD)
 	$(PY) scripts/mysql_server.py grant
 
+cluster-up: setup ## start a Spark master + CLUSTER_WORKERS workers, the Thrift Server and the shared metastore; then LAKEHOUSE_ENGINE=cluster
+	$(PY) scripts/cluster.py up
+
+cluster-down: setup ## stop the Thrift Server, the workers and the master (MariaDB keeps serving the marts)
+	$(PY) scripts/cluster.py down
+
+cluster-status: setup ## one line per cluster piece: master, workers, applications, Thrift Server, metastore
+	$(PY) scripts/cluster.py status
+
 test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromium)
 	bash scripts/setup/ensure_chromium.sh
 	$(PY) -m pytest
@@ -127,9 +141,10 @@ doctor: ## check Java, packages, Delta jars, lakehouse lock, MySQL and dbt manif
 report: setup ## reports/dashboard.html from the synced MySQL marts (REPORT_ARGS="--source delta" for Delta)
 	$(PY) scripts/build_dashboard.py $(REPORT_ARGS)
 
-clean-data: ## delete generated data, the lakehouse and the private MariaDB (keeps the venv and jars)
+clean-data: ## delete generated data, the lakehouse, the local cluster's state and the private MariaDB (keeps the venv and jars)
+	-$(PY) scripts/cluster.py down
 	-$(PY) scripts/mysql_server.py stop
-	rm -rf data lakehouse reports .mysql bench/work
+	rm -rf data lakehouse reports .mysql .cluster bench/work
 
 clean: clean-data ## also delete the venv and the jar cache
 	rm -rf $(VENV) $(JARS_DIR)

@@ -2,13 +2,20 @@
 
 Defaults put everything under the repository: ``./lakehouse`` (Delta warehouse and
 Derby metastore), ``./data/raw`` (CSV landing folder), ``./data/truth`` (the
-generator's planted ground truth) and ``./.jars`` (Delta jars cached by ``make setup``).
+generator's planted ground truth), ``./.jars`` (jars cached by ``make setup``) and
+``./.cluster`` (logs, pids and work folders of the local Spark cluster).
+
+``LAKEHOUSE_ENGINE`` picks how Spark runs: ``embedded`` (default: one process, ``local[*]``,
+a Derby metastore guarded by the lakehouse lock) or ``cluster`` (jobs submitted to a Spark
+master, dbt through the Thrift Server, a shared Hive metastore in MariaDB; see
+:class:`ClusterSettings`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +28,91 @@ from pipeline.errors import UserError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+ENGINES = ("embedded", "cluster")
+
+
 def _path_from_env(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default.resolve()
+
+
+def _int_from_env(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) == 0:
+        raise SettingError(f"{name}={text!r} must be a positive whole number")
+    return int(text)
+
+
+def _memory_from_env(name: str, default: str) -> str:
+    text = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"\d+[kmgt]?", text.lower()):
+        raise SettingError(f"{name}={text!r} is not a JVM memory size such as 1g or 512m")
+    return text.lower()
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """The Spark standalone cluster, Thrift Server and shared metastore of ``LAKEHOUSE_ENGINE=cluster``.
+
+    ``make cluster-up`` starts a master, ``workers`` workers and the Thrift Server on ``host`` and
+    keeps their logs, pids and work folders under ``state_dir``. ``master_url`` may instead name
+    an existing cluster (``CLUSTER_MASTER_URL``: ``spark://...``, ``yarn``, ``k8s://...``), and
+    ``METASTORE_JDBC_URL`` / ``METASTORE_USER`` / ``METASTORE_PASSWORD`` an existing metastore.
+    """
+
+    state_dir: Path
+    host: str
+    master_port: int
+    master_ui_port: int
+    master_url: str
+    workers: int
+    worker_cores: int
+    worker_memory: str
+    app_cores: int  # spark.cores.max of every application, the Thrift Server's included
+    executor_memory: str
+    thrift_host: str
+    thrift_port: int
+    thrift_memory: str
+    metastore_database: str
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def pids_dir(self) -> Path:
+        return self.state_dir / "pids"
+
+    @property
+    def metastore_credentials(self) -> Path:
+        return self.state_dir / "metastore.json"
+
+    @property
+    def master_ui(self) -> str:
+        return f"http://{self.host}:{self.master_ui_port}"
+
+
+def load_cluster_settings() -> ClusterSettings:
+    host = os.environ.get("CLUSTER_HOST", "127.0.0.1")
+    master_port = _int_from_env("SPARK_MASTER_PORT", 7077)
+    return ClusterSettings(
+        state_dir=_path_from_env("CLUSTER_DIR", REPO_ROOT / ".cluster"),
+        host=host,
+        master_port=master_port,
+        master_ui_port=_int_from_env("SPARK_MASTER_WEBUI_PORT", 8080),
+        master_url=os.environ.get("CLUSTER_MASTER_URL") or f"spark://{host}:{master_port}",
+        workers=_int_from_env("CLUSTER_WORKERS", 2),
+        worker_cores=_int_from_env("CLUSTER_WORKER_CORES", 1),
+        worker_memory=_memory_from_env("CLUSTER_WORKER_MEMORY", "1g"),
+        app_cores=_int_from_env("CLUSTER_APP_CORES", 1),
+        executor_memory=_memory_from_env("SPARK_EXECUTOR_MEMORY", "1g"),
+        thrift_host=os.environ.get("SPARK_THRIFT_HOST", host),
+        thrift_port=_int_from_env("SPARK_THRIFT_PORT", 10000),
+        thrift_memory=_memory_from_env("THRIFT_DRIVER_MEMORY", "2g"),
+        metastore_database=os.environ.get("METASTORE_DATABASE", "metastore"),
+    )
 
 
 @dataclass(frozen=True)
@@ -36,6 +125,13 @@ class Settings:
     truth_dir: Path
     jars_dir: Path
     reports_dir: Path
+    engine: str
+    cluster: ClusterSettings
+
+    @property
+    def embedded(self) -> bool:
+        """One process with an embedded Derby metastore: the lakehouse lock applies."""
+        return self.engine == "embedded"
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -51,11 +147,15 @@ class Settings:
 
     def exported_env(self) -> dict[str, str]:
         """Variables that make dbt's profile resolve to exactly these absolute paths."""
-        return {
+        env = {
             "LAKEHOUSE_DIR": str(self.lakehouse_dir),
             "LAKEHOUSE_JARS_DIR": str(self.jars_dir),
             "LAKEHOUSE_PROFILES_DIR": str(self.profiles_dir),
         }
+        if not self.embedded:  # dbt talks to the Thrift Server
+            env.update(DBT_TARGET="thrift", SPARK_THRIFT_HOST=self.cluster.thrift_host,
+                       SPARK_THRIFT_PORT=str(self.cluster.thrift_port))
+        return env
 
 
 class UnwritableDirError(UserError):
@@ -76,7 +176,10 @@ def ensure_writable(path: Path, variable: str) -> None:
 
 
 def load_settings() -> Settings:
-    """Read settings from the environment (``LAKEHOUSE_DIR``, ``RAW_DIR``, ``TRUTH_DIR``, ...)."""
+    """Read settings from the environment (``LAKEHOUSE_DIR``, ``RAW_DIR``, ``LAKEHOUSE_ENGINE``, ...)."""
+    engine = os.environ.get("LAKEHOUSE_ENGINE", "").strip().lower() or "embedded"
+    if engine not in ENGINES:
+        raise SettingError(f"LAKEHOUSE_ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
     return Settings(
         repo_root=REPO_ROOT,
         lakehouse_dir=_path_from_env("LAKEHOUSE_DIR", REPO_ROOT / "lakehouse"),
@@ -84,6 +187,8 @@ def load_settings() -> Settings:
         truth_dir=_path_from_env("TRUTH_DIR", REPO_ROOT / "data" / "truth"),
         jars_dir=_path_from_env("LAKEHOUSE_JARS_DIR", REPO_ROOT / ".jars"),
         reports_dir=_path_from_env("REPORTS_DIR", REPO_ROOT / "reports"),
+        engine=engine,
+        cluster=load_cluster_settings(),
     )
 
 

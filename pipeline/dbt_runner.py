@@ -67,7 +67,7 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> Any:
 
     settings = settings or load_settings()
     check_prerequisites(settings)
-    lock.acquire(settings.lock_file)
+    lock.hold(settings)
     os.environ.update(settings.exported_env())
     full = dbt_args(settings, args)
     log.info("dbt %s", " ".join(args))

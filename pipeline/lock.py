@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from pipeline.config import Settings
+
 log = logging.getLogger(__name__)
 
 # Lock files this process holds, so that nested users (dbt inside a test session
@@ -52,6 +54,13 @@ def acquire(lock_file: Path) -> None:
     handle.flush()
     _held[lock_file] = handle
     log.debug("acquired lakehouse lock %s", lock_file)
+
+
+def hold(settings: Settings) -> None:
+    """Take the lock where Derby needs it: in cluster mode the metastore is a shared database and
+    Delta's optimistic commits arbitrate concurrent writers, so several users may work at once."""
+    if settings.embedded:
+        acquire(settings.lock_file)
 
 
 def release(lock_file: Path) -> None:

@@ -2,7 +2,9 @@
 
 Its settings are not written here: they are the ``server_side_parameters`` of the
 dbt profile's ``local`` target, rendered with the same ``env_var`` semantics dbt uses,
-so Python jobs and ``dbt run`` open the lakehouse identically.
+so Python jobs and ``dbt run`` open the lakehouse identically. In cluster mode
+(``LAKEHOUSE_ENGINE=cluster``) :func:`pipeline.cluster.conf.app_conf` adds where to run and the
+shared metastore; the SQL settings stay the profile's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import yaml
 from pyspark.sql import SparkSession
 
 from pipeline import lock
+from pipeline.cluster.conf import app_conf, python_for_executors
 from pipeline.config import Settings, ensure_writable, load_settings
 
 log = logging.getLogger(__name__)
@@ -57,9 +60,17 @@ def session_parameters(profile: dict[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in output["server_side_parameters"].items()}
 
 
-def spark_conf(settings: Settings) -> dict[str, str]:
-    """The Spark settings this process uses: the profile rendered with absolute lakehouse paths."""
+def profile_conf(settings: Settings) -> dict[str, str]:
+    """The profile's Spark settings, rendered with absolute lakehouse paths."""
     return session_parameters(render_profile(settings.profiles_dir, {**os.environ, **settings.exported_env()}))
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """The Spark settings this process uses: the profile's, plus the cluster's in cluster mode."""
+    conf = profile_conf(settings)
+    if not settings.embedded:
+        conf.update(app_conf(settings))
+    return conf
 
 
 def check_prerequisites(settings: Settings) -> None:
@@ -74,24 +85,27 @@ def check_prerequisites(settings: Settings) -> None:
     ensure_writable(settings.lakehouse_dir, "LAKEHOUSE_DIR")
 
 
-def get_spark(app_name: str = "recolake", settings: Settings | None = None) -> SparkSession:
+def get_spark(app_name: str = "job", settings: Settings | None = None) -> SparkSession:
     """Return the process-wide SparkSession on the lakehouse, creating it on first use.
 
-    Takes the lakehouse lock first, so a second process fails fast and clearly.
+    Takes the lakehouse lock first (embedded mode), so a second process fails fast and clearly.
     """
     global _session
     if _session is not None:
         return _session
     settings = settings or load_settings()
     check_prerequisites(settings)
-    lock.acquire(settings.lock_file)
+    lock.hold(settings)
     # dbt-spark reads these when it opens its own session in this process.
     os.environ.update(settings.exported_env())
+    if not settings.embedded:  # pyspark reads the executors' interpreter from the environment only
+        os.environ["PYSPARK_PYTHON"] = python_for_executors()
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
-    builder = builder.config("spark.app.name", app_name)
-    log.info("starting Spark on lakehouse %s", settings.lakehouse_dir)
+    builder = builder.config("spark.app.name", f"recolake-{app_name}")
+    log.info("starting Spark on lakehouse %s (%s)", settings.lakehouse_dir,
+             "local" if settings.embedded else settings.cluster.master_url)
     _session = builder.getOrCreate()
     _session.sparkContext.setLogLevel("WARN")
     _session.sparkContext.setCheckpointDir(str(settings.lakehouse_dir / "checkpoints"))

@@ -26,7 +26,7 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging()
     settings = load_settings()
-    lock.acquire(settings.lock_file)  # a busy lakehouse stops the sync before it touches MySQL
+    lock.hold(settings)  # a busy lakehouse stops the sync before it touches MySQL
     mysql = target_settings()
     connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")

@@ -1,0 +1,94 @@
+"""How a process joins the cluster: the Spark settings added to the profile's in cluster mode.
+
+The profile's ``local`` target stays the one source of the SQL and Delta settings; cluster mode
+adds only where to run (master, cores, executor memory), the driver class path and the shared
+metastore's connection, which replaces the embedded Derby one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+from pipeline.config import ClusterSettings, Settings
+from pipeline.errors import UserError
+
+MARIADB_DRIVER = "org.mariadb.jdbc.Driver"
+CLUSTER_JARS = ("delta-spark.jar", "delta-storage.jar", "mariadb-java-client.jar")
+
+
+@dataclass(frozen=True)
+class MetastoreConnection:
+    url: str
+    user: str
+    password: str = field(repr=False)
+    driver: str = MARIADB_DRIVER
+
+    def spark_conf(self) -> dict[str, str]:
+        return {
+            "spark.hadoop.javax.jdo.option.ConnectionURL": self.url,
+            "spark.hadoop.javax.jdo.option.ConnectionDriverName": self.driver,
+            "spark.hadoop.javax.jdo.option.ConnectionUserName": self.user,
+            "spark.hadoop.javax.jdo.option.ConnectionPassword": self.password,
+        }
+
+
+def mariadb_url(host: str, port: int, database: str) -> str:
+    # useMysqlMetadata: DataNucleus picks its MySQL adapter; nullDatabaseMeansCurrent: Hive 2.3's
+    # metadata lookups pass no catalog and expect the connection's database.
+    return f"jdbc:mariadb://{host}:{port}/{database}?useMysqlMetadata=true&nullDatabaseMeansCurrent=true"
+
+
+def external_metastore() -> MetastoreConnection | None:
+    """An existing metastore from METASTORE_JDBC_URL / _USER / _PASSWORD / _DRIVER, or None."""
+    url = os.environ.get("METASTORE_JDBC_URL")
+    if not url:
+        return None
+    user = os.environ.get("METASTORE_USER")
+    if not user:
+        raise UserError("METASTORE_JDBC_URL is set but METASTORE_USER is not: set METASTORE_USER and "
+                        "METASTORE_PASSWORD")
+    return MetastoreConnection(url, user, os.environ.get("METASTORE_PASSWORD", ""),
+                               os.environ.get("METASTORE_JDBC_DRIVER", MARIADB_DRIVER))
+
+
+def metastore_connection(cluster: ClusterSettings) -> MetastoreConnection:
+    """The shared metastore: the external one, else the private one `make cluster-up` created."""
+    external = external_metastore()
+    if external is not None:
+        return external
+    if not cluster.metastore_credentials.exists():
+        raise UserError(f"LAKEHOUSE_ENGINE=cluster but no shared metastore is set up "
+                        f"({cluster.metastore_credentials} missing): run `make cluster-up`, or set "
+                        "METASTORE_JDBC_URL for an existing one")
+    saved = json.loads(cluster.metastore_credentials.read_text(encoding="utf-8"))
+    return MetastoreConnection(saved["url"], saved["user"], saved["password"])
+
+
+def python_for_executors() -> str:
+    """The interpreter executors run Python UDFs with; it must import this project (ml, pipeline).
+
+    The driver's own on a one-machine cluster; on a real one set PYSPARK_PYTHON to a path that
+    holds the same environment on every node.
+    """
+    return os.environ.get("PYSPARK_PYTHON") or sys.executable
+
+
+def app_conf(settings: Settings) -> dict[str, str]:
+    """Settings every cluster-mode Spark application adds to the profile's."""
+    cluster = settings.cluster
+    jars = [settings.jars_dir / name for name in CLUSTER_JARS]
+    missing = [j.name for j in jars if not j.exists()]
+    if missing:
+        raise UserError(f"{', '.join(missing)} missing in {settings.jars_dir}: run `make setup`")
+    return {
+        "spark.master": cluster.master_url,
+        "spark.cores.max": str(cluster.app_cores),
+        "spark.executor.memory": cluster.executor_memory,
+        # The Hive client and the Delta catalog load from the JVM's own class path; spark.jars
+        # (from the profile) ships Delta to the executors.
+        "spark.driver.extraClassPath": ":".join(str(j) for j in jars),
+        **metastore_connection(cluster).spark_conf(),
+    }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Cache the jars Spark needs in a project-local folder, under version-free names that
+# profiles/profiles.yml and the cluster settings point at, so later Spark starts need no download:
+# Delta Lake (every mode) and MariaDB's JDBC driver (the shared Hive metastore of cluster mode).
+set -euo pipefail
+delta_version="$1"
+mariadb_version="$2"
+dest="$3"
+
+if ! command -v mvn >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing maven to fetch the jars"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq maven >/dev/null
+  else
+    echo "setup: maven (mvn) is needed once to download the jars; install it" >&2
+    exit 1
+  fi
+fi
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+for artifact in "io.delta:delta-spark_2.13:${delta_version}" "io.delta:delta-storage:${delta_version}" \
+                "org.mariadb.jdbc:mariadb-java-client:${mariadb_version}"; do
+  mvn -q -B dependency:copy "-Dartifact=${artifact}" "-DoutputDirectory=${tmp}"
+done
+mkdir -p "$dest"
+mv "${tmp}/delta-storage-${delta_version}.jar" "${dest}/delta-storage.jar"
+mv "${tmp}/delta-spark_2.13-${delta_version}.jar" "${dest}/delta-spark.jar"
+mv "${tmp}/mariadb-java-client-${mariadb_version}.jar" "${dest}/mariadb-java-client.jar"
+echo "setup: Delta ${delta_version} and MariaDB JDBC ${mariadb_version} jars cached in ${dest}"
