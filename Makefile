@@ -40,6 +40,8 @@ REPORT_ARGS ?=
 
 SCALES ?= 100k 1M
 STAGES ?=
+# ENGINES="embedded cluster": each scale in both modes, side by side in bench/results/latest.md.
+ENGINES ?= embedded
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
 .PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
@@ -127,8 +129,8 @@ test-fast: setup ## the pure tests only (no Java, MariaDB or Chromium): seconds
 lint: setup ## ruff on the Python code (pinned in the test extra)
 	$(PY) -m ruff check pipeline ml bench scripts tests
 
-bench: setup $(BENCH_STAMP) ## time every stage at SCALES="100k 1M" (add 10M) with DuckDB/implicit/raw-load peers; STAGES for a subset
-	$(PY) -m bench --scales "$(SCALES)" $(if $(STAGES),--stages "$(STAGES)")
+bench: setup $(BENCH_STAMP) ## time every stage at SCALES="100k 1M" (add 10M) with DuckDB/implicit/raw-load peers; STAGES for a subset; ENGINES="embedded cluster" for both modes
+	$(PY) -m bench --scales "$(SCALES)" --engines "$(ENGINES)" $(if $(STAGES),--stages "$(STAGES)")
 
 $(BENCH_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[bench]"

@@ -2,6 +2,8 @@
 
 Each scale gets a fresh lakehouse, landing folder and private MariaDB under --work-dir.
 --stages runs a subset in pipeline order (later stages need the earlier ones' lakehouse).
+--engines "embedded cluster" runs each scale in both modes; the cluster one (label "<scale>-cluster")
+starts its own local cluster after generating the data and stops it at the end.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench import report
-from bench.stages import STAGES, Scale, StageFailed, stop_mysql
+from bench.stages import STAGES, Scale, StageFailed, cluster_up, stop_servers
 from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import REPO_ROOT
+from pipeline.config import ENGINES, REPO_ROOT
 from pipeline.sync.local_server import free_port
 
 log = logging.getLogger("bench")
@@ -42,36 +44,68 @@ def _stages(text: str | None) -> list[str]:
     return [s for s in STAGES if s in wanted]
 
 
+def _engines(text: str) -> list[str]:
+    engines = text.replace(",", " ").split()
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown or not engines:
+        raise UserError(f"unknown engines {unknown}; choose from {', '.join(ENGINES)}")
+    return engines
+
+
+def _scale(label: str, rows: int, engine: str, work_dir: Path) -> Scale:
+    if engine == "embedded":
+        return Scale(label, rows, (work_dir / label).resolve(), free_port())
+    label = f"{label}-cluster"
+    return Scale(label, rows, (work_dir / label).resolve(), free_port(), engine,
+                 (free_port(), free_port(), free_port()))
+
+
+def _with_cluster(stages: list[str]) -> list[tuple[str, object]]:
+    """The stages, with `cluster_up` after `generate` (which empties the scale's folder) or first."""
+    steps: list[tuple[str, object]] = [(name, STAGES[name]) for name in stages]
+    at = 1 if stages and stages[0] == "generate" else 0
+    return steps[:at] + [("cluster_up", cluster_up)] + steps[at:]
+
+
+def run_scale(scale: Scale, stages: list[str], bar: tqdm) -> Path:
+    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A subset without 'generate' continues the scale's last run: its earlier stages are kept.
+    saved = scale.root / "stages.json"
+    results = json.loads(saved.read_text()) if "generate" not in stages and saved.exists() else {}
+    steps = _with_cluster(stages) if scale.engine == "cluster" else [(n, STAGES[n]) for n in stages]
+    path = None
+    try:
+        for name, stage in steps:
+            bar.set_postfix_str(f"{scale.label} {name}")
+            results[name] = stage(scale)
+            saved.write_text(json.dumps(results, indent=2, default=str))
+            path = report.write(report.summarise(scale.label, scale.rows, started, results))  # partial runs count
+            log.info("%s %s: %.1f s", scale.label, name, results[name].get("seconds", 0.0))
+            bar.update(1)
+    except StageFailed as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        stop_servers(scale)
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default=os.environ.get("SCALES", "100k 1M"), help='e.g. "100k 1M 10M"')
     parser.add_argument("--stages", default=os.environ.get("STAGES") or None, help="subset, e.g. 'train,als_peer'")
+    parser.add_argument("--engines", default=os.environ.get("ENGINES", "embedded"), help='e.g. "embedded cluster"')
     parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BENCH_DIR", REPO_ROOT / "bench" / "work")))
     args = parser.parse_args()
     configure_logging()
     stages = _stages(args.stages)
+    engines = _engines(args.engines)
     scales = [(label, parse_scale(label)) for label in args.scales.split()]
-    bar = tqdm(total=len(stages) * len(scales), desc="bench", unit="stage")
+    bar = tqdm(total=sum(len(stages) + (e == "cluster") for e in engines) * len(scales), desc="bench", unit="stage")
     for label, rows in scales:
-        scale = Scale(label, rows, (args.work_dir / label).resolve(), free_port())
-        started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        # A subset without 'generate' continues the scale's last run: its earlier stages are kept.
-        saved = scale.root / "stages.json"
-        results = json.loads(saved.read_text()) if "generate" not in stages and saved.exists() else {}
-        try:
-            for name in stages:
-                bar.set_postfix_str(f"{label} {name}")
-                results[name] = STAGES[name](scale)
-                saved.write_text(json.dumps(results, indent=2, default=str))
-                path = report.write(report.summarise(label, rows, started, results))  # partial runs count too
-                log.info("%s %s: %.1f s", label, name, results[name].get("seconds", 0.0))
-                bar.update(1)
-        except StageFailed as exc:
-            raise UserError(str(exc)) from None
-        finally:
-            stop_mysql(scale)
-        log.info("%s done: %s", label, path)
+        for engine in engines:
+            path = run_scale(_scale(label, rows, engine, args.work_dir), stages, bar)
+            log.info("%s (%s) done: %s", label, engine, path)
     bar.close()
     print(report.markdown(report.latest()))
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,21 +61,38 @@ def _peak_of(pid: int) -> tuple[str, float] | None:
     return None
 
 
-def run_measured(command: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> Measured:
-    """Run ``command`` with its output in ``log_path``; return its wall time and peak memory."""
+def run_measured(command: list[str], env: dict[str, str], log_path: Path, cwd: Path,
+                 cluster_pids: Callable[[], list[int]] | None = None) -> Measured:
+    """Run ``command`` with its output in ``log_path``; return its wall time and peak memory.
+
+    ``cluster_pids`` (cluster mode) lists the cluster's daemons: they and their descendants (the
+    executors) are reported as ``cluster``, the sum of their high-water marks, an upper bound of
+    what the cluster held at once (the Thrift Server's mark carries over from earlier stages).
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     peaks: dict[int, tuple[str, float]] = {}
+    cluster: dict[int, float] = {}
     started = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         while process.poll() is None:
-            for pid in _descendants(process.pid):
-                peak = _peak_of(pid)
-                if peak is not None:
-                    peaks[pid] = peak
+            _sample(_descendants(process.pid), peaks)
+            if cluster_pids is not None:
+                found: dict[int, tuple[str, float]] = {}
+                _sample([pid for root in cluster_pids() for pid in _descendants(root)], found)
+                cluster.update({pid: mb for pid, (_, mb) in found.items()})
             time.sleep(SAMPLE_SECONDS)
     seconds = time.perf_counter() - started
     by_kind: dict[str, float] = {}
     for kind, mb in peaks.values():
         by_kind[kind] = round(max(by_kind.get(kind, 0.0), mb), 1)
+    if cluster:
+        by_kind["cluster"] = round(sum(cluster.values()), 1)
     return Measured(round(seconds, 2), process.returncode, by_kind)
+
+
+def _sample(pids: list[int], into: dict[int, tuple[str, float]]) -> None:
+    for pid in pids:
+        peak = _peak_of(pid)
+        if peak is not None:
+            into[pid] = peak

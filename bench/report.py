@@ -75,7 +75,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-STAGE_ORDER = ("generate", "ingest", "dbt_full", "duckdb", "ingest_day", "dbt_incremental", "train", "als_peer",
+STAGE_ORDER = ("generate", "cluster_up", "ingest", "dbt_full", "duckdb", "ingest_day", "dbt_incremental", "train", "als_peer",
                "dbt_recommendations", "sync", "mysql_raw", "ease_serve", "tune")
 
 
@@ -85,20 +85,23 @@ def markdown(results: list[dict[str, Any]]) -> str:
              "Peak memory is the kernel's high-water mark (VmHWM) of the Python process and of the Spark "
              "driver JVM of each stage's process.", ""]
     for r in results:
+        cluster = any("cluster" in s.get("peak_mb", {}) for s in r["stages"].values())
         lines += [f"## {r['scale']} events ({r['rows']:,} generated, run started {r['started']})", "",
                   f"End to end (pipeline stages, peers excluded): **{r['end_to_end_seconds']:,.0f} s**"
                   + ("" if r["end_to_end_complete"] else " (partial run)")
                   + f"; peak memory of any pipeline stage (Python + JVM): **{r['peak_memory_gib']} GiB** "
                   f"(peers: {r.get('peer_peak_memory_gib', '–')} GiB).", "",
-                  "| stage | seconds | rows | rows/s | peak Python MiB | peak JVM MiB |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "| stage | seconds | rows | rows/s | peak Python MiB | peak JVM MiB |"
+                  + (" cluster MiB (sum of its processes' peaks) |" if cluster else ""),
+                  "|---|---:|---:|---:|---:|---:|" + ("---:|" if cluster else "")]
         for name in STAGE_ORDER:
             s = r["stages"].get(name)
             if s is None:
                 continue
             peak = s.get("peak_mb", {})
             lines.append(f"| {name} | {_fmt(s.get('seconds'))} | {_fmt(s.get('rows'))} | {_fmt(s.get('rows_per_second'))} "
-                         f"| {_fmt(peak.get('python'), 0)} | {_fmt(peak.get('jvm'), 0)} |")
+                         f"| {_fmt(peak.get('python'), 0)} | {_fmt(peak.get('jvm'), 0)} |"
+                         + (f" {_fmt(peak.get('cluster'), 0)} |" if cluster else ""))
         lines += ["", "| ratio | value |", "|---|---:|"]
         lines += [f"| {k.replace('_', ' ')} | {_fmt(v, 3)} |" for k, v in r["ratios"].items()]
         als = r["stages"].get("als_peer")
@@ -128,4 +131,31 @@ def markdown(results: list[dict[str, Any]]) -> str:
             agree = ", ".join(f"{t} {'agrees' if v['agree'] else 'DIFFERS'}" for t, v in duck["agreement"].items())
             lines += ["", f"DuckDB vs Spark/dbt on the same CSVs: {agree}."]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + side_by_side(results))
+
+
+def side_by_side(results: list[dict[str, Any]]) -> list[str]:
+    """Embedded vs cluster for each scale measured both ways: seconds per stage, dbt seconds per node."""
+    by_scale = {r["scale"]: r for r in results}
+    lines: list[str] = []
+    for scale, embedded in by_scale.items():
+        cluster = by_scale.get(f"{scale}-cluster")
+        if cluster is None:
+            continue
+        lines += [f"## {scale}: embedded vs cluster", "",
+                  f"End to end: embedded {embedded['end_to_end_seconds']:,.0f} s, cluster "
+                  f"{cluster['end_to_end_seconds']:,.0f} s (`make cluster-up` "
+                  f"{cluster['stages'].get('cluster_up', {}).get('seconds', 0):.0f} s not included).", "",
+                  "| stage | embedded s | cluster s | cluster / embedded | dbt nodes | s per node, embedded (wall / node mean) "
+                  "| s per node, cluster (wall / node mean) |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name in PIPELINE:
+            e, c = embedded["stages"].get(name), cluster["stages"].get(name)
+            if e is None or c is None:
+                continue
+            per_node = [f"{_fmt(x.get('wall_seconds_per_node'), 2)} / {_fmt(x.get('node_seconds_mean'), 2)}"
+                        if "nodes" in x else "" for x in (e, c)]
+            lines.append(f"| {name} | {_fmt(e['seconds'])} | {_fmt(c['seconds'])} | "
+                         f"{_fmt(_ratio(c['seconds'], e['seconds']), 2)} | {_fmt(c.get('nodes'))} "
+                         f"| {per_node[0]} | {per_node[1]} |")
+        lines.append("")
+    return lines

@@ -38,6 +38,8 @@ class Scale:
     rows: int
     root: Path
     mysql_port: int
+    engine: str = "embedded"
+    cluster_ports: tuple[int, int, int] = (0, 0, 0)  # master, master UI, Thrift Server (cluster engine)
 
     @property
     def raw_dir(self) -> Path:
@@ -54,11 +56,26 @@ class Scale:
                    TRUTH_DIR=str(self.root / "truth"), REPORTS_DIR=str(self.root / "reports"),
                    MYSQL_LOCAL_DIR=str(self.root / "mysql"), MYSQL_LOCAL_PORT=str(self.mysql_port),
                    OPENBLAS_NUM_THREADS="1")  # implicit parallelises itself; nested BLAS threads only contend
+        if self.engine == "cluster":
+            master, ui, thrift = self.cluster_ports
+            env.update(LAKEHOUSE_ENGINE="cluster", CLUSTER_DIR=str(self.root / "cluster"), SPARK_MASTER_PORT=str(master),
+                       SPARK_MASTER_WEBUI_PORT=str(ui), SPARK_THRIFT_PORT=str(thrift))
         return env
+
+    def cluster_pids(self) -> list[int]:
+        """Pids of the cluster's daemons (master, workers, Thrift Server) from their pid files."""
+        pids = []
+        for path in (self.root / "cluster" / "pids").glob("*.pid"):
+            try:
+                pids.append(int(path.read_text().strip()))
+            except (OSError, ValueError):
+                continue
+        return pids
 
     def run(self, stage: str, *args: str) -> Measured:
         log = self.root / "logs" / f"{stage}.log"
-        measured = run_measured(entry_point_argv(*args), self.env, log, REPO_ROOT)
+        measured = run_measured(entry_point_argv(*args), self.env, log, REPO_ROOT,
+                                self.cluster_pids if self.engine == "cluster" else None)
         if measured.returncode != 0:
             tail = log.read_text(errors="replace")[-1500:]
             raise StageFailed(f"{stage} exited with {measured.returncode}; log {log} ends with:\n{tail}")
@@ -101,12 +118,24 @@ def ingest(scale: Scale) -> dict[str, Any]:
     return _result(scale.run("ingest", "ingest_raw.py", "--quiet"), lines)
 
 
+def _dbt_nodes() -> dict[str, float]:
+    """Execution seconds of every node of the last dbt invocation."""
+    results = json.loads((REPO_ROOT / "dbt_project" / "target" / "run_results.json").read_text())
+    return {r["unique_id"]: r["execution_time"] for r in results["results"]}
+
+
+def _per_node(measured: Measured, nodes: dict[str, float]) -> dict[str, Any]:
+    """Node count and seconds per node: wall (start-up included) and the nodes' own mean."""
+    count = len(nodes) or 1
+    return {"nodes": len(nodes), "wall_seconds_per_node": round(measured.seconds / count, 3),
+            "node_seconds_mean": round(sum(nodes.values()) / count, 3)}
+
+
 def dbt_full(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_full", "run_dbt.py", "build", "--full-refresh", "--exclude", "tag:recommendations")
-    results = json.loads((REPO_ROOT / "dbt_project" / "target" / "run_results.json").read_text())
-    nodes = {r["unique_id"]: r["execution_time"] for r in results["results"]}
+    nodes = _dbt_nodes()
     slowest = sorted(nodes.items(), key=lambda kv: -kv[1])[:5]
-    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))),
+    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))), **_per_node(measured, nodes),
                    duckdb_equivalent_node_seconds=round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
                    tests_seconds=round(sum(t for n, t in nodes.items() if n.startswith(("test.", "unit_test."))), 2),
                    slowest_nodes={n: round(t, 1) for n, t in slowest})
@@ -128,7 +157,8 @@ def ingest_day(scale: Scale) -> dict[str, Any]:
 
 
 def dbt_incremental(scale: Scale) -> dict[str, Any]:
-    return _result(scale.run("dbt_incremental", "run_dbt.py", "build", "--exclude", "tag:recommendations"))
+    measured = scale.run("dbt_incremental", "run_dbt.py", "build", "--exclude", "tag:recommendations")
+    return _result(measured, **_per_node(measured, _dbt_nodes()))
 
 
 def train(scale: Scale) -> dict[str, Any]:
@@ -146,7 +176,13 @@ def als_peer(scale: Scale) -> dict[str, Any]:
 
 
 def dbt_recommendations(scale: Scale) -> dict[str, Any]:
-    return _result(scale.run("dbt_recommendations", "run_dbt.py", "build", "--select", "tag:recommendations"))
+    measured = scale.run("dbt_recommendations", "run_dbt.py", "build", "--select", "tag:recommendations")
+    return _result(measured, **_per_node(measured, _dbt_nodes()))
+
+
+def cluster_up(scale: Scale) -> dict[str, Any]:
+    """`make cluster-up` (cluster engine only; not part of the chain's end-to-end time)."""
+    return _result(scale.run("cluster_up", "cluster.py", "up"))
 
 
 def sync(scale: Scale) -> dict[str, Any]:
@@ -198,5 +234,8 @@ PIPELINE = ("generate", "ingest", "dbt_full", "ingest_day", "dbt_incremental", "
             "sync")
 
 
-def stop_mysql(scale: Scale) -> None:
+def stop_servers(scale: Scale) -> None:
+    """Stop the scale's cluster (if any) and its private MariaDB."""
+    if scale.engine == "cluster":
+        subprocess.run(entry_point_argv("cluster.py", "down"), env=scale.env, capture_output=True, timeout=300)
     subprocess.run(entry_point_argv("mysql_server.py", "stop"), env=scale.env, capture_output=True, timeout=120)

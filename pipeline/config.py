@@ -142,6 +142,12 @@ class Settings:
         return self.repo_root / "profiles"
 
     @property
+    def checkpoint_dir(self) -> str:
+        """Where ALS checkpoints its lineage: every executor must reach it (on a multi-node cluster
+        an hdfs:// or s3a:// URI via SPARK_CHECKPOINT_DIR)."""
+        return os.environ.get("SPARK_CHECKPOINT_DIR") or str(self.lakehouse_dir / "checkpoints")
+
+    @property
     def lock_file(self) -> Path:
         return self.lakehouse_dir / ".lakehouse.lock"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline import health, lock
@@ -78,6 +78,18 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> Any:
     return result
 
 
+def _mart_query(settings: Settings) -> Callable[[str], list[Any]]:
+    """SQL on the marts where dbt just built them: this process's Spark session, or the Thrift Server."""
+    if not settings.embedded:
+        from pipeline.cluster.thrift import query as thrift_query
+
+        return lambda sql: thrift_query(settings.cluster, sql)
+    from pipeline.spark import get_spark
+
+    spark = get_spark("dbt", settings)
+    return lambda sql: spark.sql(sql).collect()
+
+
 def run_dbt_checked(args: Sequence[str], settings: Settings | None = None) -> health.Assessment | None:
     """:func:`run_dbt`, then the data-health verdict when the health marts were part of the run.
 
@@ -85,8 +97,6 @@ def run_dbt_checked(args: Sequence[str], settings: Settings | None = None) -> he
     crossed ``health_error_share`` (the verdict is also in ``REPORTS_DIR/data_health.json``),
     otherwise with dbt's failure. Returns the verdict, or None when the marts were not built.
     """
-    from pipeline.spark import get_spark
-
     settings = settings or load_settings()
     rules = dbt_vars(settings.dbt_project_dir)  # a malformed setting fails before dbt starts
     failure: DbtFailure | None = None
@@ -96,9 +106,10 @@ def run_dbt_checked(args: Sequence[str], settings: Settings | None = None) -> he
         failure, result = exc, exc.result
     verdict = None
     if ran_node(result, "data_health_files"):
-        spark = get_spark("dbt", settings)
-        if spark.catalog.tableExists(health.FILES_TABLE):
-            verdict = health.from_marts(spark, rules)
+        query = _mart_query(settings)
+        schema, table = health.FILES_TABLE.split(".")
+        if query(f"show tables in {schema} like '{table}'"):
+            verdict = health.from_marts(query, rules)
             health.report(verdict, settings.reports_dir / "data_health.json", "dbt " + " ".join(args))
             if verdict.status == "error":
                 raise UserError(verdict.message, exit_code=1)

@@ -10,7 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline import lock
+from pipeline.cluster import run as cluster_run
+from pipeline.cluster.conf import CLUSTER_JARS
 from pipeline.config import Settings
+from pipeline.errors import UserError
 from pipeline.sync import local_server
 from pipeline.sync.connection import SyncError, connect, external_settings
 
@@ -52,11 +55,11 @@ def check_packages() -> Check:
 
 
 def check_jars(settings: Settings) -> Check:
-    jars = [settings.jars_dir / "delta-spark.jar", settings.jars_dir / "delta-storage.jar"]
+    jars = [settings.jars_dir / name for name in CLUSTER_JARS]  # Delta, and MariaDB JDBC for the metastore
     missing = [j.name for j in jars if not j.exists()]
     if missing:
-        return Check("delta jars", False, f"{', '.join(missing)} missing in {settings.jars_dir}: run `make setup`")
-    return Check("delta jars", True, str(settings.jars_dir))
+        return Check("jars", False, f"{', '.join(missing)} missing in {settings.jars_dir}: run `make setup`")
+    return Check("jars", True, f"{', '.join(j.name for j in jars)} in {settings.jars_dir}")
 
 
 def check_lock(settings: Settings) -> Check:
@@ -113,8 +116,20 @@ def check_data_health(settings: Settings) -> Check:
     return Check("data health", True, summary + (f"; {verdict['message']}" if verdict["message"] else ""))
 
 
+def check_cluster(settings: Settings) -> list[Check]:
+    """Cluster mode: one check per piece `make cluster-status` reports (master, workers, Thrift Server,
+    metastore)."""
+    try:
+        pieces = cluster_run.status(settings)
+    except UserError as exc:
+        return [Check("cluster", False, str(exc))]
+    return [Check(f"cluster {p.name}", p.ok, p.detail) for p in pieces]
+
+
 def run_checks(settings: Settings) -> list[Check]:
+    engine: list[Callable[[], Check]] = [lambda: check_lock(settings)] if settings.embedded else []
     checks: list[Callable[[], Check]] = [
-        check_java, check_packages, lambda: check_jars(settings), lambda: check_lock(settings), check_mysql,
+        check_java, check_packages, lambda: check_jars(settings), *engine, check_mysql,
         lambda: check_manifest(settings), lambda: check_data_health(settings)]
-    return [c() for c in checks]
+    found = [c() for c in checks]
+    return found if settings.embedded else found[:4] + check_cluster(settings) + found[4:]

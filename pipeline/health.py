@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,17 +134,21 @@ def report(assessment: Assessment, path: Path, checked_by: str) -> None:
     path.write_text(json.dumps(assessment.to_json(checked_by), indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def from_marts(spark, settings: dict[str, Any]) -> Assessment:
-    """Assess the data_health marts built by dbt."""
+def from_marts(query: Callable[[str], list[Any]], settings: dict[str, Any]) -> Assessment:
+    """Assess the data_health marts built by dbt; ``query`` runs SQL (Spark, or the Thrift Server)
+    and returns rows with columns as attributes."""
     files = [FileVerdict(r.source_file, int(r.lines_read or 0), int(r.rejected_rows + r.quarantined_rows))
-             for r in spark.table(FILES_TABLE).collect()]
-    rows = spark.sql(f"""
-        select outcome, reason, sum(row_count) as rows, min(first_event_at) as first_event_at,
-               collect_set(source_file) as files
+             for r in query(f"select source_file, lines_read, rejected_rows, quarantined_rows from {FILES_TABLE}")]
+    rows = query(f"""
+        select outcome, reason, sum(row_count) as row_count,
+               date_format(min(first_event_at), 'yyyy-MM-dd HH:mm:ss') as first_event_at,
+               array_join(collect_set(source_file), '\\n') as files
         from {REASONS_TABLE} where outcome in ('rejected', 'quarantined')
-        group by outcome, reason""").collect()
-    problems = [Problem(r.outcome, r.reason, int(r.rows), r.first_event_at, frozenset(r.files)) for r in rows]
-    unknown = [r.event_type for r in spark.sql(f"""
+        group by outcome, reason""")
+    problems = [Problem(r.outcome, r.reason, int(r.row_count),
+                        dt.datetime.fromisoformat(r.first_event_at) if r.first_event_at else None,
+                        frozenset(r.files.split("\n"))) for r in rows]
+    unknown = [r.event_type for r in query(f"""
         select coalesce(event_type, '(empty)') as event_type, count(*) as n from {QUARANTINE_TABLE}
-        where quarantine_reason like '%unknown event_type%' group by 1 order by n desc limit 5""").collect()]
+        where quarantine_reason like '%unknown event_type%' group by 1 order by n desc limit 5""")]
     return assess(files, problems, settings, unknown)

@@ -30,20 +30,33 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
+def _open_files(proc: Path) -> set[str]:
+    """What a process's descriptors point at (descriptors may close while we look)."""
+    targets = set()
+    try:
+        descriptors = list((proc / "fd").iterdir())
+    except OSError:  # another user's process, or gone
+        return targets
+    for fd in descriptors:
+        try:
+            targets.add(os.readlink(fd))
+        except OSError:
+            continue
+    return targets
+
+
 def port_holder(port: int) -> str | None:
     """``pid N (command)`` of the process listening on ``port``, when this user may see it."""
     inodes = _listening_inodes(port)
     if not inodes:
         return None
+    wanted = {f"socket:[{inode}]" for inode in inodes}
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            links = {os.readlink(fd) for fd in (proc / "fd").iterdir()}
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        if any(f"socket:[{inode}]" in links for inode in inodes):
+        if proc.name.isdigit() and wanted & _open_files(proc):
+            try:
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                command = "?"
             return f"pid {proc.name} ({command[:120]})"
     return None
 

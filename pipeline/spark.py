@@ -108,7 +108,7 @@ def get_spark(app_name: str = "job", settings: Settings | None = None) -> SparkS
              "local" if settings.embedded else settings.cluster.master_url)
     _session = builder.getOrCreate()
     _session.sparkContext.setLogLevel("WARN")
-    _session.sparkContext.setCheckpointDir(str(settings.lakehouse_dir / "checkpoints"))
+    _session.sparkContext.setCheckpointDir(settings.checkpoint_dir)
     return _session
 
 

@@ -63,9 +63,10 @@ def real_slice() -> Path:
 # Chromium. A test needs Spark when it uses the session (directly or through a fixture) or runs an
 # entry point that starts a JVM; MariaDB and Chromium by module.
 NEEDS = {
-    "spark": {"test_entry_point_errors", "test_doctor", "test_faults"},
-    "mysql": {"test_mysql_sync", "test_dashboard", "test_faults"},
+    "spark": {"test_entry_point_errors", "test_doctor", "test_faults", "test_cluster"},
+    "mysql": {"test_mysql_sync", "test_dashboard", "test_faults", "test_cluster"},
     "browser": {"test_dashboard"},
+    "cluster": {"test_cluster"},
 }
 
 
@@ -74,6 +75,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = item.module.__name__.rsplit(".", 1)[-1]
         if "spark" in item.fixturenames or module in NEEDS["spark"]:
             item.add_marker(pytest.mark.spark)
-        for marker in ("mysql", "browser"):
+        for marker in ("mysql", "browser", "cluster"):
             if module in NEEDS[marker]:
                 item.add_marker(getattr(pytest.mark, marker))

@@ -24,7 +24,7 @@ def test_doctor_reports_busy_lakehouse_missing_jars_and_stopped_mysql(spark, set
     lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith(("ok", "FIX"))}
     assert lines["java"].startswith("ok")
     assert lines["python"].startswith("ok")
-    assert lines["delta"].startswith("FIX") and "run `make setup`" in lines["delta"]
+    assert lines["jars"].startswith("FIX") and "run `make setup`" in lines["jars"]
     assert lines["lakehouse"].startswith("FIX") and f"in use by pid {os.getpid()}" in lines["lakehouse"]
     assert lines["mysql"].startswith("FIX") and "`make mysql-start`" in lines["mysql"]
     assert "Traceback" not in result.stderr
@@ -54,3 +54,16 @@ def test_doctor_reports_the_data_health_of_the_last_build(tmp_path):
     line = next(x for x in failed.stdout.splitlines() if " data health " in x)
     assert line.startswith("FIX") and line.endswith(message)
     assert failed.returncode == 1
+
+
+def test_doctor_in_cluster_mode_names_each_piece_that_is_not_running(tmp_path):
+    result = _doctor(LAKEHOUSE_ENGINE="cluster", LAKEHOUSE_DIR=str(tmp_path / "lh"), CLUSTER_DIR=str(tmp_path / "c"),
+                     MYSQL_LOCAL_DIR=str(tmp_path / "mysql"), MYSQL_LOCAL_PORT="33319", SPARK_MASTER_PORT="7390",
+                     SPARK_MASTER_WEBUI_PORT="8390", SPARK_THRIFT_PORT="10390")
+    lines = {line[5:27].strip(): line for line in result.stdout.splitlines() if line.startswith(("ok", "FIX"))}
+    assert "lakehouse lock" not in lines  # no Derby, no lock
+    for piece in ("cluster Spark master", "cluster Thrift Server"):
+        assert lines[piece].startswith("FIX") and "run `make cluster-up`" in lines[piece], piece
+    assert lines["cluster workers"].startswith("FIX") and "0 of 2 alive" in lines["cluster workers"]
+    assert lines["cluster metastore"].startswith("FIX") and "not running" in lines["cluster metastore"]
+    assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -1,0 +1,164 @@
+"""Cluster mode end to end: `make cluster-up`, `make recommend` with LAKEHOUSE_ENGINE=cluster on
+generated data, the marts compared row for row with an embedded build of the same files, an
+analyst's dbt build through the Thrift Server while training runs, and `make cluster-down`.
+
+The cluster (master, 2 workers, Thrift Server, a metastore in a MariaDB of its own) runs on free
+ports with its state under a temporary folder, and is stopped even when a test fails. The tests
+of this module are one chain and run in order."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame
+
+from pipeline.cli import entry_point_argv
+from pipeline.cluster import daemons, master
+from pipeline.cluster import run as cluster_run
+from pipeline.config import REPO_ROOT, ClusterSettings, load_cluster_settings
+from pipeline.dbt_runner import run_dbt
+from pipeline.generate.params import GeneratorParams
+from pipeline.generate.run import generate
+from pipeline.ingest.run import ingest
+from pipeline.ports import port_open
+from pipeline.sync import local_server
+
+# Every mart dbt builds from the events (the recommendation marts depend on the model's run).
+DBT_MARTS = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",
+             "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
+             "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
+             "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users",
+             "marts.user_item_interactions")
+# Values that name a run rather than the data: batch ids and build times.
+RUN_COLUMNS = {"ingest_batch_id", "loaded_at", "last_ingested_at", "ingested_at"}
+
+
+@dataclass
+class ClusterWorld:
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def cluster(self) -> ClusterSettings:
+        saved = dict(os.environ)
+        os.environ.update(self.env)
+        try:
+            return load_cluster_settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run(entry_point_argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout)
+
+    def table(self, spark, table: str) -> DataFrame:
+        schema, name = table.split(".")
+        return spark.read.format("delta").load(str(self.root / "lakehouse" / "warehouse" / f"{schema}.db" / name))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[ClusterWorld]:
+    root = tmp_path_factory.mktemp("cluster")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "METASTORE_", "CLUSTER_", "SPARK_"))}
+    env.update(LAKEHOUSE_ENGINE="cluster", LAKEHOUSE_DIR=str(root / "lakehouse"), RAW_DIR=str(root / "raw"),
+               TRUTH_DIR=str(root / "truth"), REPORTS_DIR=str(root / "reports"), CLUSTER_DIR=str(root / "cluster"),
+               MYSQL_LOCAL_DIR=str(root / "mysql"), MYSQL_LOCAL_PORT=str(local_server.free_port()),
+               SPARK_MASTER_PORT=str(local_server.free_port()), SPARK_MASTER_WEBUI_PORT=str(local_server.free_port()),
+               SPARK_THRIFT_PORT=str(local_server.free_port()))
+    generate(GeneratorParams(rows=20_000, days=4, seed=23), root / "raw", root / "truth", progress=False)
+    w = ClusterWorld(root, env)
+    try:
+        yield w
+    finally:  # whatever happened, nothing this module started keeps running
+        w.run("cluster.py", "down", timeout=300)
+        w.run("mysql_server.py", "stop", timeout=120)
+
+
+def _snapshot(df: DataFrame) -> list[tuple]:
+    """Rows as sorted tuples without run-naming columns; doubles rounded (sums follow partition order)."""
+    df = df.drop(*[c for c in df.columns if c in RUN_COLUMNS])
+    rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in df.collect()]
+    return sorted(rows, key=str)
+
+
+def test_cluster_up_starts_every_piece_and_is_idempotent(world):
+    first = world.run("cluster.py", "up")
+    assert first.returncode == 0, first.stderr[-2000:]
+    lines = first.stdout.splitlines()
+    assert len(lines) == 5 and all(line.startswith("ok") for line in lines), first.stdout
+    assert "2 of 2 alive" in first.stdout and "schema 2.3.0" in first.stdout
+    cluster = world.cluster
+    pids = {d.label: daemons.running_pid(cluster, d) for d in (cluster_run.master_daemon(cluster),
+                                                                cluster_run.worker_daemon(cluster, 1))}
+    again = world.run("cluster.py", "up")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert pids == {d.label: daemons.running_pid(cluster, d) for d in (cluster_run.master_daemon(cluster),
+                                                                       cluster_run.worker_daemon(cluster, 1))}
+    assert port_open(cluster.thrift_host, cluster.thrift_port)
+
+
+def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(spark, settings, world):
+    result = subprocess.run(["make", "--no-print-directory", "recommend"], cwd=REPO_ROOT, env=world.env,
+                            capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "recommend: done" in result.stdout
+
+    # The same files, embedded: this test session's own lakehouse.
+    spark.sql("drop database if exists raw cascade")
+    shutil.rmtree(settings.raw_dir, ignore_errors=True)
+    shutil.copytree(world.root / "raw", settings.raw_dir)
+    ingest(spark, settings.raw_dir, progress=False)
+    run_dbt(["build", "--full-refresh", "--exclude", "tag:recommendations"])
+    for table in DBT_MARTS:
+        assert _snapshot(world.table(spark, table)) == _snapshot(spark.table(table)), table
+    assert world.table(spark, "marts.daily_revenue").count() == 4
+
+    served = world.table(spark, "marts.user_recommendations").select("user_id").distinct().count()
+    assert served == world.table(spark, "marts.user_item_interactions").select("user_id").distinct().count()
+
+    # Each Python stage ran as an application of the cluster, and finished.
+    state = master.master_state(world.cluster)
+    finished = {a["name"] for a in master.applications(state, "completedapps") if a["state"] == "FINISHED"}
+    assert {"recolake-ingest", "recolake-ml", "recolake-sync"} <= finished, finished
+
+
+def test_an_analysts_dbt_build_runs_through_the_thrift_server_while_training_runs(world):
+    cluster = world.cluster
+    training = subprocess.Popen(entry_point_argv("-m", "ml", "run", "--quiet"), env=world.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        master.wait_until(lambda: any(a["name"] == "recolake-ml" for a in
+                                      master.applications(master.master_state(cluster), "activeapps")),
+                          180, lambda: "training never became a running application")
+        training_when_build_started = training.poll() is None
+        build = world.run("run_dbt.py", "build", "--exclude", "tag:recommendations")
+        output, _ = training.communicate(timeout=900)
+    finally:
+        if training.poll() is None:
+            training.kill()
+    assert build.returncode == 0, (build.stdout + build.stderr)[-3000:]
+    assert "data health: 4 files" in build.stderr
+    assert training.returncode == 0, output[-3000:]
+    assert training_when_build_started
+
+
+def test_cluster_down_stops_every_daemon_it_started(world):
+    cluster = world.cluster
+    pieces = [cluster_run.master_daemon(cluster), cluster_run.worker_daemon(cluster, 1),
+              cluster_run.worker_daemon(cluster, 2)]
+    pids = [daemons.running_pid(cluster, d) for d in pieces]
+    assert all(pids)
+    result = world.run("cluster.py", "down")
+    assert result.returncode == 0, result.stderr
+    assert "Thrift Server" in result.stderr and "Spark master" in result.stderr
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+    assert not port_open(cluster.host, cluster.master_port)
+    assert not port_open(cluster.thrift_host, cluster.thrift_port)
+    status = world.run("cluster.py", "status")
+    assert status.returncode == 1 and "not running" in status.stdout
