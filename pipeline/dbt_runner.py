@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline import health, lock
+from pipeline.cluster.conf import require_thrift_server
 from pipeline.config import Settings, dbt_vars, load_settings
 from pipeline.errors import UserError
 from pipeline.faults import crash_point
@@ -68,6 +69,8 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> Any:
     settings = settings or load_settings()
     check_prerequisites(settings)
     lock.hold(settings)
+    if not settings.embedded:
+        require_thrift_server(settings.cluster)
     os.environ.update(settings.exported_env())
     full = dbt_args(settings, args)
     log.info("dbt %s", " ".join(args))

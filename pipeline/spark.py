@@ -20,7 +20,7 @@ import yaml
 from pyspark.sql import SparkSession
 
 from pipeline import lock
-from pipeline.cluster.conf import app_conf, python_for_executors
+from pipeline.cluster.conf import app_conf, python_for_executors, require_master
 from pipeline.config import Settings, ensure_writable, load_settings
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,9 @@ def get_spark(app_name: str = "job", settings: Settings | None = None) -> SparkS
     lock.hold(settings)
     # dbt-spark reads these when it opens its own session in this process.
     os.environ.update(settings.exported_env())
-    if not settings.embedded:  # pyspark reads the executors' interpreter from the environment only
-        os.environ["PYSPARK_PYTHON"] = python_for_executors()
+    if not settings.embedded:
+        require_master(settings.cluster)
+        os.environ["PYSPARK_PYTHON"] = python_for_executors()  # pyspark reads it from the environment only
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)

@@ -157,7 +157,7 @@ def test_cluster_down_stops_every_daemon_it_started(world):
     result = world.run("cluster.py", "down")
     assert result.returncode == 0, result.stderr
     assert "Thrift Server" in result.stderr and "Spark master" in result.stderr
-    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+    assert not any(daemons.alive(pid, d) for pid, d in zip(pids, pieces))
     assert not port_open(cluster.host, cluster.master_port)
     assert not port_open(cluster.thrift_host, cluster.thrift_port)
     status = world.run("cluster.py", "status")

@@ -102,3 +102,18 @@ def test_a_taken_port_names_its_holder_and_the_setting():
     assert f"port {port} is already in use by pid {os.getpid()}" in message
     assert message.endswith("set SPARK_THRIFT_PORT")
     assert port_holder(port) is None
+
+
+def test_cluster_mode_without_a_running_cluster_fails_at_once_naming_the_command(monkeypatch):
+    from pipeline.sync.local_server import free_port
+
+    monkeypatch.setenv("LAKEHOUSE_ENGINE", "cluster")
+    monkeypatch.setenv("SPARK_MASTER_PORT", str(free_port()))
+    monkeypatch.setenv("SPARK_THRIFT_PORT", str(free_port()))
+    cluster = load_settings().cluster
+    with pytest.raises(UserError, match=r"no Spark master listens at spark://127\.0\.0\.1:\d+: run `make cluster-up`"):
+        conf.require_master(cluster)
+    with pytest.raises(UserError, match=r"no Thrift Server listens at 127\.0\.0\.1:\d+: run `make cluster-up`"):
+        conf.require_thrift_server(cluster)
+    monkeypatch.setenv("CLUSTER_MASTER_URL", "yarn")  # someone else's cluster: not ours to check
+    conf.require_master(load_settings().cluster)

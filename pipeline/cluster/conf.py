@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pipeline.config import ClusterSettings, Settings
 from pipeline.errors import UserError
+from pipeline.ports import port_open
 
 MARIADB_DRIVER = "org.mariadb.jdbc.Driver"
 CLUSTER_JARS = ("delta-spark.jar", "delta-storage.jar", "mariadb-java-client.jar")
@@ -65,6 +66,24 @@ def metastore_connection(cluster: ClusterSettings) -> MetastoreConnection:
                         "METASTORE_JDBC_URL for an existing one")
     saved = json.loads(cluster.metastore_credentials.read_text(encoding="utf-8"))
     return MetastoreConnection(saved["url"], saved["user"], saved["password"])
+
+
+def manages_master(cluster: ClusterSettings) -> bool:
+    """False when CLUSTER_MASTER_URL names a cluster someone else runs."""
+    return cluster.master_url == f"spark://{cluster.host}:{cluster.master_port}"
+
+
+def require_master(cluster: ClusterSettings) -> None:
+    """Fail at once when the local master is down (Spark would retry for a minute, then trace back)."""
+    if manages_master(cluster) and not port_open(cluster.host, cluster.master_port):
+        raise UserError(f"LAKEHOUSE_ENGINE=cluster but no Spark master listens at {cluster.master_url}: "
+                        "run `make cluster-up` (or unset LAKEHOUSE_ENGINE for the embedded engine)")
+
+
+def require_thrift_server(cluster: ClusterSettings) -> None:
+    if not port_open(cluster.thrift_host, cluster.thrift_port):
+        raise UserError(f"LAKEHOUSE_ENGINE=cluster but no Thrift Server listens at {cluster.thrift_host}:"
+                        f"{cluster.thrift_port}: run `make cluster-up`, or set SPARK_THRIFT_HOST / SPARK_THRIFT_PORT")
 
 
 def python_for_executors() -> str:

@@ -72,7 +72,7 @@ def running_pid(cluster: ClusterSettings, daemon: Daemon) -> int | None:
         pid = int(pid_file(cluster, daemon).read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid, daemon) else None
+    return pid if alive(pid, daemon) else None
 
 
 def start(cluster: ClusterSettings, daemon: Daemon) -> int:
@@ -92,7 +92,8 @@ def start(cluster: ClusterSettings, daemon: Daemon) -> int:
     return pid
 
 
-def _alive(pid: int, daemon: Daemon) -> bool:
+def alive(pid: int, daemon: Daemon) -> bool:
+    """Whether ``pid`` is still ``daemon``'s JVM (an exited one, even before it is reaped, is not)."""
     try:
         return daemon.java_class.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -109,9 +110,9 @@ def stop(cluster: ClusterSettings, daemon: Daemon, timeout: float = 60) -> bool:
     subprocess.run([str(spark_home() / "sbin" / "spark-daemon.sh"), "stop", daemon.java_class,
                     str(daemon.instance)], env=daemon_env(cluster), capture_output=True, text=True, timeout=120)
     deadline = time.monotonic() + timeout
-    while _alive(pid, daemon) and time.monotonic() < deadline:
+    while alive(pid, daemon) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _alive(pid, daemon):
+    if alive(pid, daemon):
         log.warning("%s (pid %d) ignored SIGTERM for %.0f s: killing it", daemon.label, pid, timeout)
         os.kill(pid, signal.SIGKILL)
     pid_file(cluster, daemon).unlink(missing_ok=True)

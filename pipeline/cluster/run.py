@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cluster import daemons, master, metastore
-from pipeline.cluster.conf import app_conf
+from pipeline.cluster.conf import app_conf, manages_master
 from pipeline.cluster.daemons import Daemon
 from pipeline.config import ClusterSettings, Settings, ensure_writable
 from pipeline.errors import UserError
@@ -26,11 +26,6 @@ class Piece:
     name: str
     ok: bool
     detail: str
-
-
-def manages_master(cluster: ClusterSettings) -> bool:
-    """False when CLUSTER_MASTER_URL names a cluster someone else runs."""
-    return cluster.master_url == f"spark://{cluster.host}:{cluster.master_port}"
 
 
 def master_daemon(cluster: ClusterSettings) -> Daemon:

@@ -26,9 +26,11 @@ per_file as (
         sum(case when outcome = 'attribute dropped' then row_count else 0 end) as dropped_attribute_values,
         min(case when outcome = 'parsed' then first_event_at end) as first_event_at,
         max(case when outcome = 'parsed' then last_event_at end) as last_event_at,
+        -- The most frequent problem; equal counts are broken by the text, so every engine and
+        -- partitioning picks the same one.
         max_by(
             case when outcome in ('rejected', 'quarantined') then concat(outcome, ': ', reason) end,
-            case when outcome in ('rejected', 'quarantined') then row_count end
+            case when outcome in ('rejected', 'quarantined') then struct(row_count, concat(outcome, ': ', reason)) end
         ) as main_problem
     from reasons
     group by ingest_batch_id, source_file
