@@ -38,6 +38,11 @@ TUNE_ARGS ?= --trials 12 --budget-seconds 900
 
 REPORT_ARGS ?=
 
+# Hadoop's S3A connector must match pyspark's hadoop-client (3.4.1); the SDK bundle is the one it was built with.
+HADOOP_AWS_VERSION := 3.4.1
+AWS_SDK_VERSION := 2.24.6
+S3_STAMP := $(JARS_DIR)/.s3-$(HADOOP_AWS_VERSION)-$(AWS_SDK_VERSION)
+
 SCALES ?= 100k 1M
 STAGES ?=
 # ENGINES="embedded cluster": each scale in both modes, side by side in bench/results/latest.md.
@@ -45,7 +50,7 @@ ENGINES ?= embedded
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
 .PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
-	cluster-up cluster-down cluster-status report doctor test test-fast lint bench clean clean-data
+	cluster-up cluster-down cluster-status s3-setup test-s3 report doctor test test-fast lint bench clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -118,6 +123,16 @@ cluster-down: setup ## stop the Thrift Server, the workers and the master (Maria
 
 cluster-status: setup ## one line per cluster piece: master, workers, applications, Thrift Server, metastore
 	$(PY) scripts/cluster.py status
+
+s3-setup: setup $(S3_STAMP) ## S3A jars (560 MB) and moto, for an s3a:// warehouse (LAKEHOUSE_WAREHOUSE_DIR) and make test-s3
+
+$(S3_STAMP):
+	bash scripts/setup/fetch_s3_jars.sh $(HADOOP_AWS_VERSION) $(AWS_SDK_VERSION) $(JARS_DIR)
+	$(PY) -m pip install --quiet -e ".[test,s3]"
+	touch $@
+
+test-s3: s3-setup ## the cluster test with its warehouse on a local S3 (moto): s3a:// Delta tables end to end
+	S3=1 $(PY) -m pytest tests/test_cluster.py
 
 test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromium)
 	bash scripts/setup/ensure_chromium.sh

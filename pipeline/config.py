@@ -142,6 +142,11 @@ class Settings:
         return self.repo_root / "profiles"
 
     @property
+    def warehouse_dir(self) -> str:
+        """Where Delta tables live: a folder, or object storage (``s3a://bucket/path``)."""
+        return os.environ.get("LAKEHOUSE_WAREHOUSE_DIR") or str(self.lakehouse_dir / "warehouse")
+
+    @property
     def checkpoint_dir(self) -> str:
         """Where ALS checkpoints its lineage: every executor must reach it (on a multi-node cluster
         an hdfs:// or s3a:// URI via SPARK_CHECKPOINT_DIR)."""
@@ -155,6 +160,7 @@ class Settings:
         """Variables that make dbt's profile resolve to exactly these absolute paths."""
         env = {
             "LAKEHOUSE_DIR": str(self.lakehouse_dir),
+            "LAKEHOUSE_WAREHOUSE_DIR": self.warehouse_dir,
             "LAKEHOUSE_JARS_DIR": str(self.jars_dir),
             "LAKEHOUSE_PROFILES_DIR": str(self.profiles_dir),
         }

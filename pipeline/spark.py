@@ -19,7 +19,7 @@ import jinja2
 import yaml
 from pyspark.sql import SparkSession
 
-from pipeline import lock
+from pipeline import lock, storage
 from pipeline.cluster.conf import app_conf, python_for_executors, require_master
 from pipeline.config import Settings, ensure_writable, load_settings
 
@@ -65,11 +65,15 @@ def profile_conf(settings: Settings) -> dict[str, str]:
     return session_parameters(render_profile(settings.profiles_dir, {**os.environ, **settings.exported_env()}))
 
 
-def spark_conf(settings: Settings) -> dict[str, str]:
-    """The Spark settings this process uses: the profile's, plus the cluster's in cluster mode."""
+def spark_conf(settings: Settings, cluster: bool | None = None) -> dict[str, str]:
+    """The Spark settings of a process: the profile's, plus the cluster's in cluster mode (``cluster``
+    overrides LAKEHOUSE_ENGINE: the Thrift Server is a cluster application whatever the shell says),
+    plus object storage's for an s3a:// warehouse."""
     conf = profile_conf(settings)
-    if not settings.embedded:
+    if (not settings.embedded) if cluster is None else cluster:
         conf.update(app_conf(settings))
+    if storage.uses_s3(settings):
+        conf = storage.add_jars(settings, {**conf, **storage.s3_conf(settings)})
     return conf
 
 

@@ -16,6 +16,20 @@ from pipeline.generate.run import generate
 REAL_SLICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "rees46_2019-Oct_first5019.csv"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """With S3=1 (`make test-s3`): a local S3 for the whole session, its endpoint and keys in the
+    environment before any Spark starts, so every session can read s3a:// tables."""
+    if os.environ.get("S3") != "1":
+        yield None
+        return
+    from tests.s3 import CREDENTIALS, moto_server
+
+    with moto_server(tmp_path_factory.mktemp("s3") / "moto.log") as endpoint:
+        os.environ.update(CREDENTIALS, S3_ENDPOINT=endpoint)
+        yield endpoint
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("lakehouse_root")

@@ -1,6 +1,7 @@
 """Cluster mode end to end: `make cluster-up`, `make recommend` with LAKEHOUSE_ENGINE=cluster on
 generated data, the marts compared row for row with an embedded build of the same files, an
 analyst's dbt build through the Thrift Server while training runs, and `make cluster-down`.
+With S3=1 (`make test-s3`) the cluster's warehouse is an s3a:// bucket on a local S3 (moto).
 
 The cluster (master, 2 workers, Thrift Server, a metastore in a MariaDB of its own) runs on free
 ports with its state under a temporary folder, and is stopped even when a test fails. The tests
@@ -57,9 +58,13 @@ class ClusterWorld:
     def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
         return subprocess.run(entry_point_argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout)
 
+    @property
+    def warehouse(self) -> str:
+        return self.env.get("LAKEHOUSE_WAREHOUSE_DIR") or str(self.root / "lakehouse" / "warehouse")
+
     def table(self, spark, table: str) -> DataFrame:
         schema, name = table.split(".")
-        return spark.read.format("delta").load(str(self.root / "lakehouse" / "warehouse" / f"{schema}.db" / name))
+        return spark.read.format("delta").load(f"{self.warehouse}/{schema}.db/{name}")
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +76,10 @@ def world(tmp_path_factory) -> Iterator[ClusterWorld]:
                MYSQL_LOCAL_DIR=str(root / "mysql"), MYSQL_LOCAL_PORT=str(local_server.free_port()),
                SPARK_MASTER_PORT=str(local_server.free_port()), SPARK_MASTER_WEBUI_PORT=str(local_server.free_port()),
                SPARK_THRIFT_PORT=str(local_server.free_port()))
+    if os.environ.get("S3") == "1":  # `make test-s3`: the warehouse on the session's local S3 (conftest)
+        from tests.s3 import BUCKET
+
+        env["LAKEHOUSE_WAREHOUSE_DIR"] = f"s3a://{BUCKET}/{root.name}/warehouse"
     generate(GeneratorParams(rows=20_000, days=4, seed=23), root / "raw", root / "truth", progress=False)
     w = ClusterWorld(root, env)
     try:

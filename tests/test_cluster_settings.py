@@ -117,3 +117,22 @@ def test_cluster_mode_without_a_running_cluster_fails_at_once_naming_the_command
         conf.require_thrift_server(cluster)
     monkeypatch.setenv("CLUSTER_MASTER_URL", "yarn")  # someone else's cluster: not ours to check
     conf.require_master(load_settings().cluster)
+
+
+def test_an_s3a_warehouse_adds_the_connector_endpoint_and_keys(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE_DIR", "s3a://shop-lake/warehouse")
+    monkeypatch.setenv("S3_ENDPOINT", "http://127.0.0.1:9000")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("LAKEHOUSE_JARS_DIR", str(tmp_path))
+    settings = load_settings()
+    with pytest.raises(UserError, match="aws-sdk-bundle.jar missing .* run `make s3-setup`"):
+        spark_conf(settings)
+    for name in ("delta-spark.jar", "delta-storage.jar", "hadoop-aws.jar", "aws-sdk-bundle.jar"):
+        (tmp_path / name).touch()
+    spark = spark_conf(settings)
+    assert spark["spark.sql.warehouse.dir"] == "s3a://shop-lake/warehouse"
+    assert spark["spark.jars"].split(",")[-2:] == [str(tmp_path / "hadoop-aws.jar"), str(tmp_path / "aws-sdk-bundle.jar")]
+    assert spark["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
+    assert spark["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert spark["spark.hadoop.fs.s3a.access.key"] == "key"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cluster import daemons, master, metastore
-from pipeline.cluster.conf import app_conf, manages_master
+from pipeline.cluster.conf import manages_master
 from pipeline.cluster.daemons import Daemon
 from pipeline.config import ClusterSettings, Settings, ensure_writable
 from pipeline.errors import UserError
@@ -44,9 +44,9 @@ def worker_daemon(cluster: ClusterSettings, number: int) -> Daemon:
 def thrift_properties_file(settings: Settings) -> Path:
     """The Thrift Server's Spark settings (the profile's plus cluster mode's), 0600: it holds the
     metastore password, which must not show in `ps`."""
-    from pipeline.spark import profile_conf
+    from pipeline.spark import spark_conf
 
-    conf = {**profile_conf(settings), **app_conf(settings)}  # whatever LAKEHOUSE_ENGINE this shell has
+    conf = spark_conf(settings, cluster=True)  # whatever LAKEHOUSE_ENGINE this shell has
     conf["spark.app.name"] = "recolake-thrift-server"
     conf.pop("spark.driver.memory", None)  # the daemon's JVM is sized by --driver-memory
     path = settings.cluster.state_dir / "conf" / "thrift-server.properties"
