@@ -159,9 +159,21 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     assert new_events > 0
     assert int(metrics["numSourceRows"]) == int(metrics["numTargetRowsInserted"]) == new_events
     assert int(metrics["numTargetRowsUpdated"]) == 0
+    # ... and the target side was pruned to that date: its partition is all the merge may read.
+    merge_sql = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "cleaned"
+                 / "cleaned_events.sql").read_text()
+    assert f"DBT_INTERNAL_DEST.event_date in (date'{new_day}')" in merge_sql
 
-    tables = ["cleaned.cleaned_events", "cleaned.quarantined_events", "marts.daily_revenue",
-              "marts.brand_rankings", "marts.user_item_interactions", "marts.dim_products"]
+    # The date-keyed marts recomputed the new day only.
+    for mart in ("marts.daily_revenue", "marts.daily_activity"):
+        merge = max(spark.sql(f"describe history {mart}").where("operation = 'MERGE'").collect(),
+                    key=lambda r: r.version)
+        assert int(merge.operationMetrics["numSourceRows"]) == 1, mart
+
+    tables = ["cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",
+              "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
+              "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
+              "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users", "marts.user_item_interactions"]
     incremental = {t: _snapshot(spark.table(t)) for t in tables}
     run_dbt(["run", "--full-refresh"])
     for t in tables:

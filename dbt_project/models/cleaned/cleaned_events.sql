@@ -1,5 +1,6 @@
 -- depends_on: {{ ref('stg_events') }}
-{{ config(unique_key='event_key') }}
+-- merge_prune_column: the merge reads only the changed dates of the target (macros/merge_pruning.sql).
+{{ config(unique_key='event_key', merge_prune_column='event_date') }}
 
 with
 

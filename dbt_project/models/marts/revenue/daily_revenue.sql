@@ -1,15 +1,19 @@
 -- Revenue per day: one purchase row is one item; revenue is the sum of purchase prices.
+-- Incremental: a run recomputes the dates that received new events (macros/changed_event_dates.sql).
 with
 
 events as (
 
     select * from {{ ref('cleaned_events') }}
+    {% if is_incremental() %}
+    where {{ changed_mart_dates() }}
+    {% endif %}
 
 ),
 
 days as (
 
-    select distinct event_date from events
+    select event_date, max(last_ingested_at) as last_ingested_at from events group by event_date
 
 ),
 
@@ -41,7 +45,8 @@ final as (
         coalesce(per_day.buyers, 0) as buyers,
         coalesce(per_day.purchase_sessions, 0) as purchase_sessions,
         cast(per_day.revenue / per_day.purchase_sessions as decimal(18, 2)) as avg_basket_value,
-        cast(per_day.purchases / per_day.purchase_sessions as double) as avg_items_per_basket
+        cast(per_day.purchases / per_day.purchase_sessions as double) as avg_items_per_basket,
+        days.last_ingested_at
     from days
     left join per_day on days.event_date = per_day.event_date
 

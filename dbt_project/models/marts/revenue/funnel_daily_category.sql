@@ -2,11 +2,15 @@
 -- The ratios compare event counts, not people: purchases often happen without a cart event
 -- in the same day and category (real logs show up to 6 purchases per cart), so they can
 -- exceed 1 and are named "per", not "rate". The user shares are true conversion rates.
+-- Incremental: a run recomputes the dates that received new events (macros/changed_event_dates.sql).
 with
 
 events as (
 
     select * from {{ ref('cleaned_events') }}
+    {% if is_incremental() %}
+    where {{ changed_mart_dates() }}
+    {% endif %}
 
 ),
 
@@ -20,7 +24,8 @@ per_user as (
         user_id,
         count_if(event_type = 'view') as views,
         count_if(event_type = 'cart') as carts,
-        count_if(event_type = 'purchase') as purchases
+        count_if(event_type = 'purchase') as purchases,
+        max(last_ingested_at) as last_ingested_at
     from events
     group by event_date, category_l1, user_id
 
@@ -38,7 +43,8 @@ per_day_category as (
         count_if(carts > 0) as carting_users,
         count_if(purchases > 0) as buying_users,
         -- Viewers who also bought in the category that day: the numerator of a rate within 0..1.
-        count_if(views > 0 and purchases > 0) as buying_viewers
+        count_if(views > 0 and purchases > 0) as buying_viewers,
+        max(last_ingested_at) as last_ingested_at
     from per_user
     group by event_date, category_l1
 
