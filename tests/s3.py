@@ -39,3 +39,18 @@ def moto_server(log: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def bucket_keys(url: str) -> list[str]:
+    """Every object key under an s3a://bucket/prefix URL, from the server S3_ENDPOINT names."""
+    import os
+
+    import boto3
+
+    bucket, _, prefix = url.removeprefix("s3a://").partition("/")
+    client = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    keys: list[str] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    return keys
