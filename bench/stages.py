@@ -25,7 +25,7 @@ SEED = 42
 DUCKDB_EQUIVALENT_NODES = ("model.recolake.stg_events",
                            "model.recolake.int_events_checked", "model.recolake.cleaned_events",
                            "model.recolake.daily_revenue", "model.recolake.brand_rankings",
-                           "model.recolake.user_item_interactions")
+                           "model.recolake.user_item_strength", "model.recolake.user_item_interactions")
 
 
 class StageFailed(RuntimeError):

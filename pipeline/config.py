@@ -160,10 +160,11 @@ class Settings:
         """Variables that make dbt's profile resolve to exactly these absolute paths."""
         env = {
             "LAKEHOUSE_DIR": str(self.lakehouse_dir),
-            "LAKEHOUSE_WAREHOUSE_DIR": self.warehouse_dir,
             "LAKEHOUSE_JARS_DIR": str(self.jars_dir),
             "LAKEHOUSE_PROFILES_DIR": str(self.profiles_dir),
         }
+        if os.environ.get("LAKEHOUSE_WAREHOUSE_DIR"):  # else the profile derives it from LAKEHOUSE_DIR, so a
+            env["LAKEHOUSE_WAREHOUSE_DIR"] = self.warehouse_dir  # child with another LAKEHOUSE_DIR gets its own
         if not self.embedded:  # dbt talks to the Thrift Server
             env.update(DBT_TARGET="thrift", SPARK_THRIFT_HOST=self.cluster.thrift_host,
                        SPARK_THRIFT_PORT=str(self.cluster.thrift_port))

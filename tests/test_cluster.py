@@ -30,12 +30,13 @@ from pipeline.ingest.run import ingest
 from pipeline.ports import port_open
 from pipeline.sync import local_server
 
-# Every mart dbt builds from the events (the recommendation marts depend on the model's run).
+# Every table dbt builds from the events (the recommendation marts depend on the model's run;
+# user_item_interactions is a view of user_item_strength).
 DBT_MARTS = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",
              "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
              "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
              "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users",
-             "marts.user_item_interactions")
+             "marts.user_item_strength")
 # Values that name a run rather than the data: batch ids and build times.
 RUN_COLUMNS = {"ingest_batch_id", "loaded_at", "last_ingested_at", "ingested_at"}
 
@@ -70,7 +71,9 @@ class ClusterWorld:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Iterator[ClusterWorld]:
     root = tmp_path_factory.mktemp("cluster")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "METASTORE_", "CLUSTER_", "SPARK_"))}
+    # Nothing of this session's own lakehouse or servers may leak into the cluster's processes.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MYSQL_", "METASTORE_", "CLUSTER_", "SPARK_", "LAKEHOUSE_WAREHOUSE", "DBT_TARGET"))}
     env.update(LAKEHOUSE_ENGINE="cluster", LAKEHOUSE_DIR=str(root / "lakehouse"), RAW_DIR=str(root / "raw"),
                TRUTH_DIR=str(root / "truth"), REPORTS_DIR=str(root / "reports"), CLUSTER_DIR=str(root / "cluster"),
                MYSQL_LOCAL_DIR=str(root / "mysql"), MYSQL_LOCAL_PORT=str(local_server.free_port()),
@@ -134,7 +137,7 @@ def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(
         assert any(k.endswith(".parquet") for k in keys) and any("/_delta_log/" in k for k in keys)
 
     served = world.table(spark, "marts.user_recommendations").select("user_id").distinct().count()
-    assert served == world.table(spark, "marts.user_item_interactions").select("user_id").distinct().count()
+    assert served == world.table(spark, "marts.user_item_strength").select("user_id").distinct().count()
 
     # Each Python stage ran as an application of the cluster, and finished.
     state = master.master_state(world.cluster)

@@ -136,3 +136,10 @@ def test_an_s3a_warehouse_adds_the_connector_endpoint_and_keys(monkeypatch, tmp_
     assert spark["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
     assert spark["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
     assert spark["spark.hadoop.fs.s3a.access.key"] == "key"
+
+
+def test_the_derived_warehouse_is_not_exported_so_children_with_their_own_lakehouse_get_their_own(monkeypatch):
+    monkeypatch.delenv("LAKEHOUSE_WAREHOUSE_DIR", raising=False)
+    assert "LAKEHOUSE_WAREHOUSE_DIR" not in load_settings().exported_env()
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE_DIR", "s3a://shop-lake/warehouse")
+    assert load_settings().exported_env()["LAKEHOUSE_WAREHOUSE_DIR"] == "s3a://shop-lake/warehouse"

@@ -170,16 +170,28 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
                     key=lambda r: r.version)
         assert int(merge.operationMetrics["numSourceRows"]) == 1, mart
 
+    # The interaction store recomputed only the pairs with events on the new day, and the strengths
+    # read back equal the formula over all four days.
+    all_days = reference.cleaned(reference.parse(sorted(small_dataset[0].glob("*.csv"))))
+    touched = {(e.user_id, e.product_id) for e in all_days if e.date.isoformat() == new_day}
+    merge = max(spark.sql("describe history marts.user_item_strength").where("operation = 'MERGE'").collect(),
+                key=lambda r: r.version)
+    assert int(merge.operationMetrics["numSourceRows"]) == len(touched) > 0
+    strength = reference.interaction_strength(all_days, WEIGHTS, HALF_LIFE_DAYS)
+    got = {(r.user_id, r.product_id): r.strength for r in _rows(spark, "marts.user_item_interactions")}
+    assert got.keys() == strength.keys()
+    assert all(got[k] == pytest.approx(v, rel=1e-9) for k, v in strength.items())
+
     tables = ["cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",
               "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
               "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
-              "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users", "marts.user_item_interactions"]
+              "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users", "marts.user_item_strength",
+              "marts.user_item_interactions"]
     incremental = {t: _snapshot(spark.table(t)) for t in tables}
     run_dbt(["run", "--full-refresh"])
     for t in tables:
         assert _snapshot(spark.table(t)) == incremental[t], t
-    expected = reference.cleaned(reference.parse(sorted(small_dataset[0].glob("*.csv"))))
-    assert len(incremental["cleaned.cleaned_events"]) == len(expected)
+    assert len(incremental["cleaned.cleaned_events"]) == len(all_days)
 
 
 def test_real_slice_builds_with_duplicates_removed_and_zero_prices_kept(spark, raw_dir, real_slice):

@@ -8,3 +8,9 @@
         else cast(0 as double)
     end
 {%- endmacro %}
+
+{#- The anchor time t0 of the stored interaction strengths (var interaction_anchor_date, UTC
+    midnight) in epoch seconds. -#}
+{% macro interaction_anchor_epoch() -%}
+    unix_timestamp(timestamp'{{ var('interaction_anchor_date') }} 00:00:00')
+{%- endmacro %}

@@ -67,18 +67,10 @@ def _admin(server: local_server.LocalServer, database: str) -> MysqlSettings:
 def _ensure_account(settings: Settings, server: local_server.LocalServer) -> MetastoreConnection:
     """The metastore database and its user; the password is generated once and kept (0600)."""
     cluster = settings.cluster
-    database = quote_identifier(cluster.metastore_database)
     saved = cluster.metastore_credentials
     password = json.loads(saved.read_text())["password"] if saved.exists() else secrets.token_urlsafe(18)
-    conn = connect(_admin(server, cluster.metastore_database), database=False)
-    cur = conn.cursor()
     # latin1: Hive's index columns (767 characters) exceed InnoDB's key limit in utf8mb4.
-    cur.execute(f"create database if not exists {database} character set latin1 collate latin1_bin")
-    for host in ("127.0.0.1", "localhost"):
-        cur.execute(f"create user if not exists '{USER}'@'{host}' identified by %s", (password,))
-        cur.execute(f"alter user '{USER}'@'{host}' identified by %s", (password,))
-        cur.execute(f"grant all privileges on {database}.* to '{USER}'@'{host}'")
-    conn.close()
+    local_server.ensure_account(server, cluster.metastore_database, USER, password, "latin1", "latin1_bin")
     connection = MetastoreConnection(mariadb_url("127.0.0.1", server.port, cluster.metastore_database), USER, password)
     ensure_writable(cluster.state_dir, "CLUSTER_DIR")
     saved.write_text(json.dumps({"url": connection.url, "user": USER, "password": password}), encoding="utf-8")

@@ -140,17 +140,27 @@ def _bootstrap(server: LocalServer) -> None:
     if server.credentials_file.exists():
         return
     password = secrets.token_urlsafe(18)
-    database = quote_identifier(os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE))
-    conn = connect(server.admin_settings(), database=False)
-    cur = conn.cursor()
-    cur.execute(f"create database if not exists {database} character set utf8mb4 collate utf8mb4_bin")
-    for host in ("127.0.0.1", "localhost"):
-        cur.execute(f"create user if not exists '{APP_USER}'@'{host}' identified by %s", (password,))
-        cur.execute(f"alter user '{APP_USER}'@'{host}' identified by %s", (password,))
-        cur.execute(f"grant all privileges on {database}.* to '{APP_USER}'@'{host}'")
-    conn.close()
+    ensure_account(server, os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE), APP_USER, password)
     server.credentials_file.write_text(json.dumps({"user": APP_USER, "password": password}), encoding="utf-8")
     server.credentials_file.chmod(0o600)
+
+
+def ensure_account(server: LocalServer, database: str, user: str, password: str,
+                   charset: str = "utf8mb4", collation: str = "utf8mb4_bin") -> None:
+    """Create ``database`` and ``user`` (from 127.0.0.1 and localhost, with all privileges on it),
+    and set the user's password; idempotent."""
+    name = quote_identifier(database)
+    quote_identifier(user)
+    conn = connect(server.admin_settings(), database=False)
+    try:
+        cur = conn.cursor()
+        cur.execute(f"create database if not exists {name} character set {charset} collate {collation}")
+        for host in ("127.0.0.1", "localhost"):
+            cur.execute(f"create user if not exists '{user}'@'{host}' identified by %s", (password,))
+            cur.execute(f"alter user '{user}'@'{host}' identified by %s", (password,))
+            cur.execute(f"grant all privileges on {name}.* to '{user}'@'{host}'")
+    finally:
+        conn.close()
 
 
 def is_running(server: LocalServer) -> bool:

@@ -1,52 +1,40 @@
 -- One row per (user, product): event counts and an implicit-feedback strength for ALS.
 -- strength = sum over events of weight(event_type) * 0.5 ^ (age_days / half_life), where
 -- age is measured back from the newest event in the data and weights come from the
--- event_weights var.
+-- event_weights var. Computed at read time from user_item_strength's anchored sums:
+-- strength = anchored_strength * 2 ^ ((t0 - newest event) / half_life).
 with
 
-events as (
+strength as (
 
-    select * from {{ ref('cleaned_events') }}
+    select * from {{ ref('user_item_strength') }}
 
 ),
 
 reference_time as (
 
-    select max(event_time) as newest_event_at from events
-
-),
-
-weighted as (
-
-    select
-        events.user_id,
-        events.product_id,
-        events.event_type,
-        events.event_time,
-        {{ event_weight('events.event_type') }} * pow(
-            0.5,
-            cast(unix_timestamp(reference_time.newest_event_at) - unix_timestamp(events.event_time) as double)
-                / 86400 / {{ var('recency_half_life_days') }}
-        ) as decayed_weight
-    from events
-    cross join reference_time
+    select max(last_event_at) as newest_event_at from strength
 
 ),
 
 final as (
 
     select
-        user_id,
-        product_id,
-        count_if(event_type = 'view') as views,
-        count_if(event_type = 'cart') as carts,
-        count_if(event_type = 'remove_from_cart') as removes,
-        count_if(event_type = 'purchase') as purchases,
-        min(event_time) as first_event_at,
-        max(event_time) as last_event_at,
-        sum(decayed_weight) as strength
-    from weighted
-    group by user_id, product_id
+        strength.user_id,
+        strength.product_id,
+        strength.views,
+        strength.carts,
+        strength.removes,
+        strength.purchases,
+        strength.first_event_at,
+        strength.last_event_at,
+        strength.anchored_strength * pow(
+            2.0,
+            cast({{ interaction_anchor_epoch() }} - unix_timestamp(reference_time.newest_event_at) as double)
+                / 86400 / {{ var('recency_half_life_days') }}
+        ) as strength
+    from strength
+    cross join reference_time
 
 )
 
