@@ -184,3 +184,23 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     assert tables["daily_revenue"].primary_key == ("event_date",)
     assert tables["daily_revenue"].source == "marts.daily_revenue"
     assert tables["user_recommendations"].indexes == ("user_id", "product_id")
+
+
+def test_a_taken_port_fails_at_once_naming_its_holder_and_the_setting(tmp_path):
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_")}
+        env.update(MYSQL_LOCAL_DIR=str(tmp_path / "mysql"), MYSQL_LOCAL_PORT=str(port))
+        result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "mysql_server.py"), "start"],
+                                capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(f"error: the private MariaDB cannot start: port {port} is already in use by "
+                           f"pid {os.getpid()} (")  # this test process holds it
+    assert line.endswith("): stop that process or set MYSQL_LOCAL_PORT")
+    assert not (tmp_path / "mysql").exists()  # it failed before initialising anything

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import REPO_ROOT
+from pipeline.ports import describe_taken, port_open
 from pipeline.sync.connection import DEFAULT_DATABASE, MysqlSettings, SyncError, connect, quote_identifier
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,9 @@ def is_running(server: LocalServer) -> bool:
 def ensure_running(server: LocalServer | None = None) -> LocalServer:
     """Start (initialising on first use) the private server unless it already runs."""
     server = server or local_server()
+    if _running_pid(server) is None and port_open("127.0.0.1", server.port):
+        # Another program (often another checkout's MariaDB) holds the port: say so now, not after 30 s.
+        raise SyncError(f"the private MariaDB cannot start: {describe_taken(server.port, 'MYSQL_LOCAL_PORT')}")
     if not server.datadir.exists():
         _initialise(server)
     if _running_pid(server) is None:
