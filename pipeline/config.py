@@ -141,6 +141,14 @@ class Settings:
     def profiles_dir(self) -> Path:
         return self.repo_root / "profiles"
 
+    def cached_jars(self, names: tuple[str, ...], target: str = "setup", why: str = "") -> list[Path]:
+        """Paths of jars ``make <target>`` caches; one line naming the missing ones and the target."""
+        jars = [self.jars_dir / name for name in names]
+        missing = [j.name for j in jars if not j.exists()]
+        if missing:
+            raise UserError(f"{', '.join(missing)} missing in {self.jars_dir}{why}: run `make {target}`")
+        return jars
+
     @property
     def warehouse_dir(self) -> str:
         """Where Delta tables live: a folder, or object storage (``s3a://bucket/path``)."""

@@ -55,10 +55,10 @@ def check_packages() -> Check:
 
 
 def check_jars(settings: Settings) -> Check:
-    jars = [settings.jars_dir / name for name in CLUSTER_JARS]  # Delta, and MariaDB JDBC for the metastore
-    missing = [j.name for j in jars if not j.exists()]
-    if missing:
-        return Check("jars", False, f"{', '.join(missing)} missing in {settings.jars_dir}: run `make setup`")
+    try:
+        jars = settings.cached_jars(CLUSTER_JARS)  # Delta, and MariaDB JDBC for the metastore
+    except UserError as exc:
+        return Check("jars", False, str(exc))
     return Check("jars", True, f"{', '.join(j.name for j in jars)} in {settings.jars_dir}")
 
 

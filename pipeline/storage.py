@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 from pipeline.config import Settings
-from pipeline.errors import UserError
 
 S3_JARS = ("hadoop-aws.jar", "aws-sdk-bundle.jar")
 
@@ -39,11 +38,7 @@ def s3_conf(settings: Settings) -> dict[str, str]:
 
 def add_jars(settings: Settings, conf: dict[str, str]) -> dict[str, str]:
     """``conf`` with the S3 jars appended to ``spark.jars`` and the driver's class path."""
-    jars = [settings.jars_dir / name for name in S3_JARS]
-    missing = [j.name for j in jars if not j.exists()]
-    if missing:
-        raise UserError(f"{', '.join(missing)} missing in {settings.jars_dir} for the s3a:// warehouse "
-                        f"{settings.warehouse_dir}: run `make s3-setup`")
+    jars = settings.cached_jars(S3_JARS, "s3-setup", f" for the s3a:// warehouse {settings.warehouse_dir}")
     paths = [str(j) for j in jars]
     out = dict(conf)
     out["spark.jars"] = ",".join(filter(None, [conf.get("spark.jars", ""), *paths]))

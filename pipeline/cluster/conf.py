@@ -98,10 +98,7 @@ def python_for_executors() -> str:
 def app_conf(settings: Settings) -> dict[str, str]:
     """Settings every cluster-mode Spark application adds to the profile's."""
     cluster = settings.cluster
-    jars = [settings.jars_dir / name for name in CLUSTER_JARS]
-    missing = [j.name for j in jars if not j.exists()]
-    if missing:
-        raise UserError(f"{', '.join(missing)} missing in {settings.jars_dir}: run `make setup`")
+    jars = settings.cached_jars(CLUSTER_JARS)
     return {
         "spark.master": cluster.master_url,
         "spark.cores.max": str(cluster.app_cores),

@@ -142,8 +142,9 @@ def ensure(settings: Settings) -> MetastoreConnection:
 
 def describe(settings: Settings) -> tuple[bool, str]:
     """(healthy, one line) for status and doctor: the schema version and the databases it holds."""
-    if external_metastore() is not None:
-        return True, f"external {external_metastore().url.split('?')[0]} (not inspected)"
+    external = external_metastore()
+    if external is not None:
+        return True, f"external {external.url.split('?')[0]} (not inspected)"
     server = local_server.local_server()
     if not local_server.is_running(server):
         return False, f"private MariaDB on 127.0.0.1:{server.port} is not running: run `make cluster-up`"
