@@ -21,12 +21,15 @@ from bench import report
 from bench.stages import STAGES, Scale, StageFailed, cluster_up, stop_servers
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import ENGINES, REPO_ROOT
+from pipeline.generate.params import SHAPES
 from pipeline.sync.local_server import free_port
 
 log = logging.getLogger("bench")
 
 
 def parse_scale(text: str) -> int:
+    if text in SHAPES and text != "default":
+        return SHAPES[text].rows
     factor = {"k": 1_000, "m": 1_000_000}.get(text[-1].lower(), 1)
     try:
         return int(float(text[:-1] if factor > 1 else text) * factor)
@@ -53,11 +56,12 @@ def _engines(text: str) -> list[str]:
 
 
 def _scale(label: str, rows: int, engine: str, work_dir: Path) -> Scale:
+    shape = label if label in SHAPES else "default"
     if engine == "embedded":
-        return Scale(label, rows, (work_dir / label).resolve(), free_port())
+        return Scale(label, rows, (work_dir / label).resolve(), free_port(), shape=shape)
     label = f"{label}-cluster"
     return Scale(label, rows, (work_dir / label).resolve(), free_port(), engine,
-                 (free_port(), free_port(), free_port()))
+                 (free_port(), free_port(), free_port()), shape=shape)
 
 
 def _with_cluster(stages: list[str]) -> list[tuple[str, object]]:
@@ -92,7 +96,8 @@ def run_scale(scale: Scale, stages: list[str], bar: tqdm) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default=os.environ.get("SCALES", "100k 1M"), help='e.g. "100k 1M 10M"')
+    parser.add_argument("--scales", default=os.environ.get("SCALES", "100k 1M"),
+                        help='e.g. "100k 1M 10M"; "rees46-month" is the seed\'s month (66.6M events, 4.5M users)')
     parser.add_argument("--stages", default=os.environ.get("STAGES") or None, help="subset, e.g. 'train,als_peer'")
     parser.add_argument("--engines", default=os.environ.get("ENGINES", "embedded"), help='e.g. "embedded cluster"')
     parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BENCH_DIR", REPO_ROOT / "bench" / "work")))

@@ -40,6 +40,7 @@ class Scale:
     mysql_port: int
     engine: str = "embedded"
     cluster_ports: tuple[int, int, int] = (0, 0, 0)  # master, master UI, Thrift Server (cluster engine)
+    shape: str = "default"  # the generator's preset (pipeline/generate/params.py SHAPES)
 
     @property
     def raw_dir(self) -> Path:
@@ -105,8 +106,8 @@ def _result(measured: Measured, rows: int | None = None, **extra: Any) -> dict[s
 def generate(scale: Scale) -> dict[str, Any]:
     shutil.rmtree(scale.root, ignore_errors=True)
     scale.root.mkdir(parents=True)
-    measured = scale.run("generate", "generate_events.py", "--rows", str(scale.rows), "--days", str(DAYS + 1),
-                         "--seed", str(SEED), "--quiet")
+    measured = scale.run("generate", "generate_events.py", "--shape", scale.shape, "--rows", str(scale.rows),
+                         "--days", str(DAYS + 1), "--seed", str(SEED), "--quiet")
     files = sorted(scale.raw_dir.glob("*.csv"))
     scale.held_back.mkdir()
     shutil.move(str(files[-1]), scale.held_back / files[-1].name)
@@ -161,8 +162,13 @@ def dbt_incremental(scale: Scale) -> dict[str, Any]:
     return _result(measured, **_per_node(measured, _dbt_nodes()))
 
 
+# At the seed month's 4.5M users, personal lists go to users active in the last week (ml/params.py
+# serve_active_days); the others are served the popular list.
+SERVE_OPTIONS = {"rees46-month": ("--serve-active-days", "7")}
+
+
 def train(scale: Scale) -> dict[str, Any]:
-    measured = scale.run("train", "-m", "ml", "run", "--quiet")
+    measured = scale.run("train", "-m", "ml", "run", "--quiet", *SERVE_OPTIONS.get(scale.shape, ()))
     report = json.loads((scale.root / "reports" / "last_run.json").read_text())
     return _result(measured, report["counts"]["interactions"], stage_seconds=report["stage_seconds"],
                    counts=report["counts"], ndcg_at_10={m: v["ndcg@10"] for m, v in report["metrics"].items()},

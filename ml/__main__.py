@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--ease-transform", choices=["binary", "log1p", "raw"], help=f"EASE input ({ease.transform})")
     g.add_argument("--max-items", type=int, help=f"EASE catalogue cap ({ease.max_items})")
     g.add_argument("--top-n", type=int, default=RunParams.top_n)
+    g.add_argument("--serve-active-days", type=int, default=None,
+                   help="personal lists only for users active in the data's last N days (default: every user); "
+                        "the others get the popular list")
     g = parser.add_argument_group("tune")
     g.add_argument("--space", default=None,
                    help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' (default: ml/tune.py DEFAULT_SPACE)")
@@ -80,7 +83,8 @@ def _check(args: argparse.Namespace) -> None:
     at_least = {"--rank": (args.rank, 1), "--max-iter": (args.max_iter, 1), "--top-n": (args.top_n, 1),
                 "--holdout-days": (args.holdout_days, 1), "--reg-param": (args.reg_param, 0),
                 "--alpha": (args.alpha, 0), "--min-eval-users": (args.min_eval_users, 0), "--l2": (args.l2, 0),
-                "--max-items": (args.max_items, 1), "--trials": (args.trials, 1)}
+                "--max-items": (args.max_items, 1), "--trials": (args.trials, 1),
+                "--serve-active-days": (args.serve_active_days, 1)}
     for option, (value, low) in at_least.items():
         if value is not None and value < low:
             raise UserError(f"{option} must be at least {low}, not {value}")
@@ -99,6 +103,7 @@ def base_params(args: argparse.Namespace) -> RunParams:
                                        test_fraction=args.test_fraction),
         compare=tuple(dict.fromkeys(args.compare.split(","))),
         top_n=args.top_n,
+        serve_active_days=args.serve_active_days,
         exclude_purchased=not args.keep_purchased,
         evaluate=not args.no_eval,
     )

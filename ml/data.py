@@ -67,6 +67,17 @@ def load_purchased(spark: SparkSession, spec: InputSpec) -> DataFrame | None:
             .select(F.col(spec.user_col).alias(USER), F.col(spec.item_col).alias(ITEM)).distinct())
 
 
+def load_active_users(spark: SparkSession, spec: InputSpec, days: int) -> DataFrame:
+    """Users whose last event is at most ``days`` days before the table's newest event (not the wall
+    clock: an old data set has recent users too)."""
+    table = read_table(spark, spec.table, [spec.user_col, spec.time_col])
+    last = table.groupBy(F.col(spec.user_col).alias(USER)).agg(F.max(spec.time_col).alias("last_at"))
+    newest = table.agg(F.max(spec.time_col).alias("newest"))
+    return (last.crossJoin(newest)
+            .where(F.col("last_at") >= F.col("newest") - F.make_interval(days=F.lit(days)))
+            .select(USER))
+
+
 class TooLittleHistory(MlDataError):
     """The events span too few days to hold any out; the caller may skip evaluation instead."""
 

@@ -69,6 +69,10 @@ class RunParams:
     ease: EaseParams = field(default_factory=EaseParams)
     source: str = "defaults"  # where the model parameters came from: defaults, tuned <when>, command line
     top_n: int = 20
+    # Personal lists only for users whose last event is at most this many days before the newest event
+    # (None: every user). Past a few million users, lists for long-gone visitors cost most of the
+    # scoring, writing and sync time; everyone else gets ml.popular_products.
+    serve_active_days: int | None = None
     ks: tuple[int, ...] = (5, 10, 20)
     exclude_purchased: bool = True
     evaluate: bool = True

@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 from tqdm import tqdm
 
 from ml import harness, ids, outputs, topk
-from ml.columns import I, U
-from ml.data import MlDataError, StrengthRule, TooLittleHistory, load_feedback, load_purchased
+from ml.columns import USER, I, U
+from ml.data import MlDataError, StrengthRule, TooLittleHistory, load_active_users, load_feedback, load_purchased
 from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import RunParams
@@ -86,6 +86,16 @@ def _popular_list(data: harness.Indexed, buyers: DataFrame | None, top_n: int) -
                      data.item_index, I)
 
 
+def _served_users(spark: SparkSession, params: RunParams, data: harness.Indexed) -> DataFrame:
+    """Every user, or those active in the data's last ``serve_active_days`` days."""
+    if params.serve_active_days is None:
+        return data.user_index
+    active = ids.to_index(load_active_users(spark, params.input, params.serve_active_days), data.user_index, USER)
+    log.info("personal lists for users active in the last %d days; the others get the popular list",
+             params.serve_active_days)
+    return active
+
+
 def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
     """Retrain the serving model on all feedback; top-N for every user and the popular fallback list."""
     with timer.stage("serve_prepare"):
@@ -98,7 +108,7 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
     with timer.stage("serve_fit"):
         fitted = MODELS[params.model].fit(data.feedback, buyers, params)
     with timer.stage("serve_recommend"):
-        users = topk.column_values(data.user_index, U)
+        users = topk.column_values(_served_users(spark, params, data), U)
         ranked = topk.top_n_scored(fitted.scorer, users, params.top_n, ex_users, ex_items, progress=True)
         recs = data.to_ids(spark.createDataFrame(ranked.to_arrow(U, I))).persist(StorageLevel.MEMORY_AND_DISK)
         recs.count()

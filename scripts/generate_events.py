@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 
 from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
-from pipeline.generate.params import DirtyMix, GeneratorParams
+from pipeline.generate.params import SHAPES, DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
 
 
@@ -20,17 +21,23 @@ def _rows(text: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=_rows, default=GeneratorParams.rows, help="data lines in total (1M, 100k, ...)")
-    parser.add_argument("--days", type=int, default=GeneratorParams.days)
-    parser.add_argument("--seed", type=int, default=GeneratorParams.seed)
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=GeneratorParams.start, help="first day (YYYY-MM-DD)")
-    parser.add_argument("--dirty-share", type=float, default=DirtyMix.share, help="share of dirty lines (0 for none)")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="default",
+                        help="preset: rees46-month is the seed's April 2020 (66.6M events, 4.5M users, 200k products)")
+    parser.add_argument("--rows", type=_rows, help=f"data lines in total (1M, 100k, ...; default {GeneratorParams.rows:,})")
+    parser.add_argument("--days", type=int, help=f"default {GeneratorParams.days}")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
+    parser.add_argument("--dirty-share", type=float, help=f"share of dirty lines (0 for none; default {DirtyMix.share})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args()
     configure_logging()
     settings = load_settings()
-    params = GeneratorParams(rows=args.rows, days=args.days, seed=args.seed, start=args.start,
-                             dirty=DirtyMix(share=args.dirty_share))
+    params = SHAPES[args.shape]
+    given = {k: v for k, v in (("rows", args.rows), ("days", args.days), ("seed", args.seed), ("start", args.start))
+             if v is not None}
+    if args.dirty_share is not None:
+        given["dirty"] = dataclasses.replace(params.dirty, share=args.dirty_share)
+    params = dataclasses.replace(params, **given)
     generate(params, settings.raw_dir, settings.truth_dir, progress=not args.quiet)
     return 0
 

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.generate.catalog import _missing_by_mass
 from pipeline.generate.csv_writer import HEADER
 from pipeline.generate.params import DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
@@ -145,3 +146,14 @@ def test_oracle_factors_reproduce_the_oracle_score():
     users, items = oracle_factors(taste, group, group_weight, global_weight, 0.3)
     expected = oracle_score(taste, group, group_weight, global_weight, 0.3)
     np.testing.assert_allclose(users @ items.T, expected, rtol=1e-12, atol=0)
+
+
+def test_missing_fields_carry_their_share_of_the_traffic_not_of_the_entries():
+    """Zipf-popular products: a brand missing on 12.6 % of products could miss on 1 % or 40 % of events."""
+    mass = 1.0 / np.arange(1, 20_001) ** 0.8
+    heaviest = mass.max() / mass.sum()  # 3.1 %: the share can miss by at most half of one entry
+    for share in (0.0, 0.126, 0.314, 1.0):
+        for seed in range(5):
+            missing = _missing_by_mass(np.random.default_rng(seed).random(mass.size), mass, share)
+            assert abs(mass[missing].sum() / mass.sum() - share) <= heaviest / 2 + 1e-12
+        assert not missing.any() if share == 0.0 else missing.all() if share == 1.0 else 0 < missing.mean() < 1

@@ -4,6 +4,7 @@ and ALS beating the popularity baseline on data with planted tastes."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 
@@ -14,8 +15,9 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from ml import ids, topk
+from ml.data import load_active_users
 from ml.metrics import average_precision_at_k, hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k, user_metrics
-from ml.params import EvalSpec, RunParams
+from ml.params import EvalSpec, InputSpec, RunParams
 from ml.run import run
 from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
@@ -55,6 +57,20 @@ def test_id_mapping_round_trips_ids_beyond_int32(spark):
     back = ids.to_id(ids.to_index(df, index, "user_id"), index, "u")
     assert sorted(r.user_id for r in back.collect()) == sorted(big)
     assert dict(index.dtypes)["u"] == "int"
+
+
+def test_active_users_are_those_seen_in_the_data_s_last_days(spark):
+    """Measured from the newest event of the table, not from today: a 2019 log still has active users."""
+    rows = [(1, "2019-10-30 23:00:00"), (1, "2019-10-01 00:00:00"), (2, "2019-10-24 00:00:01"),
+            (3, "2019-10-23 23:59:59"), (4, "2019-10-02 00:00:00"), (5, "2019-10-31 00:00:00")]
+    spark.createDataFrame(rows, "user_id bigint, t string").selectExpr(
+        "user_id", "to_timestamp(t) as last_event_at").createOrReplaceTempView("active_probe")
+    newest = max(dt.datetime.fromisoformat(t) for _, t in rows)
+    for days in (1, 7, 30):
+        expected = {u for u, t in rows if dt.datetime.fromisoformat(t) >= newest - dt.timedelta(days=days)}
+        got = load_active_users(spark, InputSpec(table="active_probe"), days)
+        assert {r.user_id for r in got.collect()} == expected, days
+    assert {r.user_id for r in load_active_users(spark, InputSpec(table="active_probe"), 7).collect()} == {1, 2, 5}
 
 
 def _sorted_reference(scores: np.ndarray, banned: set[tuple[int, int]], n: int) -> list[list[int]]:

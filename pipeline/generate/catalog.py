@@ -108,12 +108,22 @@ def _zipf_weights(rng: np.random.Generator, n: int, exponent: float) -> np.ndarr
     return weights / weights.sum()
 
 
+def _missing_by_mass(draw: np.ndarray, mass: np.ndarray, share: float) -> np.ndarray:
+    """Entries taken in the random order of ``draw`` until they carry ``share`` of the traffic ``mass``:
+    the share of events with the field missing then matches ``share``, not just the share of entries."""
+    order = np.argsort(draw, kind="stable")
+    middle = np.cumsum(mass[order]) - mass[order] / 2
+    missing = np.zeros(draw.size, dtype=bool)
+    missing[order[middle < share * mass.sum()]] = True
+    return missing
+
+
 def build_catalog(params: GeneratorParams, rng: np.random.Generator) -> Catalog:
     n_items = params.n_items
     groups = params.taste_groups
     n_categories = int(min(600, max(12, n_items // 25)))
     codes = _category_codes(rng, n_categories)
-    code_missing = rng.random(n_categories) < params.category_code_missing
+    code_draw = rng.random(n_categories)
     category_ids = CATEGORY_ID_BASE + rng.choice(10**13, size=n_categories, replace=False)
     category_group = rng.integers(groups, size=n_categories)
     category_log_price = rng.normal(np.log(80.0), 1.0, size=n_categories)
@@ -125,11 +135,14 @@ def build_catalog(params: GeneratorParams, rng: np.random.Generator) -> Catalog:
     own_group = rng.random(n_items) < 0.75
     group = np.where(own_group, category_group[item_category], rng.integers(groups, size=n_items))
     brand_idx = rng.choice(len(brands), size=n_items, p=brand_weight)
-    brand_missing = rng.random(n_items) < params.brand_missing
+    brand_draw = rng.random(n_items)
     price = np.exp(rng.normal(category_log_price[item_category], 0.45))
     price_cents = np.maximum(50, np.round(price * 100)).astype(np.int64)
 
     global_weight = _zipf_weights(rng, n_items, 1.0)
+    brand_missing = _missing_by_mass(brand_draw, global_weight, params.brand_missing)
+    category_mass = np.bincount(item_category, weights=global_weight, minlength=n_categories)
+    code_missing = _missing_by_mass(code_draw, category_mass, params.category_code_missing)
     group_weight = np.zeros(n_items)
     for g in range(groups):
         members = group == g
