@@ -49,7 +49,7 @@ STAGES ?=
 ENGINES ?= embedded
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
-.PHONY: help setup data ingest transform dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
+.PHONY: help setup data ingest transform check dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
 	cluster-up cluster-down cluster-status s3-setup test-s3 report doctor test test-fast lint bench clean clean-data
 
 help: ## list the targets
@@ -79,6 +79,9 @@ ingest: setup ## load new CSV files from RAW_DIR into the Delta table raw.events
 
 transform: setup ## dbt build: models, their tests and the data-health verdict (VARS="name=value ..." for settings)
 	$(PY) scripts/run_dbt.py build
+
+check: setup ## every dbt test over every row (an incremental `make transform` tests only the dates it rebuilt)
+	$(PY) scripts/run_dbt.py test
 
 dbt: setup ## any dbt command on the lakehouse, e.g. make dbt DBT_ARGS="run --select marts"
 	$(PY) scripts/run_dbt.py $(DBT_ARGS)

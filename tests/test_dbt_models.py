@@ -182,7 +182,15 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     assert got.keys() == strength.keys()
     assert all(got[k] == pytest.approx(v, rel=1e-9) for k, v in strength.items())
 
-    tables = ["cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",
+    # The date-keyed models' tests checked the new day only; `dbt test` (make check) checks every row.
+    key_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "cleaned"
+                / "_cleaned__models.yml" / "primary_key_cleaned_events_event_key.sql")
+    assert f"event_date in (date'{new_day}')" in key_test.read_text()
+    run_dbt(["test", "--select", "cleaned_events"])
+    assert "event_date in" not in key_test.read_text()
+
+    tables = ["cleaned.cleaned_events", "cleaned.cleaned_purchases", "cleaned.quarantined_events",
+              "marts.data_health_reasons",
               "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
               "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
               "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users", "marts.user_item_strength",

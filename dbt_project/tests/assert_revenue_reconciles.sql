@@ -1,4 +1,5 @@
--- Every revenue mart adds up to the sum of cleaned purchase prices (and purchase count).
+-- Every revenue mart, and cleaned_purchases which most of them read, adds up to the sum of
+-- cleaned purchase prices (and purchase count).
 with
 
 purchases as (
@@ -11,7 +12,9 @@ purchases as (
 
 marts as (
 
-    select 'daily_revenue' as mart, sum(revenue) as revenue, sum(purchases) as purchases from {{ ref('daily_revenue') }}
+    select 'cleaned_purchases' as mart, sum(price) as revenue, count(*) as purchases from {{ ref('cleaned_purchases') }}
+    union all
+    select 'daily_revenue', sum(revenue), sum(purchases) from {{ ref('daily_revenue') }}
     union all
     select 'brand_rankings', sum(revenue), sum(purchases) from {{ ref('brand_rankings') }}
     union all

@@ -24,22 +24,27 @@ class SyncTable:
     indexes: tuple[str, ...] = field(default=())
 
 
+KEY_TESTS = ("primary_key", "unique", "not_null")
+
+
 def tagged_tables(manifest_path: Path) -> list[SyncTable]:
-    """Models tagged mysql_sync in dbt's manifest; a column with unique + not_null tests is the key."""
+    """Models tagged mysql_sync in dbt's manifest; a column with a primary_key test (or unique + not_null)
+    is the key."""
     if not manifest_path.exists():
         raise SyncError(f"{manifest_path} not found: run dbt first (make transform)")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     tests: dict[str, dict[str, set[str]]] = {}
     for node in manifest["nodes"].values():
         meta = node.get("test_metadata") or {}
-        if node["resource_type"] == "test" and meta.get("name") in ("unique", "not_null") and node.get("column_name"):
+        if node["resource_type"] == "test" and meta.get("name") in KEY_TESTS and node.get("column_name"):
             model = node.get("attached_node") or (node["depends_on"]["nodes"] or [""])[0]
             tests.setdefault(model, {}).setdefault(node["column_name"], set()).add(meta["name"])
     tables = []
     for unique_id, node in sorted(manifest["nodes"].items()):
         if node["resource_type"] != "model" or SYNC_TAG not in node["config"].get("tags", []):
             continue
-        keys = sorted(c for c, kinds in tests.get(unique_id, {}).items() if kinds == {"unique", "not_null"})
+        keys = sorted(c for c, kinds in tests.get(unique_id, {}).items()
+                      if "primary_key" in kinds or {"unique", "not_null"} <= kinds)
         primary = (keys[0],) if keys else ()
         columns = set(node.get("columns", {}))
         indexes = tuple(c for c in INDEXED_COLUMNS if c in columns and (c,) != primary)

@@ -1,15 +1,22 @@
 -- Purchase activity by hour of day (UTC) over the whole period: total and average per day.
 with
 
-events as (
+purchases as (
 
-    select * from {{ ref('cleaned_events') }}
+    select * from {{ ref('cleaned_purchases') }}
+
+),
+
+daily_activity as (
+
+    select * from {{ ref('daily_activity') }}
 
 ),
 
 period as (
 
-    select count(distinct event_date) as days_in_period from events
+    -- daily_activity has one row per date with any event.
+    select count(*) as days_in_period from daily_activity
 
 ),
 
@@ -25,8 +32,7 @@ per_hour as (
         event_hour,
         count(*) as purchases,
         sum(price) as revenue
-    from events
-    where event_type = 'purchase'
+    from purchases
     group by event_hour
 
 ),

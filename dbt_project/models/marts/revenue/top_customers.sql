@@ -3,7 +3,7 @@ with
 
 purchases as (
 
-    select * from {{ ref('cleaned_events') }} where event_type = 'purchase'
+    select * from {{ ref('cleaned_purchases') }}
 
 ),
 

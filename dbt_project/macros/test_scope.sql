@@ -1,0 +1,94 @@
+{#- Tests that scale with the change. In an incremental `dbt build`, the generic tests of a
+    date-keyed model (config test_scope: changed_dates) check only the event dates this run
+    rebuilt: the dates of its rows ingested after the newest row it held when the run started.
+    on-run-start records that watermark per model (record_test_watermarks); a model that is new,
+    empty or about to be rebuilt in full (a rules change) gets none, and a test without a
+    watermark checks every row. `dbt test` (make check) and --full-refresh check everything. -#}
+
+{% macro test_watermark_relation() -%}
+    {{ return(api.Relation.create(schema='cleaned', identifier='dbt_test_watermarks')) }}
+{%- endmacro %}
+
+
+{% macro scoped_test_models() -%}
+    {%- set nodes = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.config.get('test_scope') == 'changed_dates' -%}
+            {%- do nodes.append(node) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(nodes) }}
+{%- endmacro %}
+
+
+{#- on-run-start: one row (model, watermark) per date-keyed model whose tests may be scoped. -#}
+{% macro record_test_watermarks() %}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set watermarks = test_watermark_relation() -%}
+    {%- set selects = [] -%}
+    {%- if flags.WHICH == 'build' and not flags.FULL_REFRESH -%}
+        {%- for node in scoped_test_models() -%}
+            {%- set existing = adapter.get_relation(database=node.database, schema=node.schema,
+                                                    identifier=node.alias) -%}
+            {%- set wanted = (node.config.get('tblproperties') or {}).get('recolake.rules') -%}
+            {%- if existing is not none and (wanted is none or wanted == run_query(
+                    "show tblproperties " ~ existing ~ " ('recolake.rules')").columns[-1].values()[0]) -%}
+                {%- do selects.append("select '" ~ node.unique_id ~ "' as node, max(last_ingested_at) as watermark"
+                                      ~ " from " ~ existing) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if selects -%}
+        {%- do run_query("create or replace table " ~ watermarks ~ " using delta as select * from ("
+                         ~ selects | join(" union all ") ~ ") where watermark is not null") -%}
+    {%- elif adapter.get_relation(database=none, schema=watermarks.schema, identifier=watermarks.identifier) -%}
+        {%- do run_query("drop table " ~ watermarks) -%}
+    {%- endif -%}
+    {{ return('') }}
+{% endmacro %}
+
+
+{#- The predicate limiting a test of the node under test to its rebuilt dates, or none. -#}
+{% macro changed_dates_predicate(relation) -%}
+    {%- set attached = model.get('attached_node') if execute else none -%}
+    {%- if not attached or graph.nodes[attached].config.get('test_scope') != 'changed_dates' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set watermarks = test_watermark_relation() -%}
+    {%- if flags.WHICH != 'build' or adapter.get_relation(database=none, schema=watermarks.schema,
+                                                            identifier=watermarks.identifier) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query("select cast(watermark as string) from " ~ watermarks
+                             ~ " where node = '" ~ attached ~ "'").columns[0].values() -%}
+    {%- if rows | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set dates = run_query("select distinct cast(event_date as string) from " ~ relation
+                              ~ " where last_ingested_at > timestamp'" ~ rows[0] ~ "'").columns[0].values() -%}
+    {%- if dates | length == 0 -%}
+        {{ return('false') }}
+    {%- endif -%}
+    {{ return("event_date in (date'" ~ (dates | join("', date'")) ~ "')") }}
+{%- endmacro %}
+
+
+{#- dbt's hook for a test's `where` config, extended with the changed-dates scope. -#}
+{% macro spark__get_where_subquery(relation) -%}
+    {%- set predicates = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- do predicates.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- set scope = changed_dates_predicate(relation) -%}
+    {%- if scope -%}
+        {%- do predicates.append(scope) -%}
+    {%- endif -%}
+    {%- if predicates -%}
+        {#- The alias keeps Spark from reading 'where (...)' as a table alias with column names. -#}
+        {{ return('(select * from ' ~ relation ~ ' as dbt_source where ' ~ predicates | join(' and ') ~ ') dbt_subquery') }}
+    {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
