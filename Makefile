@@ -144,8 +144,9 @@ test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromiu
 test-fast: setup ## the pure tests only (no Java, MariaDB or Chromium): seconds
 	$(PY) -m pytest -m "not spark and not mysql and not browser"
 
-lint: setup ## ruff on the Python code (pinned in the test extra)
-	$(PY) -m ruff check pipeline ml bench scripts tests
+lint: setup ## ruff on the Python code, sqlfluff (sparksql, .sqlfluff) on the dbt SQL; both pinned in the test extra
+	$(PY) -m ruff check pipeline ml bench scripts tests .ci
+	$(PY) -m sqlfluff lint dbt_project/models dbt_project/tests
 
 bench: setup $(BENCH_STAMP) ## time every stage at SCALES="100k 1M" (add 10M) with DuckDB/implicit/raw-load peers; STAGES for a subset; ENGINES="embedded cluster" for both modes
 	$(PY) -m bench --scales "$(SCALES)" --engines "$(ENGINES)" $(if $(STAGES),--stages "$(STAGES)")

@@ -22,7 +22,10 @@ quarantined as (
 
 final as (
 
-    select staged.n as staged_rows, cleaned.n as cleaned_source_rows, quarantined.n as quarantined_rows
+    select
+        staged.n as staged_rows,
+        cleaned.n as cleaned_source_rows,
+        quarantined.n as quarantined_rows
     from staged cross join cleaned cross join quarantined
     where staged.n != cleaned.n + quarantined.n
 

@@ -7,10 +7,11 @@ with
 checked as (
 
     select * from {{ ref('int_events_checked') }}
-    where quarantine_reason is null
-    {% if is_incremental() %}
-      and {{ changed_event_dates() }}
-    {% endif %}
+    where
+        quarantine_reason is null
+        {% if is_incremental() %}
+            and {{ changed_event_dates() }}
+        {% endif %}
 
 ),
 

@@ -9,10 +9,11 @@ with
 events as (
 
     select * from {{ ref('cleaned_events') }}
-    where event_type = 'purchase'
-    {% if is_incremental() %}
-      and {{ changed_mart_dates() }}
-    {% endif %}
+    where
+        event_type = 'purchase'
+        {% if is_incremental() %}
+            and {{ changed_mart_dates() }}
+        {% endif %}
 
 ),
 

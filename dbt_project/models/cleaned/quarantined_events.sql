@@ -6,10 +6,11 @@ with
 checked as (
 
     select * from {{ ref('int_events_checked') }}
-    where quarantine_reason is not null
-    {% if is_incremental() %}
-      and {{ changed_event_dates('ingested_at') }}
-    {% endif %}
+    where
+        quarantine_reason is not null
+        {% if is_incremental() %}
+            and {{ changed_event_dates('ingested_at') }}
+        {% endif %}
 
 ),
 

@@ -49,7 +49,8 @@ keyed as (
         category_l3,
         -- One value per distinct row content (unreadable attributes by their text): exact
         -- duplicates share it.
-        sha2(concat_ws('|',
+        sha2(concat_ws(
+            '|',
             cast(event_time as string), coalesce(event_type, '\\N'),
             coalesce(cast(product_id as string), '\\N'), coalesce(cast(category_id as string), '\\N'),
             coalesce(category_code, '\\N'), coalesce(brand, '\\N'), coalesce(cast(price as string), '\\N'),
@@ -59,26 +60,40 @@ keyed as (
         -- Null sessions get one surrogate per user and day, so sessions stay countable.
         coalesce(
             user_session,
-            concat('surrogate-', substr(sha2(concat_ws('|', cast(user_id as string), cast(event_date as string)), 256), 1, 32))
+            concat(
+                'surrogate-',
+                substr(sha2(concat_ws('|', cast(user_id as string), cast(event_date as string)), 256), 1, 32)
+            )
         ) as session_key,
-        nullif(concat_ws('; ',
+        nullif(concat_ws(
+            '; ',
             case when user_id is null then 'missing user_id' end,
             case when product_id is null then 'missing product_id' end,
-            case when event_type = 'purchase' and price is null
-                 then if(invalid_attributes['price'] is null, 'missing price', 'unreadable price') end,
+            case
+                when event_type = 'purchase' and price is null
+                    then if(invalid_attributes['price'] is null, 'missing price', 'unreadable price')
+            end,
             case when event_type = 'purchase' then price_problem end,
-            case when event_time < timestamp'{{ var("min_event_date") }} 00:00:00'
-                 then 'event_time before {{ var("min_event_date") }}' end,
+            case
+                when event_time < timestamp '{{ var("min_event_date") }} 00:00:00'
+                    then 'event_time before {{ var("min_event_date") }}'
+            end,
             -- A small allowance for clock skew between the shop's servers and ours.
             case when event_time > current_timestamp() + interval 1 day then 'event_time in the future' end,
-            case when event_type is null
-                   or event_type not in ('{{ var("known_event_types") | join("', '") }}')
-                 then 'unknown event_type' end
+            case
+                when
+                    event_type is null
+                    or event_type not in ('{{ var("known_event_types") | join("', '") }}')  -- noqa: LT05
+                    then 'unknown event_type'
+            end
         ), '') as quarantine_reason,
-        nullif(concat_ws('; ',
+        nullif(concat_ws(
+            '; ',
             transform(sort_array(coalesce(map_keys(invalid_attributes), array())), k -> concat(k, ' unreadable')),
-            case when event_type != 'purchase' and price_problem is not null
-                 then concat('price dropped: ', price_problem) end
+            case
+                when event_type != 'purchase' and price_problem is not null
+                    then concat('price dropped: ', price_problem)
+            end
         ), '') as dropped_attributes
     from price_checked
 
@@ -91,8 +106,10 @@ final as (
         -- Repeated carts of one product in one session and day are one cart event.
         case
             when event_type = 'cart'
-                then sha2(concat_ws('|', 'cart', cast(user_id as string), cast(product_id as string),
-                                    session_key, cast(event_date as string)), 256)
+                then sha2(concat_ws(
+                    '|', 'cart', cast(user_id as string), cast(product_id as string),
+                    session_key, cast(event_date as string)
+                ), 256)
             else content_key
         end as event_key
     from keyed

@@ -50,14 +50,15 @@ shares as (
         coalesce(per_file.parsed_rows, 0) - coalesce(per_file.quarantined_rows, 0) as usable_rows,
         coalesce(per_file.dropped_attribute_values, 0) as dropped_attribute_values,
         (coalesce(per_file.rejected_rows, 0) + coalesce(per_file.quarantined_rows, 0))
-            / nullif(ledger.lines_read, 0) as unusable_share,
+        / nullif(ledger.lines_read, 0) as unusable_share,
         per_file.first_event_at,
         per_file.last_event_at,
         per_file.main_problem
     from ledger
     left join per_file
-        on ledger.ingest_batch_id = per_file.ingest_batch_id
-        and ledger.source_file = per_file.source_file
+        on
+            ledger.ingest_batch_id = per_file.ingest_batch_id
+            and ledger.source_file = per_file.source_file
 
 ),
 

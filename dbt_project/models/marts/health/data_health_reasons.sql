@@ -10,7 +10,7 @@ checked as (
 
     select * from {{ ref('int_events_checked') }}
     {% if is_incremental() %}
-    where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
+        where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
     {% endif %}
 
 ),
@@ -19,7 +19,7 @@ rejected as (
 
     select * from {{ ref('stg_events_rejected') }}
     {% if is_incremental() %}
-    where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
+        where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
     {% endif %}
 
 ),
@@ -34,15 +34,20 @@ outcomes as (
         problem.outcome,
         problem.reason
     from checked
-    lateral view explode(concat(
-        array(named_struct('outcome', 'parsed', 'reason', 'parsed into an event')),
-        filter(
-            array(case when quarantine_reason is not null
-                       then named_struct('outcome', 'quarantined', 'reason', quarantine_reason) end),
-            p -> p is not null),
-        transform(coalesce(split(dropped_attributes, '; '), cast(array() as array<string>)),
-                  a -> named_struct('outcome', 'attribute dropped', 'reason', a))
-    )) problems as problem
+        lateral view explode(concat(
+            array(named_struct('outcome', 'parsed', 'reason', 'parsed into an event')),
+            filter(
+                array(case
+                    when quarantine_reason is not null
+                        then named_struct('outcome', 'quarantined', 'reason', quarantine_reason)
+                end),
+                p -> p is not null
+            ),
+            transform(
+                coalesce(split(dropped_attributes, '; '), cast(array() as array<string>)),
+                a -> named_struct('outcome', 'attribute dropped', 'reason', a)
+            )
+        )) problems as problem
 
 ),
 

@@ -31,7 +31,7 @@ final as (
         strength.anchored_strength * pow(
             2.0,
             cast({{ interaction_anchor_epoch() }} - unix_timestamp(reference_time.newest_event_at) as double)
-                / 86400 / {{ var('recency_half_life_days') }}
+            / 86400 / {{ var('recency_half_life_days') }}
         ) as strength
     from strength
     cross join reference_time

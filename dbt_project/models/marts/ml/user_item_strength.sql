@@ -12,25 +12,28 @@ events as (
 ),
 
 {% if is_incremental() %}
-touched as (
+    touched as (
 
     -- Pairs with events newer than this table: recomputed over all their events.
-    select distinct user_id, product_id
-    from events
-    where last_ingested_at > (
-        select coalesce(max(last_ingested_at), timestamp'1900-01-01 00:00:00') from {{ this }}
-    )
+        select distinct
+            user_id,
+            product_id
+        from events
+        where last_ingested_at > (
+            select coalesce(max(last_ingested_at), timestamp '1900-01-01 00:00:00') from {{ this }}
+        )
 
-),
+    ),
 
-scoped as (
+    scoped as (
 
-    select events.*
-    from events
-    left semi join touched
-        on events.user_id = touched.user_id and events.product_id = touched.product_id
+        select events.*
+        from events
+        -- A semi join filters and selects nothing from touched (sqlfluff would call it unused).
+        left semi join touched  -- noqa: ST11
+            on events.user_id = touched.user_id and events.product_id = touched.product_id
 
-),
+    ),
 {% else %}
 scoped as (
 
@@ -54,7 +57,7 @@ final as (
             {{ event_weight('event_type') }} * pow(
                 2.0,
                 cast(unix_timestamp(event_time) - {{ interaction_anchor_epoch() }} as double)
-                    / 86400 / {{ var('recency_half_life_days') }}
+                / 86400 / {{ var('recency_half_life_days') }}
             )
         ) as anchored_strength,
         max(last_ingested_at) as last_ingested_at

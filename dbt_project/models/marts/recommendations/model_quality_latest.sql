@@ -3,7 +3,8 @@ with
 
 history as (
 
-    select * from {{ ref('model_quality_history') }} where is_latest_run
+    select * from {{ ref('model_quality_history') }}
+    where is_latest_run
 
 ),
 

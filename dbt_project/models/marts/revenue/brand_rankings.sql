@@ -28,11 +28,13 @@ final as (
         purchases,
         buyers,
         brand != 'unknown' as is_known_brand,
-        case when brand != 'unknown' then
-            row_number() over (partition by brand != 'unknown' order by revenue desc, purchases desc, brand)
+        case
+            when brand != 'unknown' then
+                row_number() over (partition by brand != 'unknown' order by revenue desc, purchases desc, brand asc)
         end as revenue_rank,
-        case when brand != 'unknown' then
-            row_number() over (partition by brand != 'unknown' order by purchases desc, revenue desc, brand)
+        case
+            when brand != 'unknown' then
+                row_number() over (partition by brand != 'unknown' order by purchases desc, revenue desc, brand asc)
         end as purchase_rank
     from per_brand
 

@@ -9,12 +9,28 @@ purchases as (
 
 levels as (
 
-    select 1 as category_level, category_l1 as category, price, user_id from purchases
+    select
+        1 as category_level,
+        category_l1 as category,
+        price,
+        user_id
+    from purchases
     union all
-    select 2, concat_ws('.', category_l1, category_l2), price, user_id from purchases where category_l2 is not null
+    select
+        2,
+        concat_ws('.', category_l1, category_l2),
+        price,
+        user_id
+    from purchases
+    where category_l2 is not null
     union all
-    select 3, concat_ws('.', category_l1, category_l2, category_l3), price, user_id
-    from purchases where category_l3 is not null
+    select
+        3,
+        concat_ws('.', category_l1, category_l2, category_l3),
+        price,
+        user_id
+    from purchases
+    where category_l3 is not null
 
 ),
 

@@ -6,20 +6,25 @@ events as (
 
     select * from {{ ref('cleaned_events') }}
     {% if is_incremental() %}
-    where {{ changed_mart_dates() }}
+        where {{ changed_mart_dates() }}
     {% endif %}
 
 ),
 
 days as (
 
-    select event_date, max(last_ingested_at) as last_ingested_at from events group by event_date
+    select
+        event_date,
+        max(last_ingested_at) as last_ingested_at
+    from events
+    group by event_date
 
 ),
 
 purchases as (
 
-    select * from events where event_type = 'purchase'
+    select * from events
+    where event_type = 'purchase'
 
 ),
 

@@ -9,7 +9,7 @@ events as (
 
     select * from {{ ref('cleaned_events') }}
     {% if is_incremental() %}
-    where {{ changed_mart_dates() }}
+        where {{ changed_mart_dates() }}
     {% endif %}
 
 ),

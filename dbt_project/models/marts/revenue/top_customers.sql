@@ -25,7 +25,7 @@ final as (
 
     select
         *,
-        row_number() over (order by spend desc, purchases desc, user_id) as spend_rank
+        row_number() over (order by spend desc, purchases desc, user_id asc) as spend_rank
     from per_user
 
 )

@@ -27,7 +27,8 @@ exploded as (
 
 ranking as (
 
-    select * from exploded where metric_key rlike '^[a-z_]+[.][a-z_]+@[0-9]+$'
+    select * from exploded
+    where metric_key rlike '^[a-z_]+[.][a-z_]+@[0-9]+$'
 
 ),
 
