@@ -22,7 +22,7 @@ from pipeline.sync import local_server
 DAYS = 30  # a full build covers these; one more day is held back for the incremental stage
 SEED = 42
 # Models that do what the DuckDB peer does (ingest aside): their run times are the Spark side.
-DUCKDB_EQUIVALENT_NODES = ("model.recolake.stg_events",
+DUCKDB_EQUIVALENT_NODES = ("model.recolake.stg_raw__events",
                            "model.recolake.int_events_checked", "model.recolake.cleaned_events",
                            "model.recolake.daily_revenue", "model.recolake.brand_rankings",
                            "model.recolake.user_item_strength", "model.recolake.user_item_interactions")

@@ -51,7 +51,7 @@ def _price(text: str) -> Decimal | None:
 
 
 def parse(paths: list[Path]) -> list[Event]:
-    """Every parseable data line (the ingest rules), tidied like stg_events."""
+    """Every parseable data line (the ingest rules), tidied like stg_raw__events."""
     events = []
     for path in paths:
         with open(path, newline="", encoding="utf-8") as handle:

@@ -53,7 +53,7 @@ def test_recommendation_marts_are_empty_before_any_ml_run(spark, first_days):
 
 def test_cleaning_reconciles_with_staging_and_quarantine(spark, first_days):
     events = reference.parse(first_days)
-    staged = spark.table("staging.stg_events").count()
+    staged = spark.table("staging.stg_raw__events").count()
     assert staged == len(events)
     quarantined = _rows(spark, "cleaned.quarantined_events")
     assert len(quarantined) == sum(reference.quarantined(e) for e in events)

@@ -180,7 +180,7 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     tables = {t.target: t for t in tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")}
     assert {"daily_revenue", "brand_rankings", "top_customers", "dim_products", "dim_users",
             "user_recommendations", "model_quality_latest"} <= set(tables)
-    assert "stg_events" not in tables and "user_item_interactions" not in tables
+    assert "stg_raw__events" not in tables and "user_item_interactions" not in tables
     assert tables["daily_revenue"].primary_key == ("event_date",)
     assert tables["daily_revenue"].source == "marts.daily_revenue"
     assert tables["user_recommendations"].indexes == ("user_id", "product_id")

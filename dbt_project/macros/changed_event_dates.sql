@@ -2,7 +2,7 @@
     holds (its max(loaded_at_column)), read from `source`'s `source_loaded_at`. Whole dates are
     rebuilt, so deduplication and per-day aggregates see all of a date's rows. The cleaned layer
     asks staging; the date-keyed marts ask cleaned_events. -#}
-{% macro changed_event_dates_query(loaded_at_column='last_ingested_at', source='stg_events',
+{% macro changed_event_dates_query(loaded_at_column='last_ingested_at', source='stg_raw__events',
                                    source_loaded_at='ingested_at') -%}
     select distinct event_date
     from {{ ref(source) }}
@@ -12,7 +12,7 @@
 {%- endmacro %}
 
 {#- In an incremental run, a predicate keeping only the changed event dates. -#}
-{% macro changed_event_dates(loaded_at_column='last_ingested_at', source='stg_events',
+{% macro changed_event_dates(loaded_at_column='last_ingested_at', source='stg_raw__events',
                              source_loaded_at='ingested_at') -%}
     event_date in ({{ changed_event_dates_query(loaded_at_column, source, source_loaded_at) }})
 {%- endmacro %}

@@ -4,7 +4,7 @@ with
 
 staged as (
 
-    select count(*) as n from {{ ref('stg_events') }}
+    select count(*) as n from {{ ref('stg_raw__events') }}
 
 ),
 

@@ -1,4 +1,4 @@
--- depends_on: {{ ref('stg_events') }}
+-- depends_on: {{ ref('stg_raw__events') }}
 -- merge_prune_column: the merge reads only the changed dates of the target (macros/merge_pruning.sql).
 {{ config(unique_key='event_key', merge_prune_column='event_date') }}
 

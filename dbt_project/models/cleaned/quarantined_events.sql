@@ -1,4 +1,4 @@
--- depends_on: {{ ref('stg_events') }}
+-- depends_on: {{ ref('stg_raw__events') }}
 {{ config(unique_key=['source_file', 'source_line']) }}
 
 with

@@ -6,7 +6,7 @@ with
 
 staged as (
 
-    select * from {{ ref('stg_events') }}
+    select * from {{ ref('stg_raw__events') }}
 
 ),
 

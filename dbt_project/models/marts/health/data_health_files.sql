@@ -5,7 +5,7 @@ with
 
 ledger as (
 
-    select * from {{ ref('stg_ingest_ledger') }}
+    select * from {{ ref('stg_raw__ingest_ledger') }}
 
 ),
 

@@ -17,7 +17,7 @@ checked as (
 
 rejected as (
 
-    select * from {{ ref('stg_events_rejected') }}
+    select * from {{ ref('stg_raw__events_rejected') }}
     {% if is_incremental() %}
         where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
     {% endif %}

@@ -1,0 +1,60 @@
+"""The dbt naming rule (README, dbt models), checked over the manifest of `dbt parse` (no Spark)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+
+import pytest
+
+from pipeline.config import load_settings
+from pipeline.dbt_runner import dbt_args
+
+LAYER_PREFIX = {"intermediate": ("int_",), "cleaned": ("cleaned_", "quarantined_")}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, dict]:
+    from dbt.cli.main import dbtRunner
+
+    target = tmp_path_factory.mktemp("dbt_target")
+    result = dbtRunner().invoke(dbt_args(load_settings(), ["parse", "--target-path", str(target)]))
+    assert result.success, result.exception
+    manifest = json.loads((target / "manifest.json").read_text())
+    return {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+
+
+def _path(node: dict) -> PurePosixPath:
+    return PurePosixPath(node["original_file_path"]).relative_to("models")
+
+
+def test_staging_models_are_stg_source__entity_and_the_only_readers_of_sources(models):
+    for name, node in models.items():
+        path = _path(node)
+        sources = {s.split(".")[2] for s in node["depends_on"]["nodes"] if s.startswith("source.")}
+        if path.parts[0] == "staging":
+            source = path.parts[1]
+            assert len(path.parts) == 3 and name.startswith(f"stg_{source}__"), (name, str(path))
+            assert sources <= {source}, (name, sources)
+        else:
+            assert not sources, f"{name} reads sources {sources}: only staging models may"
+
+
+def test_layers_and_marts_carry_their_prefix(models):
+    for name, node in models.items():
+        layer, *rest = _path(node).parts
+        if layer in LAYER_PREFIX:
+            assert name.startswith(LAYER_PREFIX[layer]), name
+        if layer == "marts":
+            area = rest[0]
+            assert len(rest) == 2 and not name.startswith(("stg_", "int_", "cleaned_")), name
+            assert name.startswith("dim_") == (area == "core"), f"{name} in marts/{area}"
+
+
+def test_each_folder_documents_its_models_in_one_models_yml(models):
+    for name, node in models.items():
+        folder = _path(node).parent
+        assert node["patch_path"] == f"recolake://models/{folder}/_{folder.name}__models.yml", (name, node["patch_path"])
+        assert node["description"].strip(), name
+        undocumented = [c for c, column in node["columns"].items() if not column["description"].strip()]
+        assert not undocumented, (name, undocumented)
