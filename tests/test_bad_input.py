@@ -10,9 +10,9 @@ import logging
 import pytest
 from pyspark.sql import functions as F
 
-from pipeline.ingest.files import HEADER_LINE
 from pipeline.ingest.run import ingest, log_report
 from pipeline.ingest.tables import EVENTS, LEDGER, REJECTED
+from pipeline.rees46 import HEADER_LINE
 
 GOOD = "2019-10-01 00:00:00 UTC,view,1,2053013555631882655,electronics.audio,acme,1.50,7,s1"
 UNICODE_BRANDS = ["café", "日本ブランド", "🎧 audio", "Ünïcödé", "zero\u200bwidth"]

@@ -24,8 +24,8 @@ from pipeline.dbt_runner import run_dbt, run_dbt_checked
 from pipeline.errors import UserError
 from pipeline.generate.params import DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
-from pipeline.ingest.files import HEADER_LINE
 from pipeline.ingest.run import IngestReport, health_inputs, ingest
+from pipeline.rees46 import HEADER_LINE
 from tests import reference
 
 BUILT_TABLES = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",

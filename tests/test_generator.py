@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.generate.catalog import _missing_by_mass
-from pipeline.generate.csv_writer import HEADER
 from pipeline.generate.params import DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.generate.truth import oracle_factors, oracle_score
+from pipeline.rees46 import NAMES
 
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$")
 PRICE_RE = re.compile(r"^-?\d+\.\d{2}$")
@@ -30,7 +30,7 @@ def _rows(raw_dir: Path) -> list[list[str]]:
     for path in sorted(raw_dir.glob("*.csv")):
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
-            assert next(reader) == list(HEADER), path
+            assert next(reader) == list(NAMES), path
             rows.extend(reader)
     return rows
 

@@ -16,9 +16,8 @@ import pyarrow.csv as pacsv
 from pipeline.generate.catalog import Catalog, Population
 from pipeline.generate.events import EVENT_TYPES, DayEvents
 from pipeline.generate.params import DirtyMix
+from pipeline.rees46 import HEADER_LINE, NAMES
 
-HEADER = ("event_time", "event_type", "product_id", "category_id", "category_code",
-          "brand", "price", "user_id", "user_session")
 MALFORMED_KINDS = ("field_count", "bad_number", "bad_timestamp")
 
 
@@ -67,7 +66,7 @@ def _table(day: DayEvents, catalog: Catalog, population: Population, price_cents
     brands = pa.array(catalog.brand, type=pa.string())
     sessions = pa.array(day.session_uuid, type=pa.binary()).cast(pa.string())
     sessions = pc.if_else(pa.array(null_session), pa.nulls(len(sessions), pa.string()), sessions)
-    return pa.table({
+    columns = {
         "event_time": _timestamp_strings(day.epoch_seconds),
         "event_type": pc.take(pa.array(EVENT_TYPES), pa.array(day.event_type.astype(np.int64))),
         "product_id": pa.array(catalog.product_id[day.item]),
@@ -77,7 +76,8 @@ def _table(day: DayEvents, catalog: Catalog, population: Population, price_cents
         "price": _price_strings(price_cents),
         "user_id": pa.array(population.user_id[day.user]),
         "user_session": sessions,
-    })
+    }
+    return pa.table({name: columns[name] for name in NAMES})  # file order is the format's
 
 
 def _malform(line: bytes, kind: str) -> bytes:
@@ -126,7 +126,7 @@ def write_day_csv(path: Path, day: DayEvents, catalog: Catalog, population: Popu
     table = _table(day, catalog, population, price, null_session).take(pa.array(order))
 
     sink = pa.BufferOutputStream()
-    sink.write((",".join(HEADER) + "\n").encode())  # arrow would quote the header names
+    sink.write((HEADER_LINE + "\n").encode())  # arrow would quote the header names
     pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
     payload = sink.getvalue().to_pybytes()
     if picks["malformed"].size:

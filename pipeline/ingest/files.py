@@ -8,9 +8,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.generate.csv_writer import HEADER
+from pipeline.rees46 import HEADER_LINE, NAMES
 
-HEADER_LINE = ",".join(HEADER)
 PATTERNS = ("*.csv", "*.csv.gz")
 
 
@@ -55,7 +54,7 @@ def _first_line(path: Path) -> bytes:
 
 
 def _looks_like_data(fields: list[str]) -> bool:
-    return len(fields) == len(HEADER) and fields[0][:4].isdigit() and fields[0][4:5] == "-"
+    return len(fields) == len(NAMES) and fields[0][:4].isdigit() and fields[0][4:5] == "-"
 
 
 def _gzip_problem(path: Path) -> str | None:
@@ -85,11 +84,11 @@ def check_file(path: Path) -> FileCheck:
     fields = text.split(",")
     if _looks_like_data(fields):
         return FileCheck(False, None)
-    if {f.strip().lower() for f in fields} == set(HEADER):
+    if {f.strip().lower() for f in fields} == set(NAMES):
         return FileCheck(True, f"columns are in a different order than REES46 ({text!r})")
     for separator, name in ((";", "semicolons"), ("\t", "tabs")):
         parts = text.split(separator)
-        if [p.strip().lower() for p in parts] == list(HEADER) or _looks_like_data(parts):
+        if [p.strip().lower() for p in parts] == list(NAMES) or _looks_like_data(parts):
             return FileCheck(False, f"fields are separated by {name}, not commas (a spreadsheet's regional CSV "
                                     "export?): save it as comma-separated CSV")
     return FileCheck(False, f"first line is neither the REES46 header nor an event row ({text[:120]!r})")

@@ -38,7 +38,7 @@ def recover_interrupted(spark: SparkSession) -> list[str]:
     for batch in batches:
         log.warning("ingest batch %s was interrupted: removing its partial rows before loading again", batch)
         for table in (EVENTS, REJECTED, LEDGER):
-            spark.sql(f"delete from {table} where ingest_batch_id = '{batch}'")
+            spark.sql(f"delete from {table} where ingest_batch_id = :batch", args={"batch": batch})
     return batches
 
 
@@ -47,11 +47,11 @@ def start_batch(spark: SparkSession, batch_id: str, files: list[tuple[LandingFil
     (spark.createDataFrame(rows, "source_file string, size_bytes bigint, sha256 string, has_header boolean, "
                                  "status string, ingest_batch_id string")
      .createOrReplaceTempView("ledger_start"))
-    spark.sql(f"""
-        insert into {LEDGER}
-        select source_file, size_bytes, sha256, has_header, null, null, null, status, ingest_batch_id,
-               current_timestamp(), null
-        from ledger_start""")
+    given = {"source_file", "size_bytes", "sha256", "has_header", "status", "ingest_batch_id"}
+    # By name, in the table's own column order: the insert does not depend on how the DDL lists them.
+    values = {name: name if name in given else "null" for name in spark.table(LEDGER).columns}
+    values["started_at"] = "current_timestamp()"
+    spark.sql(f"insert into {LEDGER} select {', '.join(f'{v} as {k}' for k, v in values.items())} from ledger_start")
 
 
 def finish_batch(spark: SparkSession, batch_id: str, counts: list[tuple[str, int, int, int]]) -> None:
@@ -61,7 +61,7 @@ def finish_batch(spark: SparkSession, batch_id: str, counts: list[tuple[str, int
     spark.sql(f"""
         merge into {LEDGER} as l
         using ledger_finish as f
-        on l.source_file = f.source_file and l.ingest_batch_id = '{batch_id}'
+        on l.source_file = f.source_file and l.ingest_batch_id = :batch
         when matched then update set
             lines_read = f.lines_read, rows_accepted = f.rows_accepted, rows_rejected = f.rows_rejected,
-            status = 'loaded', finished_at = current_timestamp()""")
+            status = 'loaded', finished_at = current_timestamp()""", args={"batch": batch_id})

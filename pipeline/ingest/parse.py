@@ -16,16 +16,14 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pipeline.generate.csv_writer import HEADER
+from pipeline.rees46 import DESCRIPTIVE_TEXT, NAMES, TIMESTAMP_FORMAT
 
-FIELD_COUNT = len(HEADER)
+FIELD_COUNT = len(NAMES)
 _RAW_FIELDS = ", ".join(f"f{i} string" for i in range(FIELD_COUNT))
-TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
 # Staging types prices as decimal(18, 2); larger magnitudes would silently become null there.
 MAX_ABS_PRICE = 1e16
 SCIENTIFIC = r"^[+-]?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$"
 UNREADABLE = "\ufffd"  # what Spark decodes invalid UTF-8 bytes to
-DESCRIPTIVE_TEXT = ("category_code", "brand", "user_session")
 
 
 @dataclass(frozen=True)
@@ -160,8 +158,7 @@ def parse_lines(spark: SparkSession, files: dict[Path, tuple[str, bool]]) -> Par
     checked = (typed.withColumn("raw_line", F.when(F.col("reason") != "", F.col("raw_line")))
                .persist(StorageLevel.MEMORY_AND_DISK))
     accepted = checked.where(F.col("reason") == "").select(
-        "event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
-        "user_id", "user_session", "invalid_attributes", "source_file", "source_line",
+        *NAMES, "invalid_attributes", "source_file", "source_line",
         F.to_date("event_time").alias("event_date"))
     rejected = checked.where(F.col("reason") != "").select("source_file", "source_line", "raw_line", "reason")
     return ParsedBatch(accepted=accepted, rejected=rejected, lines_per_file=lines_per_file, parsed=checked)

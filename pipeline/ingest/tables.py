@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
+from pipeline.rees46 import ddl_columns
+
 RAW_SCHEMA = "raw"
 EVENTS = f"{RAW_SCHEMA}.events"
 REJECTED = f"{RAW_SCHEMA}.events_rejected"
 LEDGER = f"{RAW_SCHEMA}.ingest_ledger"
 
 _DDL = {
-    EVENTS: """
-        event_time timestamp comment 'when the event happened (UTC)',
-        event_type string comment 'view, cart, purchase, remove_from_cart, ... as written in the file',
-        product_id bigint, category_id bigint, category_code string, brand string,
-        price double comment 'as written in the file; typed to decimal in staging',
-        user_id bigint, user_session string,
+    EVENTS: ddl_columns() + """,
         invalid_attributes map<string, string> comment 'attribute -> its text, for attributes that could not be read (set to null); null when all were read',
         source_file string comment 'file name relative to the landing folder',
         source_line bigint comment '1-based line number in the source file',
