@@ -22,7 +22,7 @@ from bench.stages import STAGES, Scale, StageFailed, cluster_up, stop_servers
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import ENGINES, REPO_ROOT
 from pipeline.generate.params import SHAPES
-from pipeline.sync.local_server import free_port
+from pipeline.mysql.local_server import free_port
 
 log = logging.getLogger("bench")
 

@@ -17,7 +17,7 @@ from bench.monitor import Measured, run_measured
 from bench.peers.mysql_raw_load import measure
 from pipeline.cli import entry_point_argv
 from pipeline.config import REPO_ROOT
-from pipeline.sync import local_server
+from pipeline.mysql import local_server
 
 DAYS = 30  # a full build covers these; one more day is held back for the incremental stage
 SEED = 42

@@ -14,8 +14,8 @@ from pipeline.cluster import run as cluster_run
 from pipeline.cluster.conf import CLUSTER_JARS
 from pipeline.config import Settings
 from pipeline.errors import UserError
-from pipeline.sync import local_server
-from pipeline.sync.connection import SyncError, connect, external_settings
+from pipeline.mysql import local_server
+from pipeline.mysql.connection import MysqlError, connect, external_settings
 
 PINS = {"dbt-core": r"^1\.11\.", "dbt-spark": r"^1\.11\.", "pyspark": r"^4\.0\.", "delta-spark": r"^4\.0\."}
 
@@ -87,7 +87,7 @@ def check_mysql() -> Check:
         cur.execute("show grants for current_user()")
         grants = " ".join(r[0] for r in cur.fetchall()).upper()
         conn.close()
-    except SyncError as exc:
+    except MysqlError as exc:
         return Check("mysql", False, str(exc))
     needed = ("CREATE", "DROP", "INSERT", "ALTER")
     if "ALL PRIVILEGES" not in grants and not all(p in grants for p in needed):

@@ -12,9 +12,9 @@ import logging
 from pipeline import lock
 from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
+from pipeline.mysql.connection import connect
 from pipeline.spark import get_spark
 from pipeline.sync.catalog import tagged_tables
-from pipeline.sync.connection import connect
 from pipeline.sync.run import sync_all, target_settings
 
 log = logging.getLogger("sync")

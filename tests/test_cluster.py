@@ -27,8 +27,8 @@ from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
+from pipeline.mysql import local_server
 from pipeline.ports import port_open
-from pipeline.sync import local_server
 
 # Every table dbt builds from the events (the recommendation marts depend on the model's run;
 # user_item_interactions is a view of user_item_strength).

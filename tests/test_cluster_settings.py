@@ -105,7 +105,7 @@ def test_a_taken_port_names_its_holder_and_the_setting():
 
 
 def test_cluster_mode_without_a_running_cluster_fails_at_once_naming_the_command(monkeypatch):
-    from pipeline.sync.local_server import free_port
+    from pipeline.mysql.local_server import free_port
 
     monkeypatch.setenv("LAKEHOUSE_ENGINE", "cluster")
     monkeypatch.setenv("SPARK_MASTER_PORT", str(free_port()))

@@ -15,9 +15,9 @@ from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
 from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
-from pipeline.sync import local_server
+from pipeline.mysql import local_server
+from pipeline.mysql.connection import connect
 from pipeline.sync.catalog import tagged_tables
-from pipeline.sync.connection import connect
 from pipeline.sync.run import sync_all
 from tests import browser
 from tests.chain import land_generated

@@ -28,8 +28,8 @@ from pipeline.faults import CRASH_ENV
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
-from pipeline.sync import local_server
-from pipeline.sync.connection import connect
+from pipeline.mysql import local_server
+from pipeline.mysql.connection import connect
 from tests import reference
 
 KILLED = -signal.SIGKILL

@@ -13,9 +13,9 @@ import pytest
 
 from pipeline.config import REPO_ROOT
 from pipeline.dbt_runner import run_dbt
-from pipeline.sync import local_server
+from pipeline.mysql import local_server
+from pipeline.mysql.connection import MysqlError, connect, quote_identifier
 from pipeline.sync.catalog import SyncTable, tagged_tables
-from pipeline.sync.connection import SyncError, connect, quote_identifier
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.run import sync_all
 
@@ -170,7 +170,7 @@ def test_wrong_password_and_unreachable_server_fail_with_one_clear_line(server, 
 
 def test_identifiers_with_quotes_or_backticks_are_refused():
     for bad in ("a`b", "x'; drop table t; --", "name with space", ""):
-        with pytest.raises(SyncError):
+        with pytest.raises(MysqlError):
             quote_identifier(bad)
     assert quote_identifier("daily_revenue") == "`daily_revenue`"
 

@@ -11,7 +11,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from pipeline.sync.connection import MysqlSettings, connect, quote_identifier
+from pipeline.mysql.connection import MysqlSettings, connect, quote_identifier
 from pipeline.sync.load import SYNC_LOG
 
 TABLE = "user_recommendations"

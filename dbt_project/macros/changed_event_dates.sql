@@ -1,23 +1,48 @@
 {#- The event dates that received rows from ingest batches newer than anything the model already
     holds (its max(loaded_at_column)), read from `source`'s `source_loaded_at`. Whole dates are
     rebuilt, so deduplication and per-day aggregates see all of a date's rows. The cleaned layer
-    asks staging; the date-keyed marts ask cleaned_events. -#}
-{% macro changed_event_dates_query(loaded_at_column='last_ingested_at', source='stg_raw__events',
-                                   source_loaded_at='ingested_at') -%}
-    select distinct event_date
-    from {{ ref(source) }}
-    where {{ source_loaded_at }} > (
-        select coalesce(max({{ loaded_at_column }}), timestamp'1900-01-01 00:00:00') from {{ this }}
-    )
+    asks staging; the date-keyed marts ask cleaned_events.
+
+    Both steps run first and their results go into the model's SQL as literals: the newest load
+    time lets Delta skip every file of older batches, and the dates prune the partitions. (As a
+    subquery, the same filter read every file of both tables.) The dates are kept on the node, so
+    the merge (macros/merge_pruning.sql) prunes its target to the very same dates. -#}
+{% macro changed_dates(loaded_at_column='last_ingested_at', source='stg_raw__events', source_loaded_at='ingested_at') %}
+    {%- if model.get('_changed_dates') is not none -%}
+        {{ return(model.get('_changed_dates')) }}
+    {%- endif -%}
+    {%- set newest = run_query('select cast(max(' ~ loaded_at_column ~ ') as string) from ' ~ this)
+                              .columns[0].values()[0] -%}
+    {%- set newer = '' if newest is none else " where " ~ source_loaded_at ~ " > timestamp'" ~ newest ~ "'" -%}
+    {%- set dates = run_query('select distinct cast(event_date as string) from ' ~ ref(source) ~ newer)
+                             .columns[0].values() | list -%}
+    {%- do model.update({'_changed_dates': dates}) -%}
+    {{ return(dates) }}
+{% endmacro %}
+
+
+{#- `column in (date'...', ...)`, or false for no dates. -#}
+{% macro dates_predicate(column, dates) -%}
+    {%- if dates | length == 0 -%}
+        false
+    {%- else -%}
+        {{ column }} in (date'{{ dates | join("', date'") }}')
+    {%- endif -%}
 {%- endmacro %}
+
 
 {#- In an incremental run, a predicate keeping only the changed event dates. -#}
 {% macro changed_event_dates(loaded_at_column='last_ingested_at', source='stg_raw__events',
                              source_loaded_at='ingested_at') -%}
-    event_date in ({{ changed_event_dates_query(loaded_at_column, source, source_loaded_at) }})
+    {%- if execute -%}
+        {{ dates_predicate('event_date', changed_dates(loaded_at_column, source, source_loaded_at)) }}
+    {%- else -%}
+        true
+    {%- endif -%}
 {%- endmacro %}
 
-{#- The same for a mart built from cleaned_events. -#}
+
+{#- The same for a model built from cleaned_events. -#}
 {% macro changed_mart_dates() -%}
     {{ changed_event_dates('last_ingested_at', 'cleaned_events', 'last_ingested_at') }}
 {%- endmacro %}

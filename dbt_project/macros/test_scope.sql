@@ -1,7 +1,10 @@
-{#- Tests that scale with the change. In an incremental `dbt build`, the generic tests of a
-    date-keyed model (config test_scope: changed_dates) check only the event dates this run
-    rebuilt: the dates of its rows ingested after the newest row it held when the run started.
-    on-run-start records that watermark per model (record_test_watermarks); a model that is new,
+{#- Tests that scale with the change. In an incremental `dbt build`:
+    - the generic tests of a date-keyed model (config test_scope: changed_dates) check only the
+      event dates this run rebuilt: the dates of its rows ingested after the newest row it held
+      when the run started;
+    - those of a staging model (test_scope: new_batches) check only the rows of batches ingested
+      after the newest one cleaned_events held.
+    on-run-start records those watermarks per model (record_test_watermarks); a model that is new,
     empty or about to be rebuilt in full (a rules change) gets none, and a test without a
     watermark checks every row. `dbt test` (make check) and --full-refresh check everything. -#}
 
@@ -50,10 +53,11 @@
 {% endmacro %}
 
 
-{#- The predicate limiting a test of the node under test to its rebuilt dates, or none. -#}
+{#- The predicate limiting a test of the node under test to what this run changed, or none. -#}
 {% macro changed_dates_predicate(relation) -%}
     {%- set attached = model.get('attached_node') if execute else none -%}
-    {%- if not attached or graph.nodes[attached].config.get('test_scope') != 'changed_dates' -%}
+    {%- set scope = graph.nodes[attached].config.get('test_scope') if attached else none -%}
+    {%- if scope not in ('changed_dates', 'new_batches') -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set watermarks = test_watermark_relation() -%}
@@ -61,17 +65,18 @@
                                                             identifier=watermarks.identifier) is none -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- set owner = attached if scope == 'changed_dates' else 'model.recolake.cleaned_events' -%}
     {%- set rows = run_query("select cast(watermark as string) from " ~ watermarks
-                             ~ " where node = '" ~ attached ~ "'").columns[0].values() -%}
+                             ~ " where node = '" ~ owner ~ "'").columns[0].values() -%}
     {%- if rows | length == 0 -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- if scope == 'new_batches' -%}
+        {{ return("ingested_at > timestamp'" ~ rows[0] ~ "'") }}
+    {%- endif -%}
     {%- set dates = run_query("select distinct cast(event_date as string) from " ~ relation
                               ~ " where last_ingested_at > timestamp'" ~ rows[0] ~ "'").columns[0].values() -%}
-    {%- if dates | length == 0 -%}
-        {{ return('false') }}
-    {%- endif -%}
-    {{ return("event_date in (date'" ~ (dates | join("', date'")) ~ "')") }}
+    {{ return(dates_predicate('event_date', dates) | trim) }}
 {%- endmacro %}
 
 

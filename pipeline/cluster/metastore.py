@@ -26,8 +26,8 @@ from pipeline.cluster.conf import MetastoreConnection, external_metastore, maria
 from pipeline.cluster.daemons import spark_home
 from pipeline.config import Settings, ensure_writable
 from pipeline.errors import UserError
-from pipeline.sync import local_server
-from pipeline.sync.connection import MysqlSettings, connect, quote_identifier
+from pipeline.mysql import local_server
+from pipeline.mysql.connection import MysqlSettings, connect, quote_identifier
 
 log = logging.getLogger(__name__)
 

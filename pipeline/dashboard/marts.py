@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pipeline.sync.connection import MysqlSettings, connect, quote_identifier
+from pipeline.mysql.connection import MysqlSettings, connect, quote_identifier
 
 Row = dict[str, Any]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from pipeline.sync.connection import SyncError, quote_identifier
+from pipeline.mysql.connection import quote_identifier
+from pipeline.sync import SyncError
 
 SYNC_TAG = "mysql_sync"
 INDEXED_COLUMNS = ("user_id", "product_id", "event_date")  # what Tableau filters on

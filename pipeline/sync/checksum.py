@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipeline.sync.connection import quote_identifier
+from pipeline.mysql.connection import quote_identifier
 
 Fingerprint = dict[str, tuple[int, Decimal | float | None]]
 

@@ -21,9 +21,9 @@ from pyspark.sql import types as T
 from tqdm import tqdm
 
 from pipeline.faults import crash_point
-from pipeline.sync import checksum
+from pipeline.mysql.connection import quote_identifier
+from pipeline.sync import SyncError, checksum
 from pipeline.sync.catalog import SyncTable, create_table_sql
-from pipeline.sync.connection import SyncError, quote_identifier
 
 log = logging.getLogger(__name__)
 

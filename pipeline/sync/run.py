@@ -9,9 +9,9 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from pipeline.config import Settings
-from pipeline.sync import local_server
+from pipeline.mysql import local_server
+from pipeline.mysql.connection import MysqlSettings, connect, external_settings
 from pipeline.sync.catalog import SyncTable
-from pipeline.sync.connection import MysqlSettings, connect, external_settings
 from pipeline.sync.load import TableSync, ensure_sync_log, sync_table
 
 log = logging.getLogger(__name__)

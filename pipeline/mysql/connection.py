@@ -1,7 +1,7 @@
 """MySQL connection settings from the environment, and connections that fail with one clear line.
 
 With ``MYSQL_HOST`` set, the server is external and ``MYSQL_USER`` / ``MYSQL_PASSWORD``
-are required. Without it, the project-private MariaDB (:mod:`pipeline.sync.local_server`)
+are required. Without it, the project-private MariaDB (:mod:`pipeline.mysql.local_server`)
 is used with the credentials it generated. The password is never logged or put in errors.
 """
 
@@ -20,14 +20,14 @@ DEFAULT_DATABASE = "lakehouse_marts"
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
-class SyncError(UserError):
-    """A MySQL problem the user must fix; the message says what, without secrets."""
+class MysqlError(UserError):
+    """A MySQL problem the user must fix (settings, connection, the private server); the message says what, without secrets."""
 
 
 def quote_identifier(name: str) -> str:
     """Backtick-quote a database, table or column name after validating it."""
     if not _IDENTIFIER.match(name):
-        raise SyncError(f"refusing SQL identifier {name!r}: only letters, digits and _ (at most 64) are allowed")
+        raise MysqlError(f"refusing SQL identifier {name!r}: only letters, digits and _ (at most 64) are allowed")
     return f"`{name}`"
 
 
@@ -55,17 +55,17 @@ def external_settings() -> MysqlSettings | None:
         return None
     user = os.environ.get("MYSQL_USER")
     if not user:
-        raise SyncError("MYSQL_HOST is set but MYSQL_USER is not: set MYSQL_USER and MYSQL_PASSWORD")
+        raise MysqlError("MYSQL_HOST is set but MYSQL_USER is not: set MYSQL_USER and MYSQL_PASSWORD")
     port = os.environ.get("MYSQL_PORT", "3306")
     if not port.isdigit():
-        raise SyncError(f"MYSQL_PORT must be a port number, not {port!r}")
+        raise MysqlError(f"MYSQL_PORT must be a port number, not {port!r}")
     return MysqlSettings(host=host, port=int(port), user=user,
                          password=os.environ.get("MYSQL_PASSWORD", ""),
                          database=os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE))
 
 
 def connect(settings: MysqlSettings, database: bool = True, allow_local_infile: bool = True):
-    """Open a connection or raise :class:`SyncError` naming the fix (never the password)."""
+    """Open a connection or raise :class:`MysqlError` naming the fix (never the password)."""
     args = {"user": settings.user, "password": settings.password, "connection_timeout": 10,
             "allow_local_infile": allow_local_infile, "autocommit": True, "charset": "utf8mb4",
             "use_pure": True}
@@ -78,7 +78,7 @@ def connect(settings: MysqlSettings, database: bool = True, allow_local_infile: 
     try:
         return mysql.connector.connect(**args)
     except mysql.connector.Error as exc:
-        raise SyncError(_explain(exc, settings)) from None
+        raise MysqlError(_explain(exc, settings)) from None
 
 
 def _explain(exc: mysql.connector.Error, settings: MysqlSettings) -> str:

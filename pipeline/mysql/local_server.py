@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import REPO_ROOT
+from pipeline.mysql.connection import DEFAULT_DATABASE, MysqlError, MysqlSettings, connect, quote_identifier
 from pipeline.ports import describe_taken, port_open
-from pipeline.sync.connection import DEFAULT_DATABASE, MysqlSettings, SyncError, connect, quote_identifier
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _binary(*names: str) -> str:
         found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
         if found:
             return found
-    raise SyncError(f"no {' or '.join(names)} found: run `make setup` (installs mariadb-server) or set MYSQL_HOST")
+    raise MysqlError(f"no {' or '.join(names)} found: run `make setup` (installs mariadb-server) or set MYSQL_HOST")
 
 
 def _running_pid(server: LocalServer) -> int | None:
@@ -105,7 +105,7 @@ def _initialise(server: LocalServer) -> None:
          "--auth-root-authentication-method=normal", "--skip-test-db", "--user=" + _os_user()],
         capture_output=True, text=True)
     if result.returncode != 0:
-        raise SyncError(f"mariadb-install-db failed ({result.returncode}): {result.stderr.strip()[-300:]}")
+        raise MysqlError(f"mariadb-install-db failed ({result.returncode}): {result.stderr.strip()[-300:]}")
 
 
 def _os_user() -> str:
@@ -129,11 +129,11 @@ def _start(server: LocalServer) -> None:
             try:
                 connect(server.admin_settings(), database=False).close()
                 return
-            except SyncError:
+            except MysqlError:
                 pass
         time.sleep(0.1)
     tail = server.log_file.read_text(errors="replace")[-500:] if server.log_file.exists() else ""
-    raise SyncError(f"the private MariaDB did not start within 30 s; its log ends with: {tail}")
+    raise MysqlError(f"the private MariaDB did not start within 30 s; its log ends with: {tail}")
 
 
 def _bootstrap(server: LocalServer) -> None:
@@ -173,7 +173,7 @@ def ensure_running(server: LocalServer | None = None) -> LocalServer:
     server = server or local_server()
     if _running_pid(server) is None and port_open("127.0.0.1", server.port):
         # Another program (often another checkout's MariaDB) holds the port: say so now, not after 30 s.
-        raise SyncError(f"the private MariaDB cannot start: {describe_taken(server.port, 'MYSQL_LOCAL_PORT')}")
+        raise MysqlError(f"the private MariaDB cannot start: {describe_taken(server.port, 'MYSQL_LOCAL_PORT')}")
     if not server.datadir.exists():
         _initialise(server)
     if _running_pid(server) is None:
@@ -194,4 +194,4 @@ def stop(server: LocalServer | None = None) -> bool:
         if _running_pid(server) is None:
             return True
         time.sleep(0.1)
-    raise SyncError(f"MariaDB (pid {pid}) did not stop within 30 s")
+    raise MysqlError(f"MariaDB (pid {pid}) did not stop within 30 s")
