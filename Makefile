@@ -6,6 +6,8 @@ SHELL := /bin/bash
 PYTHON_BOOT ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The entry points ([project.scripts] in pyproject.toml), installed by `make setup`.
+BIN := $(VENV)/bin
 JARS_DIR := .jars
 DELTA_VERSION := 4.0.1
 # JDBC driver of the shared Hive metastore (cluster mode).
@@ -72,60 +74,60 @@ $(JARS_STAMP):
 	touch $@
 
 data: setup ## generate ROWS events over DAYS daily CSV files into RAW_DIR (SEED for another data set)
-	$(PY) scripts/generate_events.py --rows $(ROWS) --days $(DAYS) --seed $(SEED)
+	$(BIN)/recolake-generate --rows $(ROWS) --days $(DAYS) --seed $(SEED)
 
 ingest: setup ## load new CSV files from RAW_DIR into the Delta table raw.events
-	$(PY) scripts/ingest_raw.py
+	$(BIN)/recolake-ingest
 
 transform: setup ## dbt build: models, their tests and the data-health verdict (VARS="name=value ..." for settings)
-	$(PY) scripts/run_dbt.py build
+	$(BIN)/recolake-dbt build
 
 check: setup ## every dbt test over every row (an incremental `make transform` tests only the dates it rebuilt)
-	$(PY) scripts/run_dbt.py test
+	$(BIN)/recolake-dbt test
 
 dbt: setup ## any dbt command on the lakehouse, e.g. make dbt DBT_ARGS="run --select marts"
-	$(PY) scripts/run_dbt.py $(DBT_ARGS)
+	$(BIN)/recolake-dbt $(DBT_ARGS)
 
 docs: setup ## dbt docs generate (open dbt_project/target/index.html)
-	$(PY) scripts/run_dbt.py docs generate
+	$(BIN)/recolake-dbt docs generate
 
 train: setup ## evaluate ALS, EASE, popularity (and oracle) side by side, retrain the serving model (tuned parameters when `make tune` ran), write ml.* tables; ML_ARGS for options
-	$(PY) -m ml run $(ML_ARGS)
+	$(BIN)/recolake-ml run $(ML_ARGS)
 
 tune: setup ## choose model + parameters on a validation split of the training part; `make train` then uses them
-	$(PY) -m ml tune $(TUNE_ARGS) $(ML_ARGS)
+	$(BIN)/recolake-ml tune $(TUNE_ARGS) $(ML_ARGS)
 
 recommend: setup ## the whole chain on generated data (generates it when RAW_DIR is empty); TUNE=1 tunes first
 	@if [ -z "$$(find $(RAW_DIR) -name '*.csv*' -print -quit 2>/dev/null)" ]; then \
 	  $(MAKE) --no-print-directory data; fi
-	$(PY) scripts/ingest_raw.py
-	$(PY) scripts/run_dbt.py build --exclude tag:recommendations
-	$(if $(TUNE),$(PY) -m ml tune $(TUNE_ARGS) $(ML_ARGS))
-	$(PY) -m ml run $(ML_ARGS)
-	$(PY) scripts/run_dbt.py build --select tag:recommendations
-	$(PY) scripts/sync_mysql.py
+	$(BIN)/recolake-ingest
+	$(BIN)/recolake-dbt build --exclude tag:recommendations
+	$(if $(TUNE),$(BIN)/recolake-ml tune $(TUNE_ARGS) $(ML_ARGS))
+	$(BIN)/recolake-ml run $(ML_ARGS)
+	$(BIN)/recolake-dbt build --select tag:recommendations
+	$(BIN)/recolake-sync
 	@$(PY) -c "import json; r = json.load(open('$(REPORTS_DIR)/last_run.json')); print('recommend: done, run', r['run_id'], '- metrics in $(REPORTS_DIR)/last_run.json, marts in MySQL database', '$${MYSQL_DATABASE:-lakehouse_marts}')"
 
 sync: setup ## copy the marts tagged mysql_sync to MySQL (private MariaDB unless MYSQL_HOST is set)
-	$(PY) scripts/sync_mysql.py
+	$(BIN)/recolake-sync
 
 mysql-start: setup ## start the private MariaDB (127.0.0.1:33306, data in .mysql/)
-	$(PY) scripts/mysql_server.py start
+	$(BIN)/recolake-mysql start
 
 mysql-stop: setup ## stop the private MariaDB
-	$(PY) scripts/mysql_server.py stop
+	$(BIN)/recolake-mysql stop
 
 mysql-grant: setup ## create the read-only reporting user (MYSQL_REPORTING_USER, MYSQL_REPORTING_PASSWORD)
-	$(PY) scripts/mysql_server.py grant
+	$(BIN)/recolake-mysql grant
 
 cluster-up: setup ## start a Spark master + CLUSTER_WORKERS workers, the Thrift Server and the shared metastore; then LAKEHOUSE_ENGINE=cluster
-	$(PY) scripts/cluster.py up
+	$(BIN)/recolake-cluster up
 
 cluster-down: setup ## stop the Thrift Server, the workers and the master (MariaDB keeps serving the marts)
-	$(PY) scripts/cluster.py down
+	$(BIN)/recolake-cluster down
 
 cluster-status: setup ## one line per cluster piece: master, workers, applications, Thrift Server, metastore
-	$(PY) scripts/cluster.py status
+	$(BIN)/recolake-cluster status
 
 s3-setup: setup $(S3_STAMP) ## S3A jars (560 MB) and moto, for an s3a:// warehouse (LAKEHOUSE_WAREHOUSE_DIR) and make test-s3
 
@@ -149,7 +151,7 @@ lint: setup ## ruff on the Python code, sqlfluff (sparksql, .sqlfluff) on the db
 	$(PY) -m sqlfluff lint dbt_project/models dbt_project/tests
 
 bench: setup $(BENCH_STAMP) ## time every stage at SCALES="100k 1M" (add 10M) with DuckDB/implicit/raw-load peers; STAGES for a subset; ENGINES="embedded cluster" for both modes
-	$(PY) -m bench --scales "$(SCALES)" --engines "$(ENGINES)" $(if $(STAGES),--stages "$(STAGES)")
+	$(BIN)/recolake-bench --scales "$(SCALES)" --engines "$(ENGINES)" $(if $(STAGES),--stages "$(STAGES)")
 
 $(BENCH_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[bench]"
@@ -157,14 +159,14 @@ $(BENCH_STAMP): pyproject.toml
 
 doctor: ## check Java, packages, Delta jars, lakehouse lock, MySQL and dbt manifest; print what to fix
 	@test -x $(PY) || { echo "FIX  .venv missing: run make setup"; exit 1; }
-	$(PY) scripts/doctor.py
+	$(BIN)/recolake-doctor
 
 report: setup ## reports/dashboard.html from the synced MySQL marts (REPORT_ARGS="--source delta" for Delta)
-	$(PY) scripts/build_dashboard.py $(REPORT_ARGS)
+	$(BIN)/recolake-report $(REPORT_ARGS)
 
 clean-data: ## delete generated data, the lakehouse, the local cluster's state and the private MariaDB (keeps the venv and jars)
-	-$(PY) scripts/cluster.py down
-	-$(PY) scripts/mysql_server.py stop
+	-$(BIN)/recolake-cluster down
+	-$(BIN)/recolake-mysql stop
 	rm -rf data lakehouse reports .mysql .cluster bench/work
 
 clean: clean-data ## also delete the venv and the jar cache

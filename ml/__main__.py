@@ -149,5 +149,9 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
     run_main(main)
+
+
+if __name__ == "__main__":
+    cli()

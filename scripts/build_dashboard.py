@@ -1,42 +1,6 @@
-"""`make report`: write reports/dashboard.html from the marts Tableau reads (MySQL), or from Delta."""
+"""`make report`: write reports/dashboard.html from the marts Tableau reads (MySQL), or from Delta. Thin wrapper of pipeline/commands/report.py."""
 
-from __future__ import annotations
-
-import argparse
-import logging
-from pathlib import Path
-
-from pipeline.cli import configure_logging, run_main
-from pipeline.config import load_settings
-from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
-from pipeline.dashboard.page import build_page
-from pipeline.sync.run import target_settings
-
-log = logging.getLogger("report")
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--source", choices=["mysql", "delta"], default="mysql",
-                        help="read the synced MySQL marts (default) or the Delta marts")
-    parser.add_argument("--output", help="default: REPORTS_DIR/dashboard.html")
-    args = parser.parse_args()
-    configure_logging()
-    settings = load_settings()
-    if args.source == "mysql":
-        source = MysqlMarts(target_settings())
-    else:
-        from pipeline.spark import get_spark
-
-        source = DeltaMarts(get_spark("report", settings))
-    html = build_page(source)
-    source.close()
-    output = Path(args.output) if args.output else settings.reports_dir / "dashboard.html"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(html, encoding="utf-8")
-    log.info("wrote %s (%d KiB) from %s", output, len(html) // 1024, source.name)
-    return 0
-
+from pipeline.commands.report import cli
 
 if __name__ == "__main__":
-    run_main(main)
+    cli()

@@ -1,46 +1,6 @@
-"""`make data`: write synthetic REES46-format CSV files (one per day) and their ground truth."""
+"""`make data`: write synthetic REES46-format CSV files (one per day) and their ground truth. Thin wrapper of pipeline/commands/generate.py."""
 
-from __future__ import annotations
-
-import argparse
-import dataclasses
-import datetime as dt
-
-from pipeline.cli import configure_logging, run_main
-from pipeline.config import load_settings
-from pipeline.generate.params import SHAPES, DirtyMix, GeneratorParams
-from pipeline.generate.run import generate
-
-
-def _rows(text: str) -> int:
-    """Accept 1000000, 1M, 100k, 1e6."""
-    text = text.strip().lower().replace("_", "")
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
-    return int(float(text[:-1] if scale > 1 else text) * scale)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="default",
-                        help="preset: rees46-month is the seed's April 2020 (66.6M events, 4.5M users, 200k products)")
-    parser.add_argument("--rows", type=_rows, help=f"data lines in total (1M, 100k, ...; default {GeneratorParams.rows:,})")
-    parser.add_argument("--days", type=int, help=f"default {GeneratorParams.days}")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
-    parser.add_argument("--dirty-share", type=float, help=f"share of dirty lines (0 for none; default {DirtyMix.share})")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args()
-    configure_logging()
-    settings = load_settings()
-    params = SHAPES[args.shape]
-    given = {k: v for k, v in (("rows", args.rows), ("days", args.days), ("seed", args.seed), ("start", args.start))
-             if v is not None}
-    if args.dirty_share is not None:
-        given["dirty"] = dataclasses.replace(params.dirty, share=args.dirty_share)
-    params = dataclasses.replace(params, **given)
-    generate(params, settings.raw_dir, settings.truth_dir, progress=not args.quiet)
-    return 0
-
+from pipeline.commands.generate import cli
 
 if __name__ == "__main__":
-    run_main(main)
+    cli()

@@ -1,45 +1,6 @@
-"""`make ingest`: load every new CSV/CSV.gz file of the landing folder (RAW_DIR) into raw.events.
+"""`make ingest`: load every new CSV/CSV.gz file of the landing folder (RAW_DIR) into raw.events. Thin wrapper of pipeline/commands/ingest.py."""
 
-Exit 1 when a file was refused or more than HEALTH_ERROR_SHARE of a loaded file's lines
-were rejected; the last line says which file, why, and what to change.
-"""
-
-from __future__ import annotations
-
-import argparse
-import logging
-
-from pipeline import health
-from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import dbt_vars, load_settings
-from pipeline.ingest.run import health_inputs, ingest, log_report
-from pipeline.spark import get_spark
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args()
-    configure_logging()
-    settings = load_settings()
-    rules = dbt_vars(settings.dbt_project_dir)
-    if not settings.raw_dir.is_dir():
-        raise UserError(f"landing folder {settings.raw_dir} does not exist: set RAW_DIR, or run `make data`")
-    spark = get_spark("ingest", settings)
-    report = ingest(spark, settings.raw_dir, progress=not args.quiet)
-    log_report(report)
-    verdict = health.assess(*health_inputs(spark, report), rules)
-    if verdict.status == "warn":
-        logging.getLogger("ingest").warning("%s", verdict.message)
-    if report.refused:
-        names = ", ".join(f.name for f in report.refused)
-        raise UserError(f"{len(report.refused)} file(s) refused ({names}): see the lines above; "
-                        "the other files were loaded" + (f"; also {verdict.message}" if verdict.status == "error"
-                                                         else ""), exit_code=1)
-    if verdict.status == "error":
-        raise UserError(verdict.message, exit_code=1)
-    return 0
-
+from pipeline.commands.ingest import cli
 
 if __name__ == "__main__":
-    run_main(main)
+    cli()

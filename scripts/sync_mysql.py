@@ -1,43 +1,6 @@
-"""`make sync`: copy the dbt marts tagged `mysql_sync` to MySQL for Tableau.
+"""`make sync`: copy the dbt marts tagged `mysql_sync` to MySQL for Tableau. Thin wrapper of pipeline/commands/sync.py."""
 
-Uses MYSQL_HOST / MYSQL_PORT / MYSQL_USER / MYSQL_PASSWORD / MYSQL_DATABASE when MYSQL_HOST
-is set; otherwise starts (and leaves running) the project-private MariaDB.
-"""
-
-from __future__ import annotations
-
-import argparse
-import logging
-
-from pipeline import lock
-from pipeline.cli import configure_logging, run_main
-from pipeline.config import load_settings
-from pipeline.mysql.connection import connect
-from pipeline.spark import get_spark
-from pipeline.sync.catalog import tagged_tables
-from pipeline.sync.run import sync_all, target_settings
-
-log = logging.getLogger("sync")
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args()
-    configure_logging()
-    settings = load_settings()
-    lock.hold(settings)  # a busy lakehouse stops the sync before it touches MySQL
-    mysql = target_settings()
-    connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
-    tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
-    results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=not args.quiet)
-    total = sum(r.rows for r in results if r.path != "unchanged")
-    seconds = sum(r.seconds for r in results)
-    log.info("synced %d tables to %s/%s: %d rows loaded in %.1fs (%s)", len(results), mysql.describe(),
-             mysql.database, total, seconds,
-             ", ".join(sorted({r.path for r in results})) or "nothing to do")
-    return 0
-
+from pipeline.commands.sync import cli
 
 if __name__ == "__main__":
-    run_main(main)
+    cli()

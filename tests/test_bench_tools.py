@@ -51,3 +51,18 @@ def test_scales_parse_like_the_generator():
     assert parse_scale("rees46-month") == 66_589_268
     month = SHAPES["rees46-month"]  # the seed's April 2020: 4,509,623 users, about 200k products
     assert abs(month.n_users - 4_509_623) <= 1 and month.n_items == 200_000
+
+
+def test_every_console_script_resolves_and_make_calls_them():
+    import importlib
+    import tomllib
+
+    from pipeline.config import REPO_ROOT
+
+    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {"recolake-ingest", "recolake-dbt", "recolake-ml", "recolake-sync", "recolake-bench"} <= set(scripts)
+    for target in scripts.values():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "scripts/run_dbt.py" not in makefile and "$(BIN)/recolake-dbt build" in makefile

@@ -181,6 +181,10 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     got = {(r.user_id, r.product_id): r.strength for r in _rows(spark, "marts.user_item_interactions")}
     assert got.keys() == strength.keys()
     assert all(got[k] == pytest.approx(v, rel=1e-9) for k, v in strength.items())
+    # ... by adding the new day's aggregates to the stored pairs, not by re-reading their history.
+    strength_sql = settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "features"
+    additive = "DBT_INTERNAL_DEST.anchored_strength + DBT_INTERNAL_SOURCE.anchored_strength"
+    assert additive in (strength_sql / "user_item_strength.sql").read_text()
 
     # The date-keyed models' tests checked the new day only; `dbt test` (make check) checks every row.
     key_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "cleaned"
@@ -191,6 +195,21 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     assert "ingested_at > timestamp'" in staged_test.read_text()  # the new batch's rows only
     run_dbt(["test", "--select", "cleaned_events"])
     assert "event_date in" not in key_test.read_text()
+
+    # A late file for a date already counted: its pairs are recomputed over all their events.
+    day_two = sorted(small_dataset[0].glob("*.csv"))[1]
+    lines = day_two.read_text().splitlines()
+    late = settings.raw_dir / "rees46_late.csv"
+    late.write_text("\n".join([lines[0], *(line.replace(",view,", ",cart,") for line in lines[1:200]
+                                           if ",view," in line)]) + "\n")
+    ingest(spark, settings.raw_dir, progress=False)
+    run_dbt(["build"])
+    assert additive not in (strength_sql / "user_item_strength.sql").read_text()
+    all_days = reference.cleaned(reference.parse([*sorted(small_dataset[0].glob("*.csv")), late]))
+    strength = reference.interaction_strength(all_days, WEIGHTS, HALF_LIFE_DAYS)
+    got = {(r.user_id, r.product_id): r.strength for r in _rows(spark, "marts.user_item_interactions")}
+    assert got.keys() == strength.keys()
+    assert all(got[k] == pytest.approx(v, rel=1e-9) for k, v in strength.items())
 
     tables = ["cleaned.cleaned_events", "cleaned.cleaned_purchases", "cleaned.quarantined_events",
               "marts.data_health_reasons",

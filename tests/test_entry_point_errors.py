@@ -57,7 +57,8 @@ def test_make_recommend_stops_at_the_first_step_on_a_busy_lakehouse(spark, setti
                             capture_output=True, text=True, timeout=600)
     assert result.returncode != 0
     assert f"is in use by pid {os.getpid()}" in result.stderr
-    assert "scripts/run_dbt.py" not in result.stdout  # make stopped after the refused ingest
+    assert "bin/recolake-ingest" in result.stdout  # make ran the ingest entry point ...
+    assert "bin/recolake-dbt" not in result.stdout  # ... and stopped after it was refused
     assert "Traceback" not in result.stderr
 
 

@@ -1,10 +1,16 @@
-{#- Merge pruning. A model configured with merge_prune_column (a partition column) merges into
+{#- dbt-spark's merge, with additive updates (macros/additive_merge.sql) and merge pruning.
+
+    Merge pruning. A model configured with merge_prune_column (a partition column) merges into
     the changed event dates only: the dates its source was filtered to (macros/changed_event_dates.sql)
     are written into the MERGE condition as literals, which Delta turns into partition pruning, so
     merging one day reads one day of the target instead of all of it (a subquery there would not
     prune, and Delta refuses subqueries in merge conditions). The source holds only those dates,
     so no match is lost. -#}
 {% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) %}
+    {%- set additive = config.get('additive_merge') -%}
+    {%- if additive and execute and additive_update_applies() -%}
+        {{ return(additive_merge_sql(target, source, unique_key, additive)) }}
+    {%- endif -%}
     {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
     {%- set prune_column = config.get('merge_prune_column') -%}
     {%- if prune_column and execute -%}

@@ -3,25 +3,29 @@
 --   anchored_strength = sum over events of weight(event_type) * 2 ^ ((event_time - t0) / half_life)
 -- so a new day only changes the pairs with new events; user_item_interactions scales it to the
 -- newest event at read time. A change of weights, half-life or anchor rebuilds it in full.
+-- A new day is aggregated alone and added to the stored pairs (macros/additive_merge.sql); a late
+-- file for a date already counted recomputes its pairs over all their events.
+{%- set additive = additive_update_applies() %}
 with
 
 events as (
 
     select * from {{ ref('cleaned_events') }}
+    {% if additive %}
+        where {{ changed_mart_dates() }}
+    {% endif %}
 
 ),
 
-{% if is_incremental() %}
+{% if is_incremental() and not additive %}
     touched as (
 
-    -- Pairs with events newer than this table: recomputed over all their events.
+        -- Pairs with events on a changed date: recomputed over all their events.
         select distinct
             user_id,
             product_id
         from events
-        where last_ingested_at > (
-            select coalesce(max(last_ingested_at), timestamp '1900-01-01 00:00:00') from {{ this }}
-        )
+        where {{ changed_mart_dates() }}
 
     ),
 
@@ -35,11 +39,11 @@ events as (
 
     ),
 {% else %}
-scoped as (
+    scoped as (
 
-    select * from events
+        select * from events
 
-),
+    ),
 {% endif %}
 
 final as (

@@ -1,0 +1,39 @@
+"""`make cluster-up|cluster-down|cluster-status`: the local Spark cluster, Thrift Server and shared metastore.
+
+Settings (environment): CLUSTER_WORKERS, CLUSTER_WORKER_CORES, CLUSTER_WORKER_MEMORY,
+CLUSTER_APP_CORES, SPARK_EXECUTOR_MEMORY, SPARK_MASTER_PORT, SPARK_MASTER_WEBUI_PORT,
+SPARK_THRIFT_PORT, THRIFT_DRIVER_MEMORY, CLUSTER_DIR, METASTORE_DATABASE (README, settings table).
+Then LAKEHOUSE_ENGINE=cluster makes every entry point use it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from pipeline.cli import configure_logging, run_main
+from pipeline.cluster import run
+from pipeline.config import load_settings
+
+log = logging.getLogger("cluster")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args()
+    configure_logging()
+    settings = load_settings()
+    if args.command == "down":
+        stopped = run.down(settings)
+        log.info("stopped: %s", ", ".join(stopped) or "nothing was running")
+        return 0
+    pieces = run.up(settings) if args.command == "up" else run.status(settings)
+    width = max(len(p.name) for p in pieces)
+    for piece in pieces:
+        print(f"{'ok  ' if piece.ok else 'FIX '} {piece.name:<{width}}  {piece.detail}")
+    return 0 if all(p.ok for p in pieces) else 1
+
+
+def cli() -> None:
+    run_main(main)

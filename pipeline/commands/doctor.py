@@ -1,0 +1,21 @@
+"""`make doctor`: Java, packages, jars, lakehouse lock (or the cluster's pieces), MySQL reachability and
+grants, dbt manifest, data health."""
+
+from __future__ import annotations
+
+from pipeline.cli import run_main
+from pipeline.config import load_settings
+from pipeline.doctor import run_checks
+
+
+def main() -> int:
+    checks = run_checks(load_settings())
+    for c in checks:
+        print(f"{'ok ' if c.ok else 'FIX'}  {c.name:<22} {c.detail}")
+    failed = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks ok" + ("" if not failed else "; fix the FIX lines"))
+    return 1 if failed else 0
+
+
+def cli() -> None:
+    run_main(main)

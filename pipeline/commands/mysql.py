@@ -1,0 +1,39 @@
+"""`make mysql-start|mysql-stop|mysql-grant`: the project-private MariaDB and the reporting user.
+
+grant creates (or updates) a read-only reporting user for Tableau (pipeline/mysql/grants.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from pipeline.cli import configure_logging, run_main
+from pipeline.mysql import local_server
+from pipeline.mysql.grants import grant_reporting_user
+
+log = logging.getLogger("mysql")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["start", "stop", "grant", "status"])
+    args = parser.parse_args()
+    configure_logging()
+    server = local_server.local_server()
+    if args.command == "start":
+        local_server.ensure_running(server)
+        log.info("private MariaDB running on 127.0.0.1:%d (credentials in %s)", server.port,
+                 server.credentials_file)
+    elif args.command == "stop":
+        log.info("stopped" if local_server.stop(server) else "not running")
+    elif args.command == "status":
+        running = local_server.is_running(server)
+        log.info("private MariaDB on 127.0.0.1:%d is %s", server.port, "running" if running else "stopped")
+    else:
+        log.info(grant_reporting_user())
+    return 0
+
+
+def cli() -> None:
+    run_main(main)
