@@ -15,10 +15,12 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from ml import ids, topk
-from ml.data import load_active_users
+from ml.data import StrengthRule, load_active_users
 from ml.metrics import average_precision_at_k, hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k, user_metrics
 from ml.params import EvalSpec, InputSpec, RunParams
 from ml.run import run
+from ml.splits import _weighted
+from pipeline.config import dbt_vars
 from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
 from tests.chain import land_generated
@@ -120,6 +122,20 @@ def test_als_beats_popularity_and_trails_the_oracle(ml_lakehouse):
     assert m["oracle"]["ndcg@10"] > m["als"]["ndcg@10"]
     assert 0 < report["fraction_of_oracle"]["ndcg@10"] < 1
     assert m["als"]["coverage@10"] > m["popularity"]["coverage@10"]
+
+
+def test_evaluation_weighs_events_exactly_as_the_interaction_mart(spark, ml_lakehouse, settings):
+    """One strength rule: the time split's training strengths (ml/splits.py, from events) equal the
+    mart's (dbt, from anchored sums) when both decay to the newest event."""
+    events = spark.table("cleaned.cleaned_events").selectExpr(
+        "user_id", "product_id as item_id", "event_type", "event_time as time")
+    newest = events.agg(F.max("time")).first()[0]
+    rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
+    python_side = {(r.user_id, r.item_id): r.strength for r in _weighted(events, rule, newest).collect()}
+    mart = {(r.user_id, r.product_id): r.strength
+            for r in spark.table("marts.user_item_interactions").where("strength > 0").collect()}
+    assert mart.keys() == python_side.keys() and len(mart) > 1000
+    assert all(mart[k] == pytest.approx(v, rel=1e-9) for k, v in python_side.items())
 
 
 def test_recommendations_are_top_n_per_user_ranked_and_never_already_bought(spark, ml_lakehouse):
