@@ -8,8 +8,6 @@ from collections.abc import Callable
 
 from pipeline.config import REPO_ROOT
 from pipeline.errors import UserError
-from pipeline.lock import LakehouseBusyError
-from pipeline.spark import SetupError
 
 __all__ = ["UserError", "configure_logging", "entry_point_argv", "run_main"]
 
@@ -38,7 +36,7 @@ def run_main(main: Callable[[], int]) -> None:
     """Run ``main`` and exit with its code; known failures become one line on stderr."""
     try:
         code = main()
-    except (LakehouseBusyError, SetupError, UserError) as exc:  # UnwritableDirError is a UserError
+    except UserError as exc:  # the one root: settings, setup, a busy lakehouse, data problems
         print(f"error: {exc}", file=sys.stderr)
-        code = 3 if isinstance(exc, LakehouseBusyError) else getattr(exc, "exit_code", 2)
+        code = exc.exit_code
     sys.exit(code)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.config import Settings
+from pipeline.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,11 @@ log = logging.getLogger(__name__)
 _held: dict[Path, IO[str]] = {}
 
 
-class LakehouseBusyError(RuntimeError):
-    """Another process is using the lakehouse."""
+class LakehouseBusyError(UserError):
+    """Another process is using the lakehouse (exit code 3: wait for it, or stop it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=3)
 
 
 def acquire(lock_file: Path) -> None:

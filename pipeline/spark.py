@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 from pipeline import lock, storage
 from pipeline.cluster.conf import app_conf, python_for_executors, require_master
 from pipeline.config import Settings, ensure_writable, load_settings
+from pipeline.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ SESSION_TARGET = "local"
 _session: SparkSession | None = None
 
 
-class SetupError(RuntimeError):
-    """The machine lacks something the lakehouse needs (Java, the Delta jars, ...)."""
+class SetupError(UserError):
+    """The machine lacks something the lakehouse needs (Java, the Delta jars, ...): `make setup` fixes it."""
 
 
 def _env_var(env: dict[str, str]):
