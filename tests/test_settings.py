@@ -98,3 +98,21 @@ def test_thresholds_decide_ok_warn_and_error():
     assert _verdict("missing price", health_error_share=0.95, health_warn_share=0.95).status == "ok"
     empty = health.assess([health.FileVerdict("empty.csv", 0, 0)], [], DEFAULTS)
     assert (empty.status, empty.message) == ("ok", "")
+
+
+def test_every_environment_variable_the_code_reads_is_in_the_readme():
+    import re
+
+    from pipeline.config import REPO_ROOT
+
+    pattern = re.compile(r"""environ(?:\.get)?\(\s*["']([A-Z][A-Z0-9_]+)|environ\[["']([A-Z][A-Z0-9_]+)|"""
+                         r"""_from_env\(\s*["']([A-Z][A-Z0-9_]+)|env_var\(\s*["']([A-Z][A-Z0-9_]+)""")
+    read = set()
+    for folder in ("pipeline", "ml", "bench", "profiles"):
+        for path in (REPO_ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".yml"):
+                read |= {next(g for g in m if g) for m in pattern.findall(path.read_text(encoding="utf-8"))}
+    assert {"LAKEHOUSE_DIR", "MYSQL_HOST", "SPARK_DRIVER_MEMORY"} <= read  # the scan finds what it should
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    system = {"JAVA_HOME", "PYSPARK_PYTHON", "PATH", "HOME"}  # the machine's, not ours
+    assert sorted(v for v in read - system if f"`{v}`" not in readme) == []
