@@ -51,7 +51,7 @@ STAGES ?=
 ENGINES ?= embedded
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
-.PHONY: help setup data ingest transform check dbt docs train tune recommend sync mysql-start mysql-stop mysql-grant \
+.PHONY: help setup data ingest transform check dbt docs train tune recommend sync tableau mysql-start mysql-stop mysql-grant \
 	cluster-up cluster-down cluster-status s3-setup test-s3 report doctor test test-fast lint bench clean clean-data
 
 help: ## list the targets
@@ -110,6 +110,9 @@ recommend: setup ## the whole chain on generated data (generates it when RAW_DIR
 
 sync: setup ## copy the marts tagged mysql_sync to MySQL (private MariaDB unless MYSQL_HOST is set)
 	$(BIN)/recolake-sync
+
+tableau: setup ## a Tableau data source (.tds) per synced mart in REPORTS_DIR/tableau (after make sync)
+	$(BIN)/recolake-tableau
 
 mysql-start: setup ## start the private MariaDB (127.0.0.1:33306, data in .mysql/)
 	$(BIN)/recolake-mysql start

@@ -130,3 +130,20 @@ def test_empty_marts_give_a_page_that_says_so(server, tmp_path):
     assert set(charts) == CHARTS and all(c["empty"] and not c["data"] for c in charts.values())
     assert loaded.dom.count("No data yet") == len(CHARTS)
     assert "no data yet" in loaded.dom and "no model run yet" in loaded.dom
+
+
+def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(synced, settings, tmp_path):
+    from tableaudocumentapi import Datasource
+
+    from pipeline.tableau.run import mysql_columns, write_datasources
+
+    mysql = synced.app_settings()
+    manifest = settings.dbt_project_dir / "target" / "manifest.json"
+    written = write_datasources(manifest, mysql, "tableau", tmp_path)
+    tables = {t.target for t in tagged_tables(manifest)}
+    assert {p.stem for p in written} == tables and len(tables) >= 12
+    for path in written:
+        source = Datasource.from_file(str(path))
+        assert source.connections[0].dbname == mysql.database
+        columns = [c.name for c in mysql_columns(mysql, path.stem)]
+        assert sorted(f.strip("[]") for f in source.fields) == sorted(columns), path.stem

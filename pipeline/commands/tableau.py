@@ -1,0 +1,25 @@
+"""`make tableau`: a Tableau data source (.tds) per synced mart in REPORTS_DIR/tableau, for a live
+MySQL connection as the reporting user (MYSQL_REPORTING_USER, default tableau). Run after `make sync`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from pipeline.cli import configure_logging, run_main
+from pipeline.config import load_settings
+from pipeline.sync.run import target_settings
+from pipeline.tableau.run import write_datasources
+
+
+def main() -> int:
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    configure_logging()
+    settings = load_settings()
+    write_datasources(settings.dbt_project_dir / "target" / "manifest.json", target_settings(),
+                      os.environ.get("MYSQL_REPORTING_USER", "tableau"), settings.reports_dir / "tableau")
+    return 0
+
+
+def cli() -> None:
+    run_main(main)

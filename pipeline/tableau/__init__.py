@@ -1,0 +1,1 @@
+"""Tableau files for the synced marts: data sources (.tds) generated from the sync's catalogue."""
