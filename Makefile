@@ -51,7 +51,7 @@ STAGES ?=
 ENGINES ?= embedded
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
-.PHONY: help setup data ingest transform check dbt docs train tune recommend sync tableau mysql-start mysql-stop mysql-grant \
+.PHONY: help setup data ingest transform check dbt docs train tune recommend sync tableau tableau-extract mysql-start mysql-stop mysql-grant \
 	cluster-up cluster-down cluster-status s3-setup test-s3 report doctor test test-fast lint bench clean clean-data
 
 help: ## list the targets
@@ -113,6 +113,9 @@ sync: setup ## copy the marts tagged mysql_sync to MySQL (private MariaDB unless
 
 tableau: setup ## a Tableau data source (.tds) per synced mart in REPORTS_DIR/tableau (after make sync)
 	$(BIN)/recolake-tableau
+
+tableau-extract: setup ## the synced marts in one Hyper extract, REPORTS_DIR/tableau/recolake_marts.hyper (Tableau Public, offline)
+	$(BIN)/recolake-tableau-extract
 
 mysql-start: setup ## start the private MariaDB (127.0.0.1:33306, data in .mysql/)
 	$(BIN)/recolake-mysql start

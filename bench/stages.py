@@ -197,6 +197,13 @@ def sync(scale: Scale) -> dict[str, Any]:
     return _result(measured, int(rows[-1]))
 
 
+def tableau_extract(scale: Scale) -> dict[str, Any]:
+    """`make tableau-extract` after the sync: the same marts into a Hyper extract."""
+    measured = scale.run("tableau_extract", "-m", "pipeline.commands.tableau_extract", "--quiet")
+    rows = re.findall(r"(\d+) rows of \d+ marts in", (scale.root / "logs" / "tableau_extract.log").read_text())
+    return _result(measured, int(rows[-1]))
+
+
 def mysql_raw(scale: Scale) -> dict[str, Any]:
     server = local_server.local_server(scale.env)
     local_server.ensure_running(server)  # a resumed run (STAGES=...) starts after the scale's server stopped
@@ -232,7 +239,8 @@ def tune(scale: Scale) -> dict[str, Any]:
 STAGES: dict[str, Callable[[Scale], dict[str, Any]]] = {
     "generate": generate, "ingest": ingest, "dbt_full": dbt_full, "duckdb": duckdb, "ingest_day": ingest_day,
     "dbt_incremental": dbt_incremental, "train": train, "als_peer": als_peer,
-    "dbt_recommendations": dbt_recommendations, "sync": sync, "mysql_raw": mysql_raw, "ease_serve": ease_serve,
+    "dbt_recommendations": dbt_recommendations, "sync": sync, "tableau_extract": tableau_extract,
+    "mysql_raw": mysql_raw, "ease_serve": ease_serve,
     "tune": tune,
 }
 # The chain a user runs; peers (duckdb, als_peer, mysql_raw) are not part of end-to-end time.

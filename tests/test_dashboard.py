@@ -4,6 +4,7 @@ marts, values equal to the marts, no console errors, and a clear page when the m
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -147,3 +148,72 @@ def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(syn
         assert source.connections[0].dbname == mysql.database
         columns = [c.name for c in mysql_columns(mysql, path.stem)]
         assert sorted(f.strip("[]") for f in source.fields) == sorted(columns), path.stem
+
+
+def _profile_spark(df) -> dict[str, tuple]:
+    """Per column: non-null count, and the sum (numbers) or min and max (everything else)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    aggs = []
+    for f in df.schema.fields:
+        aggs.append(F.count(f.name))
+        numeric = isinstance(f.dataType, T.NumericType) and not isinstance(f.dataType, T.BooleanType)
+        aggs += [F.sum(f.name)] if numeric else [F.min(f.name), F.max(f.name)]
+    row = df.agg(*aggs).first()
+    out, i = {}, 0
+    for f in df.schema.fields:
+        width = 2 if isinstance(f.dataType, T.NumericType) else 3
+        out[f.name] = tuple(row[i:i + width])
+        i += width
+    return out
+
+
+def _plain(value):
+    """Hyper's and Spark's values as plain Python ones (naive UTC datetimes) for comparison."""
+    import datetime as dt
+
+    for method in ("to_datetime", "to_date"):
+        if hasattr(value, method):
+            value = getattr(value, method)()
+            break
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def test_the_hyper_extract_holds_every_synced_mart_exactly(synced, spark, settings, tmp_path):
+    from tableaudocumentapi import Datasource
+    from tableauhyperapi import Connection, HyperProcess, Telemetry, escape_name
+
+    from pipeline.tableau.extract import HYPER_PARAMETERS, SCHEMA, write_extract
+
+    tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
+    path = tmp_path / "marts.hyper"
+    rows = write_extract(spark, tables, path, tmp_path / "scratch", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".tds")) == ["marts.hyper"]
+    with HyperProcess(telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
+                      parameters={**HYPER_PARAMETERS, "log_dir": str(tmp_path)}) as hyper, \
+            Connection(hyper.endpoint, str(path)) as conn:
+        for table in tables:
+            df = spark.table(table.source)
+            assert rows[table.target] == df.count(), table.target
+            expected = _profile_spark(df)
+            for column, want in expected.items():
+                c = escape_name(column)
+                if len(want) == 2:
+                    got = conn.execute_list_query(
+                        f"select count({c}), sum({c}) from {SCHEMA}.{escape_name(table.target)}")[0]
+                    assert got[0] == want[0], (table.target, column)
+                    assert (got[1] is None) == (want[1] is None), (table.target, column)
+                    if isinstance(want[1], float):  # doubles add up in another order
+                        assert float(got[1]) == pytest.approx(want[1], rel=1e-12), (table.target, column)
+                    elif want[1] is not None:  # decimals and integers: exactly
+                        assert Decimal(str(got[1])) == Decimal(str(want[1])), (table.target, column)
+                else:
+                    got = conn.execute_list_query(
+                        f"select count({c}), min({c}), max({c}) from {SCHEMA}.{escape_name(table.target)}")[0]
+                    assert [_plain(v) for v in got] == [_plain(v) for v in want], (table.target, column)
+            source = Datasource.from_file(str(tmp_path / f"marts.{table.target}.tds"))
+            assert source.connections[0].dbclass == "hyper"
+            assert sorted(f.strip("[]") for f in source.fields) == sorted(df.columns)

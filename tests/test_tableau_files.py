@@ -6,11 +6,11 @@ from tableaudocumentapi import Datasource
 
 from pipeline.tableau.datasource import Column, LiveConnection, live_datasource, tableau_field, write_atomically
 
-COLUMNS = [Column("event_date", "date", "date"), Column("revenue", "decimal", "decimal(28,2)"),
-           Column("purchases", "bigint", "bigint"), Column("user_id", "bigint", "bigint"),
-           Column("spend_rank", "int", "int"), Column("brand", "varchar", "varchar(40)"),
-           Column("is_known_brand", "tinyint", "tinyint(1)"), Column("last_ingested_at", "datetime", "datetime(6)"),
-           Column("avg_items_per_basket", "double", "double")]
+COLUMNS = [Column.from_mysql(*c) for c in (
+    ("event_date", "date", "date"), ("revenue", "decimal", "decimal(28,2)"), ("purchases", "bigint", "bigint"),
+    ("user_id", "bigint", "bigint"), ("spend_rank", "int", "int"), ("brand", "varchar", "varchar(40)"),
+    ("is_known_brand", "tinyint", "tinyint(1)"), ("last_ingested_at", "datetime", "datetime(6)"),
+    ("avg_items_per_basket", "double", "double"))]
 
 
 def test_columns_get_tableau_types_and_roles():

@@ -1,8 +1,9 @@
-"""One Tableau data source (.tds) per synced mart, for a live MySQL connection.
+"""Tableau data sources (.tds): one per synced mart on a live MySQL connection, and one per mart of
+the Hyper extract.
 
-Each file holds a federated connection with one named MySQL connection, one table relation and a
-`<column>` per column with its Tableau type and role. The columns come from the table MySQL holds
-after `make sync` (information_schema), so the file describes exactly what Tableau will find.
+Each file holds a federated connection with one named connection, one table relation and a
+`<column>` per column with its Tableau type and role. The columns come from what Tableau will
+find: the table MySQL holds after `make sync` (information_schema), or the extract's table.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # MySQL data types (information_schema.columns.data_type) as Tableau data types.
-_TABLEAU_TYPES = {
+_FROM_MYSQL = {
     "tinyint": "integer", "smallint": "integer", "int": "integer", "bigint": "integer",
     "decimal": "real", "double": "real", "float": "real",
     "date": "date", "datetime": "datetime", "timestamp": "datetime",
@@ -24,11 +25,27 @@ _KEY_SUFFIXES = ("_id", "_rank", "_hour", "_weekday", "_level")
 _KEY_NAMES = {"rank", "k"}
 
 
+# Hyper's type tags (tableauhyperapi TypeTag names) as Tableau data types.
+_FROM_HYPER = {"BIG_INT": "integer", "INT": "integer", "SMALL_INT": "integer", "OID": "integer",
+               "NUMERIC": "real", "DOUBLE": "real", "FLOAT": "real", "DATE": "date", "TIMESTAMP": "datetime",
+               "TIMESTAMP_TZ": "datetime", "BOOL": "boolean", "TEXT": "string", "VARCHAR": "string", "CHAR": "string"}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
-    mysql_type: str  # information_schema data_type, e.g. bigint
-    column_type: str = ""  # information_schema column_type, e.g. tinyint(1)
+    datatype: str  # Tableau's: integer, real, date, datetime, string, boolean
+
+    @classmethod
+    def from_mysql(cls, name: str, data_type: str, column_type: str) -> Column:
+        """From information_schema.columns (data_type bigint, column_type tinyint(1) for the sync's booleans)."""
+        if column_type.lower() == "tinyint(1)":
+            return cls(name, "boolean")
+        return cls(name, _FROM_MYSQL.get(data_type.lower(), "string"))
+
+    @classmethod
+    def from_hyper(cls, name: str, type_tag: str) -> Column:
+        return cls(name, _FROM_HYPER.get(type_tag, "string"))
 
 
 @dataclass(frozen=True)
@@ -41,27 +58,21 @@ class LiveConnection:
 
 def tableau_field(column: Column) -> tuple[str, str, str]:
     """(datatype, role, type) of a column in Tableau's terms."""
-    if column.column_type == "tinyint(1)":  # the sync's booleans
-        return "boolean", "dimension", "nominal"
-    datatype = _TABLEAU_TYPES.get(column.mysql_type.lower(), "string")
     is_key = column.name in _KEY_NAMES or column.name.endswith(_KEY_SUFFIXES)
-    if datatype in ("integer", "real") and not is_key:
-        return datatype, "measure", "quantitative"
-    return datatype, "dimension", "nominal" if datatype in ("string", "boolean") else "ordinal"
+    if column.datatype in ("integer", "real") and not is_key:
+        return column.datatype, "measure", "quantitative"
+    return column.datatype, "dimension", "nominal" if column.datatype in ("string", "boolean") else "ordinal"
 
 
-def live_datasource(table: str, columns: list[Column], connection: LiveConnection) -> ET.ElementTree:
-    """The .tds document of one MySQL table."""
+def _datasource(table: str, connection: dict[str, str], relation_table: str,
+                columns: list[Column]) -> ET.ElementTree:
     root = ET.Element("datasource", {"formatted-name": table, "inline": "true", "version": "18.1"})
     federated = ET.SubElement(root, "connection", {"class": "federated"})
+    name = f"{connection['class']}.recolake"
     named = ET.SubElement(ET.SubElement(federated, "named-connections"), "named-connection",
-                          {"caption": connection.server, "name": "mysql.recolake"})
-    ET.SubElement(named, "connection", {
-        "class": "mysql", "server": connection.server, "port": str(connection.port),
-        "dbname": connection.database, "username": connection.username, "authentication": "username-password",
-    })
-    ET.SubElement(federated, "relation", {"connection": "mysql.recolake", "name": table,
-                                          "table": f"[{table}]", "type": "table"})
+                          {"caption": connection.get("server") or table, "name": name})
+    ET.SubElement(named, "connection", connection)
+    ET.SubElement(federated, "relation", {"connection": name, "name": table, "table": relation_table, "type": "table"})
     for column in columns:
         datatype, role, kind = tableau_field(column)
         ET.SubElement(root, "column", {"caption": column.name.replace("_", " ").capitalize(),
@@ -69,6 +80,19 @@ def live_datasource(table: str, columns: list[Column], connection: LiveConnectio
                                        "type": kind})
     ET.indent(root)
     return ET.ElementTree(root)
+
+
+def live_datasource(table: str, columns: list[Column], connection: LiveConnection) -> ET.ElementTree:
+    """The .tds document of one MySQL table."""
+    return _datasource(table, {"class": "mysql", "server": connection.server, "port": str(connection.port),
+                               "dbname": connection.database, "username": connection.username,
+                               "authentication": "username-password"}, f"[{table}]", columns)
+
+
+def extract_datasource(table: str, columns: list[Column], hyper_file: str, schema: str) -> ET.ElementTree:
+    """The .tds document of one table of a Hyper extract (``hyper_file`` relative to the .tds, or absolute)."""
+    return _datasource(table, {"class": "hyper", "dbname": hyper_file, "authentication": "auth-none",
+                               "username": "tableau_internal_user"}, f"[{schema}].[{table}]", columns)
 
 
 def write_atomically(document: ET.ElementTree, path: Path) -> Path:

@@ -20,7 +20,7 @@ def mysql_columns(mysql: MysqlSettings, table: str) -> list[Column]:
         cur.execute("select column_name, data_type, column_type from information_schema.columns "
                     "where table_schema = %s and table_name = %s order by ordinal_position",
                     (mysql.database, table))
-        return [Column(str(n), str(t), str(c)) for n, t, c in cur.fetchall()]
+        return [Column.from_mysql(str(n), str(t), str(c)) for n, t, c in cur.fetchall()]
     finally:
         conn.close()
 
