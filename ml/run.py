@@ -77,6 +77,9 @@ def evaluate_split(spark: SparkSession, split: Split, params: RunParams, setting
         if oracle is not None:
             results["oracle"] = oracle
     ctx.release()
+    # The evaluated models' factors and inputs stay cached otherwise, and cached blocks are partly shielded
+    # from execution memory: at 52M pairs the serving fit then ran out of heap.
+    spark.catalog.clearCache()
     return results
 
 

@@ -163,3 +163,10 @@ def test_a_challenger_needs_a_real_gain_to_replace_the_current_parameters():
     scored[1][1]["ndcg@10"] = 0.1011
     assert choose(scored, current, min_gain=0.01)[0] == other  # +1.1 %
     assert choose(scored, current, min_gain=0.0)[0] == other
+
+
+def test_als_blocks_grow_with_the_pairs_and_never_below_the_setting():
+    from ml.als import blocks_for
+
+    assert [blocks_for(n, 4) for n in (0, 1_000, 7_800_000, 20_000_000, 20_000_001, 52_596_078)] == [4, 4, 4, 4, 5, 11]
+    assert blocks_for(1_000, 8) == 8
