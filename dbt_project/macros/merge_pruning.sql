@@ -1,7 +1,8 @@
 {#- dbt-spark's merge, with additive updates (macros/additive_merge.sql) and merge pruning.
 
     Merge pruning. A model configured with merge_prune_column (a partition column) merges into
-    the changed event dates only: the dates its source was filtered to (macros/changed_event_dates.sql)
+    the changed event dates only: the dates its source was filtered to (macros/changed_event_dates.sql;
+    changed_dates_source names the model they come from, staging by default)
     are written into the MERGE condition as literals, which Delta turns into partition pruning, so
     merging one day reads one day of the target instead of all of it (a subquery there would not
     prune, and Delta refuses subqueries in merge conditions). The source holds only those dates,
@@ -14,7 +15,10 @@
     {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
     {%- set prune_column = config.get('merge_prune_column') -%}
     {%- if prune_column and execute -%}
-        {%- do predicates.append(dates_predicate('DBT_INTERNAL_DEST.' ~ prune_column, changed_dates()) | trim) -%}
+        {%- set dates_from = config.get('changed_dates_source', 'stg_raw__events') -%}
+        {%- set loaded_at = 'ingested_at' if dates_from == 'stg_raw__events' else 'last_ingested_at' -%}
+        {%- set dates = changed_dates('last_ingested_at', dates_from, loaded_at) -%}
+        {%- do predicates.append(dates_predicate('DBT_INTERNAL_DEST.' ~ prune_column, dates) | trim) -%}
     {%- endif -%}
     {{ return(dbt.spark__get_merge_sql(target, source, unique_key, dest_columns, predicates)) }}
 {% endmacro %}

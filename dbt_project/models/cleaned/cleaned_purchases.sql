@@ -2,7 +2,7 @@
 -- Purchases are about 1.5 % of events: brand, customer, category and hourly figures over the
 -- whole period scan this table instead of every event. Incremental like cleaned_events: a run
 -- merges the dates that received new events.
-{{ config(unique_key='event_key', merge_prune_column='event_date') }}
+{{ config(unique_key='event_key', merge_prune_column='event_date', changed_dates_source='cleaned_events') }}
 
 with
 
