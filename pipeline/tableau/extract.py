@@ -65,9 +65,9 @@ def write_extract(spark: SparkSession, tables: list[SyncTable], path: Path, scra
             for table in tqdm(tables, desc="extract", unit="table", disable=not progress):
                 files = _parquet_files(spark, table.source, scratch / table.target)
                 listed = ", ".join(escape_string_literal(str(f)) for f in files)
-                rows[table.target] = conn.execute_command(
-                    f"create table {escape_name(SCHEMA)}.{escape_name(table.target)} as "
-                    f"(select * from external(array[{listed}]))")
+                name = f"{escape_name(SCHEMA)}.{escape_name(table.target)}"
+                conn.execute_command(f"create table {name} as (select * from external(array[{listed}]))")
+                rows[table.target] = int(conn.execute_scalar_query(f"select count(*) from {name}"))
                 definition = conn.catalog.get_table_definition(TableName(SCHEMA, table.target))
                 columns[table.target] = [Column.from_hyper(c.name.unescaped, c.type.tag.name)
                                          for c in definition.columns]
