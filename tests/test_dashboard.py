@@ -146,7 +146,7 @@ def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(syn
     for path in written:
         source = Datasource.from_file(str(path))
         assert source.connections[0].dbname == mysql.database
-        columns = [c.name for c in mysql_columns(mysql, path.stem)]
+        columns = [c.name for c in mysql_columns(mysql)[path.stem]]
         assert sorted(f.strip("[]") for f in source.fields) == sorted(columns), path.stem
 
 

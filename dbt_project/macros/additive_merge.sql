@@ -9,7 +9,7 @@
     {%- if not (execute and is_incremental()) -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set dates = changed_dates('last_ingested_at', 'cleaned_events', 'last_ingested_at') -%}
+    {%- set dates = changed_dates('last_ingested_at', 'cleaned_events') -%}
     {%- set newest = run_query('select cast(cast(max(' ~ event_time_column ~ ') as date) as string) from ' ~ this)
                               .columns[0].values()[0] -%}
     {{ return(dates | length > 0 and newest is not none and (dates | min) > newest) }}

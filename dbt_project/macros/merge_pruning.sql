@@ -15,9 +15,7 @@
     {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
     {%- set prune_column = config.get('merge_prune_column') -%}
     {%- if prune_column and execute -%}
-        {%- set dates_from = config.get('changed_dates_source', 'stg_raw__events') -%}
-        {%- set loaded_at = 'ingested_at' if dates_from == 'stg_raw__events' else 'last_ingested_at' -%}
-        {%- set dates = changed_dates('last_ingested_at', dates_from, loaded_at) -%}
+        {%- set dates = changed_dates('last_ingested_at', config.get('changed_dates_source', 'stg_raw__events')) -%}
         {%- do predicates.append(dates_predicate('DBT_INTERNAL_DEST.' ~ prune_column, dates) | trim) -%}
     {%- endif -%}
     {{ return(dbt.spark__get_merge_sql(target, source, unique_key, dest_columns, predicates)) }}

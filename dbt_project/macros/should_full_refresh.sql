@@ -24,7 +24,7 @@
     {%- if existing is none -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set built_with = run_query("show tblproperties " ~ this ~ " ('recolake.rules')").columns[-1].values()[0] -%}
+    {%- set built_with = built_with_rules(this) -%}
     {%- if built_with != wanted -%}
         {%- if not model.get('_rules_change_logged') -%}
             {%- do model.update({'_rules_change_logged': true}) -%}
@@ -33,4 +33,10 @@
         {{ return(true) }}
     {%- endif -%}
     {{ return(false) }}
+{% endmacro %}
+
+
+{#- The rules an existing table was built with (its recolake.rules table property). -#}
+{% macro built_with_rules(relation) %}
+    {{ return(run_query("show tblproperties " ~ relation ~ " ('recolake.rules')").columns[-1].values()[0]) }}
 {% endmacro %}

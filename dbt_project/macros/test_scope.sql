@@ -36,8 +36,7 @@
             {%- set existing = adapter.get_relation(database=node.database, schema=node.schema,
                                                     identifier=node.alias) -%}
             {%- set wanted = (node.config.get('tblproperties') or {}).get('recolake.rules') -%}
-            {%- if existing is not none and (wanted is none or wanted == run_query(
-                    "show tblproperties " ~ existing ~ " ('recolake.rules')").columns[-1].values()[0]) -%}
+            {%- if existing is not none and (wanted is none or wanted == built_with_rules(existing)) -%}
                 {%- do selects.append("select '" ~ node.unique_id ~ "' as node, max(last_ingested_at) as watermark"
                                       ~ " from " ~ existing) -%}
             {%- endif -%}

@@ -4,10 +4,10 @@ MySQL connection as the reporting user (MYSQL_REPORTING_USER, default tableau). 
 from __future__ import annotations
 
 import argparse
-import os
 
 from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
+from pipeline.mysql.grants import reporting_user
 from pipeline.sync.run import target_settings
 from pipeline.tableau.run import write_datasources
 
@@ -17,7 +17,7 @@ def main() -> int:
     configure_logging()
     settings = load_settings()
     write_datasources(settings.dbt_project_dir / "target" / "manifest.json", target_settings(),
-                      os.environ.get("MYSQL_REPORTING_USER", "tableau"), settings.reports_dir / "tableau")
+                      reporting_user(), settings.reports_dir / "tableau")
     return 0
 
 

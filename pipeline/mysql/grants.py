@@ -8,11 +8,16 @@ from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, external_settings, quote_identifier
 
 
+def reporting_user() -> str:
+    """The name of the read-only account Tableau logs in with (MYSQL_REPORTING_USER, default tableau)."""
+    return os.environ.get("MYSQL_REPORTING_USER", "tableau")
+
+
 def grant_reporting_user() -> str:
     """Create or update MYSQL_REPORTING_USER (default tableau) with MYSQL_REPORTING_PASSWORD; return what was done.
 
     Against an external server (MYSQL_HOST set), the MYSQL_USER account must be allowed to grant."""
-    user = os.environ.get("MYSQL_REPORTING_USER", "tableau")
+    user = reporting_user()
     password = os.environ.get("MYSQL_REPORTING_PASSWORD")
     if not password:
         raise MysqlError("set MYSQL_REPORTING_PASSWORD to the password the reporting user should have")

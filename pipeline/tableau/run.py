@@ -12,15 +12,17 @@ from pipeline.tableau.datasource import Column, LiveConnection, live_datasource,
 log = logging.getLogger(__name__)
 
 
-def mysql_columns(mysql: MysqlSettings, table: str) -> list[Column]:
-    """The table's columns in MySQL, in order; empty when the table has not been synced."""
+def mysql_columns(mysql: MysqlSettings) -> dict[str, list[Column]]:
+    """Every table's columns in the marts database, in order: one query for all of them."""
     conn = connect(mysql)
     try:
         cur = conn.cursor()
-        cur.execute("select column_name, data_type, column_type from information_schema.columns "
-                    "where table_schema = %s and table_name = %s order by ordinal_position",
-                    (mysql.database, table))
-        return [Column.from_mysql(str(n), str(t), str(c)) for n, t, c in cur.fetchall()]
+        cur.execute("select table_name, column_name, data_type, column_type from information_schema.columns "
+                    "where table_schema = %s order by table_name, ordinal_position", (mysql.database,))
+        columns: dict[str, list[Column]] = {}
+        for table, name, data_type, column_type in cur.fetchall():
+            columns.setdefault(str(table), []).append(Column.from_mysql(str(name), str(data_type), str(column_type)))
+        return columns
     finally:
         conn.close()
 
@@ -28,13 +30,13 @@ def mysql_columns(mysql: MysqlSettings, table: str) -> list[Column]:
 def write_datasources(manifest: Path, mysql: MysqlSettings, reporting_user: str, out_dir: Path) -> list[Path]:
     """One .tds per mart tagged mysql_sync that MySQL holds; Tableau logs in as ``reporting_user``."""
     connection = LiveConnection(mysql.host, mysql.port, mysql.database, reporting_user)
+    held = mysql_columns(mysql)
     written = []
     for table in tagged_tables(manifest):
-        columns = mysql_columns(mysql, table.target)
-        if not columns:
+        if table.target not in held:
             log.warning("%s is not in MySQL yet (run `make sync`): no data source written", table.target)
             continue
-        written.append(write_atomically(live_datasource(table.target, columns, connection),
+        written.append(write_atomically(live_datasource(table.target, held[table.target], connection),
                                         out_dir / f"{table.target}.tds"))
     log.info("%d Tableau data sources in %s", len(written), out_dir)
     return written
