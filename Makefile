@@ -111,7 +111,7 @@ recommend: setup ## the whole chain on generated data (generates it when RAW_DIR
 sync: setup ## copy the marts tagged mysql_sync to MySQL (private MariaDB unless MYSQL_HOST is set)
 	$(BIN)/recolake-sync
 
-tableau: setup ## a Tableau data source (.tds) per synced mart in REPORTS_DIR/tableau (after make sync)
+tableau: setup ## a Tableau data source (.tds) per synced mart and the dashboard workbook (.twb) in REPORTS_DIR/tableau (after make sync)
 	$(BIN)/recolake-tableau
 
 tableau-extract: setup ## the synced marts in one Hyper extract, REPORTS_DIR/tableau/recolake_marts.hyper (Tableau Public, offline)

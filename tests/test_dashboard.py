@@ -134,20 +134,29 @@ def test_empty_marts_give_a_page_that_says_so(server, tmp_path):
 
 
 def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(synced, settings, tmp_path):
-    from tableaudocumentapi import Datasource
+    from tableaudocumentapi import Datasource, Workbook
 
     from pipeline.tableau.run import mysql_columns, write_datasources
+    from pipeline.tableau.workbook import SEED_SHEETS
 
     mysql = synced.app_settings()
     manifest = settings.dbt_project_dir / "target" / "manifest.json"
     written = write_datasources(manifest, mysql, "tableau", tmp_path)
     tables = {t.target for t in tagged_tables(manifest)}
-    assert {p.stem for p in written} == tables and len(tables) >= 12
+    held = mysql_columns(mysql)
+    assert {p.name for p in written} == {f"{t}.tds" for t in tables} | {"recolake_dashboard.twb"}
+    assert len(tables) >= 12
     for path in written:
-        source = Datasource.from_file(str(path))
-        assert source.connections[0].dbname == mysql.database
-        columns = [c.name for c in mysql_columns(mysql)[path.stem]]
-        assert sorted(f.strip("[]") for f in source.fields) == sorted(columns), path.stem
+        if path.suffix == ".tds":
+            source = Datasource.from_file(str(path))
+            assert source.connections[0].dbname == mysql.database
+            assert sorted(f.strip("[]") for f in source.fields) == sorted(c.name for c in held[path.stem]), path
+    book = Workbook(str(tmp_path / "recolake_dashboard.twb"))
+    assert book.worksheets == [s.name for s in SEED_SHEETS]
+    for sheet in SEED_SHEETS:  # every chart's fields exist in the table MySQL holds and are used by it
+        (source,) = [s for s in book.datasources if s.caption == sheet.table]
+        used = {n.strip("[]") for n, f in source.fields.items() if sheet.name in f.worksheets}
+        assert {sheet.category, sheet.measure} <= used <= {c.name for c in held[sheet.table]}, sheet.name
 
 
 def _profile_spark(df) -> dict[str, tuple]:
@@ -186,7 +195,7 @@ def _plain(value):
 
 def test_the_hyper_extract_holds_every_synced_mart_exactly(synced, spark, settings, tmp_path):
     from pyspark.sql import types as T
-    from tableaudocumentapi import Datasource
+    from tableaudocumentapi import Datasource, Workbook
     from tableauhyperapi import Connection, HyperProcess, Telemetry, escape_name
 
     from pipeline.tableau.extract import HYPER_PARAMETERS, SCHEMA, write_extract
@@ -194,7 +203,7 @@ def test_the_hyper_extract_holds_every_synced_mart_exactly(synced, spark, settin
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
     path = tmp_path / "marts.hyper"
     rows = write_extract(spark, tables, path, tmp_path / "scratch", progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".tds")) == ["marts.hyper"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".tds")) == ["marts.hyper", "marts.twb"]
     with HyperProcess(telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
                       parameters={**HYPER_PARAMETERS, "log_dir": str(tmp_path)}) as hyper, \
             Connection(hyper.endpoint, str(path)) as conn:
@@ -222,3 +231,6 @@ def test_the_hyper_extract_holds_every_synced_mart_exactly(synced, spark, settin
             source = Datasource.from_file(str(tmp_path / f"marts.{table.target}.tds"))
             assert source.connections[0].dbclass == "hyper"
             assert sorted(f.strip("[]") for f in source.fields) == sorted(df.columns)
+    book = Workbook(str(tmp_path / "marts.twb"))
+    assert {s.connections[0].dbclass for s in book.datasources} == {"hyper"}
+    assert {s.connections[0].dbname for s in book.datasources} == {str(path.resolve())}

@@ -1,10 +1,21 @@
-"""Tableau data sources read back with Tableau's own Document API (pure: no server needed)."""
+"""Tableau data sources and the dashboard workbook read back with Tableau's own Document API (pure: no server)."""
 
 from __future__ import annotations
 
-from tableaudocumentapi import Datasource
+import xml.etree.ElementTree as ET
 
-from pipeline.tableau.datasource import Column, LiveConnection, live_datasource, tableau_field, write_atomically
+import pytest
+from tableaudocumentapi import Datasource, Workbook
+
+from pipeline.tableau.datasource import Column, LiveConnection, datasource_document, tableau_field, write_atomically
+from pipeline.tableau.workbook import (
+    DASHBOARD,
+    SEED_SHEETS,
+    MissingColumn,
+    datasource_name,
+    required_tables,
+    workbook_document,
+)
 
 COLUMNS = [Column.from_mysql(*c) for c in (
     ("event_date", "date", "date"), ("revenue", "decimal", "decimal(28,2)"), ("purchases", "bigint", "bigint"),
@@ -29,7 +40,7 @@ def test_columns_get_tableau_types_and_roles():
 
 
 def test_a_data_source_reads_back_with_its_connection_table_and_every_column(tmp_path):
-    path = write_atomically(live_datasource("daily_revenue", COLUMNS, LiveConnection("db.example", 3306,
+    path = write_atomically(datasource_document("daily_revenue", COLUMNS, LiveConnection("db.example", 3306,
                                                                                        "lakehouse_marts", "tableau")),
                             tmp_path / "daily_revenue.tds")
     assert [p.name for p in tmp_path.iterdir()] == ["daily_revenue.tds"]  # no partial file left behind
@@ -46,3 +57,65 @@ def test_a_data_source_reads_back_with_its_connection_table_and_every_column(tmp
             datatype, role, kind), column.name
     relation = source._datasourceXML.find(".//relation")  # the table Tableau opens
     assert (relation.get("table"), relation.get("connection")) == ("[daily_revenue]", "mysql.recolake")
+
+
+def _mart_columns() -> dict[str, list[Column]]:
+    """The charted marts' columns as information_schema describes them after `make sync`."""
+    spec = {
+        "daily_activity": [("event_date", "date"), ("active_users", "bigint"), ("sessions", "bigint")],
+        "daily_revenue": [("event_date", "date"), ("revenue", "decimal"), ("purchases", "bigint")],
+        "weekday_averages": [("event_weekday", "int"), ("event_weekday_name", "varchar"),
+                             ("avg_active_users", "double"), ("avg_revenue", "double")],
+        "hourly_purchases": [("event_hour", "int"), ("avg_purchases_per_day", "double")],
+        "brand_rankings": [("brand", "varchar"), ("revenue", "decimal"), ("purchases", "bigint"),
+                           ("revenue_rank", "int"), ("purchase_rank", "int")],
+        "top_customers": [("user_id", "bigint"), ("spend", "decimal"), ("spend_rank", "int")],
+    }
+    return {t: [Column.from_mysql(n, d, d) for n, d in cols] for t, cols in spec.items()}
+
+
+def _declared_and_used(sheet: ET.Element) -> tuple[set[str], set[str]]:
+    """Column instances a worksheet declares, and those its shelves, filters and sorts refer to."""
+    view = sheet.find("table/view")
+    ds = view.find("datasource-dependencies").get("datasource")
+    declared = {f"[{ds}].{i.get('name')}" for i in view.iter("column-instance")}
+    used = {sheet.findtext("table/rows"), sheet.findtext("table/cols")}
+    used |= {f.get("column") for f in view.iter("filter")} | {s.text for s in view.iter("column") if s.text}
+    for sort in view.iter("computed-sort"):
+        used |= {sort.get("column"), sort.get("using")}
+    return declared, used
+
+
+def test_the_dashboard_workbook_reads_back_with_a_worksheet_per_seed_chart(tmp_path):
+    columns = _mart_columns()
+    connection = LiveConnection("db.example", 3306, "lakehouse_marts", "tableau")
+    path = write_atomically(workbook_document(columns, connection), tmp_path / "dashboard.twb")
+    book = Workbook(str(path))
+    assert book.worksheets == [s.name for s in SEED_SHEETS] and book.dashboards == [DASHBOARD]
+    sources = {s.name: s for s in book.datasources}
+    assert set(sources) == {datasource_name(t) for t in required_tables()} and len(sources) == 6
+    for sheet in SEED_SHEETS:
+        source = sources[datasource_name(sheet.table)]
+        assert source.connections[0].dbname == "lakehouse_marts" and source.caption == sheet.table
+        assert {f.strip("[]") for f in source.fields} == {c.name for c in columns[sheet.table]}
+        used_by_sheet = {name.strip("[]") for name, f in source.fields.items() if sheet.name in f.worksheets}
+        assert {sheet.category, sheet.measure} <= used_by_sheet, sheet.name
+    root = ET.parse(path).getroot()
+    assert root.get("source-build")  # Tableau refuses a workbook without it
+    for element in root.iter("worksheet"):
+        declared, used = _declared_and_used(element)
+        assert used <= declared, element.get("name")  # every field on a shelf is declared
+    zones = {z.get("name") for z in root.iter("zone") if z.get("name")}
+    viewpoints = {v.get("name") for v in root.find("windows").iter("viewpoint") if v.get("name")}
+    assert zones == viewpoints == set(book.worksheets)
+    tops = {e.get("name"): e.find(".//filter") for e in root.iter("worksheet")}
+    assert tops["Top 10 brands by revenue"].findtext("max") == "10"
+    assert "revenue_rank" in tops["Top 10 brands by revenue"].get("column")
+    assert tops["Daily active users"] is None
+
+
+def test_a_chart_on_a_column_the_mart_lacks_is_named():
+    columns = _mart_columns()
+    columns["top_customers"] = [c for c in columns["top_customers"] if c.name != "spend"]
+    with pytest.raises(MissingColumn, match="Top 10 customers by amount spent.*top_customers.spend"):
+        workbook_document(columns, LiveConnection("db.example", 3306, "lakehouse_marts", "tableau"))

@@ -1,5 +1,6 @@
-"""`make tableau`: a Tableau data source (.tds) per synced mart in REPORTS_DIR/tableau, for a live
-MySQL connection as the reporting user (MYSQL_REPORTING_USER, default tableau). Run after `make sync`."""
+"""`make tableau`: a Tableau data source (.tds) per synced mart and the dashboard workbook
+(recolake_dashboard.twb) in REPORTS_DIR/tableau, on a live MySQL connection as the reporting user
+(MYSQL_REPORTING_USER, default tableau). Run after `make sync`."""
 
 from __future__ import annotations
 

@@ -50,10 +50,35 @@ class Column:
 
 @dataclass(frozen=True)
 class LiveConnection:
+    """A table of the marts database on MySQL, read as ``username``."""
     server: str
     port: int
     database: str
     username: str
+
+    def attributes(self) -> dict[str, str]:
+        return {"class": "mysql", "server": self.server, "port": str(self.port), "dbname": self.database,
+                "username": self.username, "authentication": "username-password"}
+
+    def relation(self, table: str) -> str:
+        return f"[{table}]"
+
+
+@dataclass(frozen=True)
+class ExtractConnection:
+    """A table of schema ``schema`` in a Hyper extract (``hyper_file`` absolute, or relative to the file)."""
+    hyper_file: str
+    schema: str
+
+    def attributes(self) -> dict[str, str]:
+        return {"class": "hyper", "dbname": self.hyper_file, "authentication": "auth-none",
+                "username": "tableau_internal_user"}
+
+    def relation(self, table: str) -> str:
+        return f"[{self.schema}].[{table}]"
+
+
+Connection = LiveConnection | ExtractConnection
 
 
 def tableau_field(column: Column) -> tuple[str, str, str]:
@@ -64,35 +89,36 @@ def tableau_field(column: Column) -> tuple[str, str, str]:
     return column.datatype, "dimension", "nominal" if column.datatype in ("string", "boolean") else "ordinal"
 
 
-def _datasource(table: str, connection: dict[str, str], relation_table: str,
-                columns: list[Column]) -> ET.ElementTree:
-    root = ET.Element("datasource", {"formatted-name": table, "inline": "true", "version": "18.1"})
+def datasource_element(table: str, columns: list[Column], connection: Connection,
+                       name: str | None = None) -> ET.Element:
+    """One table as a Tableau data source: a federated connection, the table's relation, every column.
+    ``name`` is the data source's id inside a workbook (a .tds file has none)."""
+    identity = {"caption": table, "name": name} if name else {"formatted-name": table}
+    root = ET.Element("datasource", {**identity, "inline": "true", "version": "18.1"})
     federated = ET.SubElement(root, "connection", {"class": "federated"})
-    name = f"{connection['class']}.recolake"
+    attributes = connection.attributes()
+    named_connection = f"{attributes['class']}.recolake"
     named = ET.SubElement(ET.SubElement(federated, "named-connections"), "named-connection",
-                          {"caption": connection.get("server") or table, "name": name})
-    ET.SubElement(named, "connection", connection)
-    ET.SubElement(federated, "relation", {"connection": name, "name": table, "table": relation_table, "type": "table"})
+                          {"caption": attributes.get("server") or table, "name": named_connection})
+    ET.SubElement(named, "connection", attributes)
+    ET.SubElement(federated, "relation", {"connection": named_connection, "name": table,
+                                          "table": connection.relation(table), "type": "table"})
     for column in columns:
-        datatype, role, kind = tableau_field(column)
-        ET.SubElement(root, "column", {"caption": column.name.replace("_", " ").capitalize(),
-                                       "datatype": datatype, "name": f"[{column.name}]", "role": role,
-                                       "type": kind})
+        ET.SubElement(root, "column", column_attributes(column))
+    return root
+
+
+def column_attributes(column: Column) -> dict[str, str]:
+    datatype, role, kind = tableau_field(column)
+    return {"caption": column.name.replace("_", " ").capitalize(), "datatype": datatype,
+            "name": f"[{column.name}]", "role": role, "type": kind}
+
+
+def datasource_document(table: str, columns: list[Column], connection: Connection) -> ET.ElementTree:
+    """The .tds document of one table."""
+    root = datasource_element(table, columns, connection)
     ET.indent(root)
     return ET.ElementTree(root)
-
-
-def live_datasource(table: str, columns: list[Column], connection: LiveConnection) -> ET.ElementTree:
-    """The .tds document of one MySQL table."""
-    return _datasource(table, {"class": "mysql", "server": connection.server, "port": str(connection.port),
-                               "dbname": connection.database, "username": connection.username,
-                               "authentication": "username-password"}, f"[{table}]", columns)
-
-
-def extract_datasource(table: str, columns: list[Column], hyper_file: str, schema: str) -> ET.ElementTree:
-    """The .tds document of one table of a Hyper extract (``hyper_file`` relative to the .tds, or absolute)."""
-    return _datasource(table, {"class": "hyper", "dbname": hyper_file, "authentication": "auth-none",
-                               "username": "tableau_internal_user"}, f"[{schema}].[{table}]", columns)
 
 
 def write_atomically(document: ET.ElementTree, path: Path) -> Path:

@@ -27,7 +27,8 @@ from tableauhyperapi import (
 from tqdm import tqdm
 
 from pipeline.sync.catalog import SyncTable
-from pipeline.tableau.datasource import Column, extract_datasource, write_atomically
+from pipeline.tableau.datasource import Column, ExtractConnection, datasource_document, write_atomically
+from pipeline.tableau.run import write_workbook
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ def _parquet_files(spark: SparkSession, source: str, folder: Path) -> list[Path]
 
 def write_extract(spark: SparkSession, tables: list[SyncTable], path: Path, scratch: Path,
                   progress: bool = True) -> dict[str, int]:
-    """Write every table into ``path`` (one Hyper table per mart in schema marts) and a .tds per table
-    next to it that opens it; return rows per table."""
+    """Write every table into ``path`` (one Hyper table per mart in schema marts), a .tds per table
+    next to it that opens it, and the dashboard workbook on it (``path`` with suffix .twb); return rows
+    per table."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     rows: dict[str, int] = {}
@@ -75,9 +77,10 @@ def write_extract(spark: SparkSession, tables: list[SyncTable], path: Path, scra
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
+    connection = ExtractConnection(str(path.resolve()), SCHEMA)
     for table, table_columns in columns.items():
-        write_atomically(extract_datasource(table, table_columns, str(path.resolve()), SCHEMA),
-                         path.with_name(f"{path.stem}.{table}.tds"))
+        write_atomically(datasource_document(table, table_columns, connection), path.with_name(f"{path.stem}.{table}.tds"))
+    write_workbook(columns, connection, path.with_suffix(".twb"))
     seconds = time.perf_counter() - started
     total = sum(rows.values())
     log.info("%d rows of %d marts in %s in %.1f s (%.0f rows/s)", total, len(rows), path, seconds,

@@ -1,4 +1,5 @@
-"""`make tableau`: a .tds per synced mart, from dbt's manifest and the tables MySQL holds."""
+"""`make tableau`: a .tds per synced mart, from dbt's manifest and the tables MySQL holds, and the
+seed's dashboard as a workbook on the same live connection."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 from pipeline.mysql.connection import MysqlSettings, connect
 from pipeline.sync.catalog import tagged_tables
-from pipeline.tableau.datasource import Column, LiveConnection, live_datasource, write_atomically
+from pipeline.tableau.datasource import Column, Connection, LiveConnection, datasource_document, write_atomically
+from pipeline.tableau.workbook import required_tables, workbook_document
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ def mysql_columns(mysql: MysqlSettings) -> dict[str, list[Column]]:
 
 
 def write_datasources(manifest: Path, mysql: MysqlSettings, reporting_user: str, out_dir: Path) -> list[Path]:
-    """One .tds per mart tagged mysql_sync that MySQL holds; Tableau logs in as ``reporting_user``."""
+    """One .tds per mart tagged mysql_sync that MySQL holds, and the dashboard workbook; Tableau logs in
+    as ``reporting_user``."""
     connection = LiveConnection(mysql.host, mysql.port, mysql.database, reporting_user)
     held = mysql_columns(mysql)
     written = []
@@ -36,7 +39,18 @@ def write_datasources(manifest: Path, mysql: MysqlSettings, reporting_user: str,
         if table.target not in held:
             log.warning("%s is not in MySQL yet (run `make sync`): no data source written", table.target)
             continue
-        written.append(write_atomically(live_datasource(table.target, held[table.target], connection),
+        written.append(write_atomically(datasource_document(table.target, held[table.target], connection),
                                         out_dir / f"{table.target}.tds"))
     log.info("%d Tableau data sources in %s", len(written), out_dir)
-    return written
+    dashboard = write_workbook(held, connection, out_dir / "recolake_dashboard.twb")
+    return written + ([dashboard] if dashboard else [])
+
+
+def write_workbook(columns: dict[str, list[Column]], connection: Connection, path: Path) -> Path | None:
+    """The dashboard workbook, when every mart it charts is there (else a warning and no file)."""
+    missing = [t for t in required_tables() if t not in columns]
+    if missing:
+        log.warning("no dashboard workbook: %s not there yet (run `make sync`)", ", ".join(missing))
+        return None
+    log.info("dashboard workbook %s", path)
+    return write_atomically(workbook_document(columns, connection), path)

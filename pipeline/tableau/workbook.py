@@ -1,0 +1,203 @@
+"""The seed's dashboard as a Tableau workbook (.twb): a data source per mart it reads, a worksheet
+per chart, and one dashboard laying them out.
+
+The charts are those of the seed project's Tableau dashboard (and of `make dashboard`): activity and
+revenue over the period and by day of week, purchases by hour, top brands and top customers.
+Field references follow Tableau's column-instance grammar, `[derivation:column:type-key]`
+(`[sum:revenue:qk]` is SUM(revenue) on a continuous axis); every instance on a shelf is declared in its
+worksheet's datasource-dependencies, and every worksheet has a window and a dashboard viewpoint,
+which Tableau needs to load the file.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from pipeline.tableau.datasource import Column, Connection, column_attributes, datasource_element, tableau_field
+
+DASHBOARD = "Recolake: revenue and activity"
+TOP_N = 10
+# Tableau's Desktop build the file format is written for; Tableau requires the attribute.
+SOURCE_BUILD = "2024.1.0 (20241.24.0215.0753)"
+_PREFIX = {"None": "none", "Sum": "sum", "Day-Trunc": "tdy"}
+_TYPE_KEY = {"nominal": "nk", "ordinal": "ok", "quantitative": "qk"}
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One chart: ``measure`` summed per ``category``; ``top`` keeps rows whose rank column is <= TOP_N
+    (the marts rank in SQL, so ties and order are the mart's); ``order_by`` sorts the categories."""
+    name: str
+    table: str
+    category: str
+    measure: str
+    mark: str  # Tableau mark class: Line or Bar
+    top: str | None = None
+    order_by: str | None = None
+
+
+SEED_SHEETS = (
+    Sheet("Daily active users", "daily_activity", "event_date", "active_users", "Line"),
+    Sheet("Average users by day of week", "weekday_averages", "event_weekday_name", "avg_active_users", "Bar",
+          order_by="event_weekday"),
+    Sheet("Revenue over the period", "daily_revenue", "event_date", "revenue", "Line"),
+    Sheet("Average revenue by day of week", "weekday_averages", "event_weekday_name", "avg_revenue", "Bar",
+          order_by="event_weekday"),
+    Sheet("Average purchases by hour of day (UTC)", "hourly_purchases", "event_hour", "avg_purchases_per_day", "Bar"),
+    Sheet("Top 10 brands by revenue", "brand_rankings", "brand", "revenue", "Bar", top="revenue_rank"),
+    Sheet("Top 10 brands by purchase count", "brand_rankings", "brand", "purchases", "Bar", top="purchase_rank"),
+    Sheet("Top 10 customers by amount spent", "top_customers", "user_id", "spend", "Bar", top="spend_rank"),
+)
+
+
+class MissingColumn(ValueError):
+    """A chart names a column its mart does not have (the chart list and the dbt model disagree)."""
+
+
+@dataclass(frozen=True)
+class _Instance:
+    column: Column
+    derivation: str
+    kind: str  # nominal, ordinal or quantitative
+
+    @property
+    def name(self) -> str:
+        return f"[{_PREFIX[self.derivation]}:{self.column.name}:{_TYPE_KEY[self.kind]}]"
+
+    def attributes(self) -> dict[str, str]:
+        return {"column": f"[{self.column.name}]", "derivation": self.derivation, "name": self.name,
+                "pivot": "key", "type": self.kind}
+
+
+def datasource_name(table: str) -> str:
+    return f"federated.recolake_{table}"
+
+
+def required_tables(sheets: tuple[Sheet, ...] = SEED_SHEETS) -> list[str]:
+    return sorted({s.table for s in sheets})
+
+
+def _column(columns: list[Column], name: str, sheet: Sheet) -> Column:
+    for column in columns:
+        if column.name == name:
+            return column
+    raise MissingColumn(f"worksheet {sheet.name!r} needs {sheet.table}.{name}, which the mart does not have")
+
+
+def _category_instance(column: Column) -> _Instance:
+    if column.datatype in ("date", "datetime"):
+        return _Instance(column, "Day-Trunc", "quantitative")  # a continuous time axis
+    return _Instance(column, "None", tableau_field(column)[2])
+
+
+def _view(sheet: Sheet, ds: str, category: _Instance, measure: _Instance, extra: list[_Instance]) -> ET.Element:
+    view = ET.Element("view")
+    ET.SubElement(ET.SubElement(view, "datasources"), "datasource", {"caption": sheet.table, "name": ds})
+    deps = ET.SubElement(view, "datasource-dependencies", {"datasource": ds})
+    instances = [category, measure, *extra]
+    for column in {i.column.name: i.column for i in instances}.values():
+        ET.SubElement(deps, "column", column_attributes(column))
+    for instance in instances:
+        ET.SubElement(deps, "column-instance", instance.attributes())
+    shelf = f"[{ds}].{category.name}"
+    if sheet.top:
+        rank = f"[{ds}].{extra[0].name}"
+        limit = ET.SubElement(view, "filter", {"class": "quantitative", "column": rank,
+                                               "included-values": "in-range"})
+        ET.SubElement(limit, "min").text = "1"
+        ET.SubElement(limit, "max").text = str(TOP_N)
+        ET.SubElement(view, "computed-sort", {"column": shelf, "direction": "DESC", "using": f"[{ds}].{measure.name}"})
+        ET.SubElement(ET.SubElement(view, "slices"), "column").text = rank
+    elif sheet.order_by:
+        ET.SubElement(view, "computed-sort", {"column": shelf, "direction": "ASC",
+                                              "using": f"[{ds}].{extra[0].name}"})
+    ET.SubElement(view, "aggregation", {"value": "true"})
+    return view
+
+
+def worksheet(sheet: Sheet, columns: list[Column]) -> ET.Element:
+    ds = datasource_name(sheet.table)
+    category = _category_instance(_column(columns, sheet.category, sheet))
+    measure = _Instance(_column(columns, sheet.measure, sheet), "Sum", "quantitative")
+    helper = sheet.top or sheet.order_by
+    # The rank is filtered as a continuous range; the sort key is summed (one row per category).
+    extra = [_Instance(_column(columns, helper, sheet), "None" if sheet.top else "Sum", "quantitative")] \
+        if helper else []
+    element = ET.Element("worksheet", {"name": sheet.name})
+    title = ET.SubElement(ET.SubElement(ET.SubElement(element, "layout-options"), "title"), "formatted-text")
+    ET.SubElement(title, "run", {"bold": "true"}).text = sheet.name
+    table = ET.SubElement(element, "table")
+    table.append(_view(sheet, ds, category, measure, extra))
+    ET.SubElement(table, "style")
+    pane = ET.SubElement(ET.SubElement(table, "panes"), "pane",
+                         {"selection-relaxation-option": "selection-relaxation-allow"})
+    ET.SubElement(ET.SubElement(pane, "view"), "breakdown", {"value": "auto"})
+    ET.SubElement(pane, "mark", {"class": sheet.mark})
+    horizontal = sheet.top is not None  # ranked names read best as horizontal bars
+    rows, cols = (category, measure) if horizontal else (measure, category)
+    ET.SubElement(table, "rows").text = f"[{ds}].{rows.name}"
+    ET.SubElement(table, "cols").text = f"[{ds}].{cols.name}"
+    return element
+
+
+def _zone(zone_id: int, x: int, y: int, w: int, h: int, **extra: str) -> ET.Element:
+    return ET.Element("zone", {"h": str(h), "id": str(zone_id), "w": str(w), "x": str(x), "y": str(y), **extra})
+
+
+def dashboard(sheets: tuple[Sheet, ...], columns_across: int = 2) -> ET.Element:
+    """The worksheets in a grid under a title, in Tableau's 0-100000 zone coordinates."""
+    element = ET.Element("dashboard", {"name": DASHBOARD})
+    ET.SubElement(element, "style")
+    ET.SubElement(element, "size", {"maxheight": "1600", "maxwidth": "1400", "minheight": "1600",
+                                    "minwidth": "1400", "sizing-mode": "fixed"})
+    root = _zone(1, 0, 0, 100000, 100000, param="vert", **{"type-v2": "layout-flow"})
+    title_height = 4000
+    heading = _zone(2, 0, 0, 100000, title_height, **{"type-v2": "text"})
+    ET.SubElement(ET.SubElement(heading, "formatted-text"), "run", {"bold": "true", "fontsize": "18"}).text = DASHBOARD
+    root.append(heading)
+    rows = -(-len(sheets) // columns_across)
+    width, height = 100000 // columns_across, (100000 - title_height) // rows
+    for i, sheet in enumerate(sheets):
+        row, col = divmod(i, columns_across)
+        root.append(_zone(3 + i, col * width, title_height + row * height, width, height, name=sheet.name))
+    ET.SubElement(element, "zones").append(root)
+    return element
+
+
+def _windows(sheets: tuple[Sheet, ...]) -> ET.Element:
+    windows = ET.Element("windows")
+    for sheet in sheets:
+        window = ET.SubElement(windows, "window", {"class": "worksheet", "hidden": "true", "name": sheet.name})
+        cards = ET.SubElement(window, "cards")
+        left = ET.SubElement(ET.SubElement(cards, "edge", {"name": "left"}), "strip", {"size": "160"})
+        for card in ("pages", "filters", "marks"):
+            ET.SubElement(left, "card", {"type": card})
+        top = ET.SubElement(cards, "edge", {"name": "top"})
+        for card in ("columns", "rows"):
+            ET.SubElement(ET.SubElement(top, "strip", {"size": "2147483647"}), "card", {"type": card})
+        ET.SubElement(ET.SubElement(window, "viewpoint"), "zoom", {"type": "entire-view"})
+    window = ET.SubElement(windows, "window", {"class": "dashboard", "maximized": "true", "name": DASHBOARD})
+    viewpoints = ET.SubElement(window, "viewpoints")
+    for sheet in sheets:
+        ET.SubElement(ET.SubElement(viewpoints, "viewpoint", {"name": sheet.name}), "zoom", {"type": "entire-view"})
+    ET.SubElement(window, "active", {"id": "-1"})
+    return windows
+
+
+def workbook_document(columns: dict[str, list[Column]], connection: Connection,
+                      sheets: tuple[Sheet, ...] = SEED_SHEETS) -> ET.ElementTree:
+    """The workbook over ``connection``; ``columns`` holds each mart's columns as Tableau will find them."""
+    root = ET.Element("workbook", {"original-version": "18.1", "source-build": SOURCE_BUILD, "version": "18.1",
+                                   "xmlns:user": "http://www.tableausoftware.com/xml/user"})
+    ET.SubElement(root, "preferences")
+    datasources = ET.SubElement(root, "datasources")
+    for table in required_tables(sheets):
+        datasources.append(datasource_element(table, columns[table], connection, datasource_name(table)))
+    worksheets = ET.SubElement(root, "worksheets")
+    for sheet in sheets:
+        worksheets.append(worksheet(sheet, columns[sheet.table]))
+    ET.SubElement(root, "dashboards").append(dashboard(sheets))
+    root.append(_windows(sheets))
+    ET.indent(root)
+    return ET.ElementTree(root)
