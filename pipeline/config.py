@@ -1,4 +1,6 @@
-"""Every path and setting the pipeline uses, read from environment variables in one place.
+"""Every path and setting the pipeline uses, read from environment variables in one place: the
+lakehouse (:func:`load_settings`), MySQL (:func:`mysql_env`), object storage, an existing metastore
+and the business rules (:func:`dbt_vars`).
 
 Defaults put everything under the repository: ``./lakehouse`` (Delta warehouse and
 Derby metastore), ``./data/raw`` (CSV landing folder), ``./data/truth`` (the
@@ -17,6 +19,7 @@ import datetime as dt
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,6 +214,86 @@ def load_settings() -> Settings:
         engine=engine,
         cluster=load_cluster_settings(),
     )
+
+
+# ---- services outside the lakehouse: MySQL, object storage, an existing metastore -----------------
+
+
+@dataclass(frozen=True)
+class MysqlEnv:
+    """The MYSQL_* variables. ``host`` set: an external server as ``user``; unset: the project-private
+    MariaDB in ``local_dir`` on ``local_port``. ``database`` holds the synced marts in either case."""
+
+    host: str | None
+    port: int
+    user: str | None
+    password: str
+    database: str
+    local_dir: Path
+    local_port: int
+    reporting_user: str  # the read-only account Tableau logs in with
+    reporting_password: str | None
+
+
+MYSQL_DEFAULT_DATABASE = "lakehouse_marts"
+MYSQL_DEFAULT_LOCAL_PORT = 33306
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip() or str(default)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise SettingError(f"{name} must be a port number, not {text!r}")
+    return int(text)
+
+
+def mysql_env(env: Mapping[str, str] | None = None) -> MysqlEnv:
+    """Read MYSQL_* from ``env`` (default: this process's environment; the benchmark passes a child's)."""
+    env = os.environ if env is None else env
+    return MysqlEnv(
+        host=env.get("MYSQL_HOST") or None,
+        port=_port(env, "MYSQL_PORT", 3306),
+        user=env.get("MYSQL_USER") or None,
+        password=env.get("MYSQL_PASSWORD", ""),
+        database=env.get("MYSQL_DATABASE") or MYSQL_DEFAULT_DATABASE,
+        local_dir=Path(env.get("MYSQL_LOCAL_DIR") or REPO_ROOT / ".mysql").expanduser().resolve(),
+        local_port=_port(env, "MYSQL_LOCAL_PORT", MYSQL_DEFAULT_LOCAL_PORT),
+        reporting_user=env.get("MYSQL_REPORTING_USER") or "tableau",
+        reporting_password=env.get("MYSQL_REPORTING_PASSWORD") or None,
+    )
+
+
+@dataclass(frozen=True)
+class ObjectStorageEnv:
+    """S3_ENDPOINT (an S3-compatible server; unset: AWS), AWS_REGION and the AWS keys."""
+
+    endpoint: str | None
+    region: str
+    access_key: str | None
+    secret_key: str | None
+
+
+def object_storage_env() -> ObjectStorageEnv:
+    return ObjectStorageEnv(endpoint=os.environ.get("S3_ENDPOINT") or None,
+                            region=os.environ.get("AWS_REGION") or "us-east-1",
+                            access_key=os.environ.get("AWS_ACCESS_KEY_ID") or None,
+                            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None)
+
+
+@dataclass(frozen=True)
+class MetastoreEnv:
+    """METASTORE_JDBC_URL and its account: an existing Hive metastore for the cluster engine."""
+
+    jdbc_url: str | None
+    user: str | None
+    password: str
+    driver: str | None
+
+
+def metastore_env() -> MetastoreEnv:
+    return MetastoreEnv(jdbc_url=os.environ.get("METASTORE_JDBC_URL") or None,
+                        user=os.environ.get("METASTORE_USER") or None,
+                        password=os.environ.get("METASTORE_PASSWORD", ""),
+                        driver=os.environ.get("METASTORE_JDBC_DRIVER") or None)
 
 
 # ---- business rules and tunables: the dbt vars -------------------------------------------------

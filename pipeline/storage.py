@@ -8,29 +8,27 @@ for one writing driver per table (see the README).
 
 from __future__ import annotations
 
-import os
-
-from pipeline.config import Settings
+from pipeline.config import Settings, object_storage_env
 
 S3_JARS = ("hadoop-aws.jar", "aws-sdk-bundle.jar")
 
 
 def uses_s3(settings: Settings) -> bool:
-    return settings.warehouse_dir.startswith("s3a://") or bool(os.environ.get("S3_ENDPOINT"))
+    return settings.warehouse_dir.startswith("s3a://") or bool(object_storage_env().endpoint)
 
 
 def s3_conf(settings: Settings) -> dict[str, str]:
     """Hadoop S3A settings; the jars are added by :func:`add_jars`."""
     conf = {"spark.hadoop.fs.s3a.path.style.access": "true"}
-    endpoint = os.environ.get("S3_ENDPOINT")
-    if endpoint:
-        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
-        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
+    env = object_storage_env()
+    if env.endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = env.endpoint
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(env.endpoint.startswith("https")).lower()
         # SDK v2 needs a region; with a custom endpoint it cannot look it up.
-        conf["spark.hadoop.fs.s3a.endpoint.region"] = os.environ.get("AWS_REGION", "us-east-1")
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:  # executors do not inherit this process's environment: pass the keys as settings
-        conf.update({"spark.hadoop.fs.s3a.access.key": key, "spark.hadoop.fs.s3a.secret.key": secret,
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = env.region
+    if env.access_key and env.secret_key:  # executors do not inherit this process's environment: pass the keys
+        conf.update({"spark.hadoop.fs.s3a.access.key": env.access_key,
+                     "spark.hadoop.fs.s3a.secret.key": env.secret_key,
                      "spark.hadoop.fs.s3a.aws.credentials.provider":
                          "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"})
     return conf

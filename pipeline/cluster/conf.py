@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from pipeline.config import ClusterSettings, Settings
+from pipeline.config import ClusterSettings, Settings, metastore_env
 from pipeline.errors import UserError
 from pipeline.ports import port_open
 
@@ -44,15 +44,13 @@ def mariadb_url(host: str, port: int, database: str) -> str:
 
 def external_metastore() -> MetastoreConnection | None:
     """An existing metastore from METASTORE_JDBC_URL / _USER / _PASSWORD / _DRIVER, or None."""
-    url = os.environ.get("METASTORE_JDBC_URL")
-    if not url:
+    env = metastore_env()
+    if not env.jdbc_url:
         return None
-    user = os.environ.get("METASTORE_USER")
-    if not user:
+    if not env.user:
         raise UserError("METASTORE_JDBC_URL is set but METASTORE_USER is not: set METASTORE_USER and "
                         "METASTORE_PASSWORD")
-    return MetastoreConnection(url, user, os.environ.get("METASTORE_PASSWORD", ""),
-                               os.environ.get("METASTORE_JDBC_DRIVER", MARIADB_DRIVER))
+    return MetastoreConnection(env.jdbc_url, env.user, env.password, env.driver or MARIADB_DRIVER)
 
 
 def metastore_connection(cluster: ClusterSettings) -> MetastoreConnection:

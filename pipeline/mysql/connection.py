@@ -1,4 +1,5 @@
-"""MySQL connection settings from the environment, and connections that fail with one clear line.
+"""MySQL connection settings (from :func:`pipeline.config.mysql_env`), and connections that fail with
+one clear line.
 
 With ``MYSQL_HOST`` set, the server is external and ``MYSQL_USER`` / ``MYSQL_PASSWORD``
 are required. Without it, the project-private MariaDB (:mod:`pipeline.mysql.local_server`)
@@ -7,16 +8,15 @@ is used with the credentials it generated. The password is never logged or put i
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
 import mysql.connector
 from mysql.connector import errorcode
 
+from pipeline.config import mysql_env
 from pipeline.errors import UserError
 
-DEFAULT_DATABASE = "lakehouse_marts"
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
@@ -50,18 +50,12 @@ class MysqlSettings:
 
 def external_settings() -> MysqlSettings | None:
     """Settings of an external server from MYSQL_* variables, or None when MYSQL_HOST is unset."""
-    host = os.environ.get("MYSQL_HOST")
-    if not host:
+    env = mysql_env()
+    if not env.host:
         return None
-    user = os.environ.get("MYSQL_USER")
-    if not user:
+    if not env.user:
         raise MysqlError("MYSQL_HOST is set but MYSQL_USER is not: set MYSQL_USER and MYSQL_PASSWORD")
-    port = os.environ.get("MYSQL_PORT", "3306")
-    if not port.isdigit():
-        raise MysqlError(f"MYSQL_PORT must be a port number, not {port!r}")
-    return MysqlSettings(host=host, port=int(port), user=user,
-                         password=os.environ.get("MYSQL_PASSWORD", ""),
-                         database=os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE))
+    return MysqlSettings(host=env.host, port=env.port, user=env.user, password=env.password, database=env.database)
 
 
 def connect(settings: MysqlSettings, database: bool = True, allow_local_infile: bool = True):

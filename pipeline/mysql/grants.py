@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
+from pipeline.config import mysql_env
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, external_settings, quote_identifier
 
 
 def reporting_user() -> str:
     """The name of the read-only account Tableau logs in with (MYSQL_REPORTING_USER, default tableau)."""
-    return os.environ.get("MYSQL_REPORTING_USER", "tableau")
+    return mysql_env().reporting_user
 
 
 def grant_reporting_user() -> str:
@@ -18,7 +17,7 @@ def grant_reporting_user() -> str:
 
     Against an external server (MYSQL_HOST set), the MYSQL_USER account must be allowed to grant."""
     user = reporting_user()
-    password = os.environ.get("MYSQL_REPORTING_PASSWORD")
+    password = mysql_env().reporting_password
     if not password:
         raise MysqlError("set MYSQL_REPORTING_PASSWORD to the password the reporting user should have")
     quote_identifier(user)

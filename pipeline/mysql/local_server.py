@@ -20,13 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import REPO_ROOT
-from pipeline.mysql.connection import DEFAULT_DATABASE, MysqlError, MysqlSettings, connect, quote_identifier
+from pipeline.config import MYSQL_DEFAULT_DATABASE, mysql_env
+from pipeline.mysql.connection import MysqlError, MysqlSettings, connect, quote_identifier
 from pipeline.ports import describe_taken, port_open
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 33306
 APP_USER = "lakehouse"
 
 
@@ -58,12 +57,12 @@ class LocalServer:
     def admin_settings(self) -> MysqlSettings:
         """root over the unix socket (password-less, reachable only from this machine's files)."""
         return MysqlSettings(host="localhost", port=self.port, user="root", password="",
-                             database=DEFAULT_DATABASE, unix_socket=str(self.socket))
+                             database=MYSQL_DEFAULT_DATABASE, unix_socket=str(self.socket))
 
     def app_settings(self) -> MysqlSettings:
         creds = json.loads(self.credentials_file.read_text(encoding="utf-8"))
         return MysqlSettings(host="127.0.0.1", port=self.port, user=creds["user"], password=creds["password"],
-                             database=os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE))
+                             database=mysql_env().database)
 
 
 def free_port() -> int:
@@ -75,9 +74,8 @@ def free_port() -> int:
 
 def local_server(env: Mapping[str, str] | None = None) -> LocalServer:
     """The private server described by MYSQL_LOCAL_DIR / MYSQL_LOCAL_PORT in ``env`` (default: os.environ)."""
-    env = os.environ if env is None else env
-    root = Path(env.get("MYSQL_LOCAL_DIR", REPO_ROOT / ".mysql")).resolve()
-    return LocalServer(root=root, port=int(env.get("MYSQL_LOCAL_PORT", DEFAULT_PORT)))
+    settings = mysql_env(env)
+    return LocalServer(root=settings.local_dir, port=settings.local_port)
 
 
 def _binary(*names: str) -> str:
@@ -141,7 +139,7 @@ def _bootstrap(server: LocalServer) -> None:
     if server.credentials_file.exists():
         return
     password = secrets.token_urlsafe(18)
-    ensure_account(server, os.environ.get("MYSQL_DATABASE", DEFAULT_DATABASE), APP_USER, password)
+    ensure_account(server, mysql_env().database, APP_USER, password)
     server.credentials_file.write_text(json.dumps({"user": APP_USER, "password": password}), encoding="utf-8")
     server.credentials_file.chmod(0o600)
 
