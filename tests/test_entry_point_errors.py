@@ -127,3 +127,13 @@ def test_an_all_bad_file_fails_ingest_with_file_reason_and_fix(tmp_path):
         "'product_id in scientific notation (rounded by a spreadsheet?)' (5 rows); a spreadsheet rounded the ids: "
         "load the original file, or export the id columns as text; to accept such files, raise "
         "HEALTH_ERROR_SHARE (now 0.5)")
+
+
+def test_a_reader_on_a_checkout_that_never_synced_says_so_and_creates_nothing(tmp_path):
+    private = tmp_path / "mysql"
+    for args in (["-m", "pipeline.commands.report"], ["-m", "pipeline.commands.tableau"]):
+        result = _run(args, MYSQL_HOST=None, MYSQL_LOCAL_DIR=str(private), REPORTS_DIR=str(tmp_path / "reports"))
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert _last_line(result) == (f"error: no synced marts: the private MariaDB ({private}) was never set up; "
+                                      "run `make sync` first, or set MYSQL_HOST to the server that holds them")
+    assert not private.exists() and not (tmp_path / "reports").exists()

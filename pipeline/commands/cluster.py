@@ -37,3 +37,7 @@ def main() -> int:
 
 def cli() -> None:
     run_main(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -10,7 +10,7 @@ from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
 from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
-from pipeline.sync.run import target_settings
+from pipeline.mysql.target import synced_marts
 
 log = logging.getLogger("report")
 
@@ -24,7 +24,7 @@ def main() -> int:
     configure_logging()
     settings = load_settings()
     if args.source == "mysql":
-        source = MysqlMarts(target_settings())
+        source = MysqlMarts(synced_marts())
     else:
         from pipeline.spark import get_spark
 
@@ -40,3 +40,7 @@ def main() -> int:
 
 def cli() -> None:
     run_main(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -13,9 +13,10 @@ from pipeline import lock
 from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
 from pipeline.mysql.connection import connect
+from pipeline.mysql.target import sync_target
 from pipeline.spark import get_spark
 from pipeline.sync.catalog import tagged_tables
-from pipeline.sync.run import sync_all, target_settings
+from pipeline.sync.run import sync_all
 
 log = logging.getLogger("sync")
 
@@ -27,7 +28,7 @@ def main() -> int:
     configure_logging()
     settings = load_settings()
     lock.hold(settings)  # a busy lakehouse stops the sync before it touches MySQL
-    mysql = target_settings()
+    mysql = sync_target()
     connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
     results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=not args.quiet)
@@ -41,3 +42,7 @@ def main() -> int:
 
 def cli() -> None:
     run_main(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -9,7 +9,7 @@ import argparse
 from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
 from pipeline.mysql.grants import reporting_user
-from pipeline.sync.run import target_settings
+from pipeline.mysql.target import synced_marts
 from pipeline.tableau.run import write_datasources
 
 
@@ -17,10 +17,14 @@ def main() -> int:
     argparse.ArgumentParser(description=__doc__).parse_args()
     configure_logging()
     settings = load_settings()
-    write_datasources(settings.dbt_project_dir / "target" / "manifest.json", target_settings(),
+    write_datasources(settings.dbt_project_dir / "target" / "manifest.json", synced_marts(),
                       reporting_user(), settings.reports_dir / "tableau")
     return 0
 
 
 def cli() -> None:
     run_main(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -9,20 +9,11 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from pipeline.config import Settings
-from pipeline.mysql import local_server
-from pipeline.mysql.connection import MysqlSettings, connect, external_settings
+from pipeline.mysql.connection import MysqlSettings, connect
 from pipeline.sync.catalog import SyncTable
 from pipeline.sync.load import TableSync, ensure_sync_log, sync_table
 
 log = logging.getLogger(__name__)
-
-
-def target_settings() -> MysqlSettings:
-    """The external server from MYSQL_* variables, else the private one (started if needed)."""
-    external = external_settings()
-    if external is not None:
-        return external
-    return local_server.ensure_running().app_settings()
 
 
 def sync_all(spark: SparkSession, settings: Settings, mysql: MysqlSettings, tables: list[SyncTable],
