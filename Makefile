@@ -38,7 +38,7 @@ ML_ARGS ?=
 TUNE ?=
 TUNE_ARGS ?= --trials 12 --budget-seconds 900
 
-REPORT_ARGS ?=
+DASHBOARD_ARGS ?=
 
 # Hadoop's S3A connector must match pyspark's hadoop-client (3.4.1); the SDK bundle is the one it was built with.
 HADOOP_AWS_VERSION := 3.4.1
@@ -52,7 +52,7 @@ ENGINES ?= embedded
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
 .PHONY: help setup data ingest transform check dbt docs train tune recommend sync tableau tableau-extract mysql-start mysql-stop mysql-grant \
-	cluster-up cluster-down cluster-status s3-setup test-s3 report doctor test test-fast lint bench clean clean-data
+	cluster-up cluster-down cluster-status s3-setup test-s3 dashboard doctor test test-fast lint bench clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -167,8 +167,8 @@ doctor: ## check Java, packages, Delta jars, lakehouse lock, MySQL and dbt manif
 	@test -x $(PY) || { echo "FIX  .venv missing: run make setup"; exit 1; }
 	$(BIN)/recolake-doctor
 
-report: setup ## reports/dashboard.html from the synced MySQL marts (REPORT_ARGS="--source delta" for Delta)
-	$(BIN)/recolake-report $(REPORT_ARGS)
+dashboard: setup ## reports/dashboard.html from the synced MySQL marts (DASHBOARD_ARGS="--source delta" for Delta)
+	$(BIN)/recolake-dashboard $(DASHBOARD_ARGS)
 
 clean-data: ## delete generated data, the lakehouse, the local cluster's state and the private MariaDB (keeps the venv and jars)
 	-$(BIN)/recolake-cluster down

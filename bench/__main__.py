@@ -21,7 +21,7 @@ from bench import report
 from bench.stages import STAGES, Scale, StageFailed, cluster_up, stop_servers
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import ENGINES, REPO_ROOT
-from pipeline.generate.params import SHAPES
+from pipeline.generate.params import SHAPES, parse_row_count
 from pipeline.mysql.local_server import free_port
 
 log = logging.getLogger("bench")
@@ -30,11 +30,10 @@ log = logging.getLogger("bench")
 def parse_scale(text: str) -> int:
     if text in SHAPES and text != "default":
         return SHAPES[text].rows
-    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1].lower(), 1)
     try:
-        return int(float(text[:-1] if factor > 1 else text) * factor)
-    except ValueError:
-        raise UserError(f"scale {text!r} is not a row count like 100k, 1M or 2500000") from None
+        return parse_row_count(text)
+    except ValueError as exc:
+        raise UserError(f"scale {exc}") from None
 
 
 def _stages(text: str | None) -> list[str]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from ml.metrics_table import format_metrics
 from ml.models import MODELS
 from ml.params import AlsParams, EaseParams, EvalSpec, InputSpec, RunParams
-from ml.report import format_metrics
 from ml.splits import PROTOCOLS
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import dbt_vars, ensure_writable, load_settings

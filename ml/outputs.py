@@ -55,7 +55,7 @@ def save_model(fitted: Any, user_index: DataFrame, item_index: DataFrame, path: 
     item_index.write.mode("overwrite").parquet(str(path / "item_index"))
 
 
-def write_report(path: Path, report: dict[str, Any]) -> None:
+def write_run_summary(path: Path, summary: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     log.info("wrote %s", path)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark import StorageLevel
@@ -25,24 +22,9 @@ from ml.params import RunParams
 from ml.splits import Split, random_protocol_buyers, split_for
 from pipeline.config import Settings, dbt_vars
 from pipeline.faults import crash_point
+from pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class StageTimer:
-    seconds: dict[str, float] = field(default_factory=dict)
-    bar: tqdm | None = None
-
-    @contextmanager
-    def stage(self, name: str):
-        if self.bar is not None:
-            self.bar.set_postfix_str(name)
-        started = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - started, 3)
-        if self.bar is not None:
-            self.bar.update(1)
 
 
 def evaluation_split(spark: SparkSession, params: RunParams, rule: StrengthRule, timer: StageTimer) -> Split | None:
@@ -180,5 +162,5 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         "outputs": {"recommendations": outputs.RECOMMENDATIONS, "popular_products": outputs.POPULAR,
                     "model_runs": outputs.MODEL_RUNS, "model": str(model_path)},
     }
-    outputs.write_report(settings.reports_dir / "last_run.json", report)
+    outputs.write_run_summary(settings.reports_dir / "last_run.json", report)
     return report

@@ -1,6 +1,6 @@
-"""`make report`: write reports/dashboard.html from the marts Tableau reads (MySQL), or from Delta. Thin wrapper of pipeline/commands/report.py."""
+"""`make dashboard`: write reports/dashboard.html from the marts Tableau reads (MySQL), or from Delta. Thin wrapper of pipeline/commands/dashboard.py."""
 
-from pipeline.commands.report import cli
+from pipeline.commands.dashboard import cli
 
 if __name__ == "__main__":
     cli()

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from bench import report
 from bench.__main__ import parse_scale
 from bench.monitor import run_measured
+from pipeline.errors import UserError
 from pipeline.generate.params import SHAPES
 
 ALLOCATE_MIB = 400
@@ -47,8 +50,12 @@ def test_ratios_and_markdown_from_stage_results():
 
 
 def test_scales_parse_like_the_generator():
-    assert [parse_scale(s) for s in ("100k", "1M", "10M", "2500")] == [100_000, 1_000_000, 10_000_000, 2500]
+    assert [parse_scale(s) for s in ("100k", "1M", "10M", "2500", "2.5m", "1e6", "1_000")] == [
+        100_000, 1_000_000, 10_000_000, 2500, 2_500_000, 1_000_000, 1000]
     assert parse_scale("rees46-month") == 66_589_268
+    for bad in ("lots", "0", "-5k"):
+        with pytest.raises(UserError, match="scale .* row count"):
+            parse_scale(bad)
     month = SHAPES["rees46-month"]  # the seed's April 2020: 4,509,623 users, about 200k products
     assert abs(month.n_users - 4_509_623) <= 1 and month.n_items == 200_000
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ml.data import MlDataError, load_feedback
+from ml.metrics_table import format_metrics
 from ml.params import InputSpec, RunParams
-from ml.report import format_metrics
 from ml.run import run
 from pipeline import health
 from pipeline.config import Settings, dbt_vars
@@ -24,7 +24,7 @@ from pipeline.dbt_runner import run_dbt, run_dbt_checked
 from pipeline.errors import UserError
 from pipeline.generate.params import DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
-from pipeline.ingest.run import IngestReport, health_inputs, ingest
+from pipeline.ingest.run import IngestResult, health_inputs, ingest
 from pipeline.rees46 import HEADER_LINE
 from tests import reference
 
@@ -35,7 +35,7 @@ BUILT_TABLES = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.d
                 "marts.user_item_strength", "marts.user_item_interactions")
 
 
-def _land(spark, settings: Settings, files: dict[str, Path | bytes]) -> IngestReport:
+def _land(spark, settings: Settings, files: dict[str, Path | bytes]) -> IngestResult:
     """Replace the landing folder and every built layer with these files, ingested."""
     for schema in ("raw", "cleaned", "marts", "ml"):
         spark.sql(f"drop database if exists {schema} cascade")

@@ -131,7 +131,7 @@ def test_an_all_bad_file_fails_ingest_with_file_reason_and_fix(tmp_path):
 
 def test_a_reader_on_a_checkout_that_never_synced_says_so_and_creates_nothing(tmp_path):
     private = tmp_path / "mysql"
-    for args in (["-m", "pipeline.commands.report"], ["-m", "pipeline.commands.tableau"]):
+    for args in (["-m", "pipeline.commands.dashboard"], ["-m", "pipeline.commands.tableau"]):
         result = _run(args, MYSQL_HOST=None, MYSQL_LOCAL_DIR=str(private), REPORTS_DIR=str(tmp_path / "reports"))
         assert result.returncode == 2, result.stderr[-2000:]
         assert _last_line(result) == (f"error: no synced marts: the private MariaDB ({private}) was never set up; "

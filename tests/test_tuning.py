@@ -14,9 +14,9 @@ from pyspark.sql import functions as F
 from ml import tuned
 from ml.__main__ import main as ml_main
 from ml.columns import ITEM, STRENGTH, USER, I, U
+from ml.metrics_table import format_metrics
 from ml.models.ease import fit_pairs
 from ml.params import EaseParams, EvalSpec, InputSpec, RunParams
-from ml.report import format_metrics
 from ml.run import run
 from ml.splits import random_split, validation_of
 from ml.tune import candidates, choose, parse_space

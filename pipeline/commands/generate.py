@@ -8,22 +8,15 @@ import datetime as dt
 
 from pipeline.cli import configure_logging, run_main
 from pipeline.config import load_settings
-from pipeline.generate.params import SHAPES, DirtyMix, GeneratorParams
+from pipeline.generate.params import SHAPES, DirtyMix, GeneratorParams, parse_row_count
 from pipeline.generate.run import generate
-
-
-def _rows(text: str) -> int:
-    """Accept 1000000, 1M, 100k, 1e6."""
-    text = text.strip().lower().replace("_", "")
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
-    return int(float(text[:-1] if scale > 1 else text) * scale)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shape", choices=sorted(SHAPES), default="default",
                         help="preset: rees46-month is the seed's April 2020 (66.6M events, 4.5M users, 200k products)")
-    parser.add_argument("--rows", type=_rows, help=f"data lines in total (1M, 100k, ...; default {GeneratorParams.rows:,})")
+    parser.add_argument("--rows", type=parse_row_count, help=f"data lines in total (1M, 100k, ...; default {GeneratorParams.rows:,})")
     parser.add_argument("--days", type=int, help=f"default {GeneratorParams.days}")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")

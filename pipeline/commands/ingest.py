@@ -12,7 +12,7 @@ import logging
 from pipeline import health
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import dbt_vars, load_settings
-from pipeline.ingest.run import health_inputs, ingest, log_report
+from pipeline.ingest.run import health_inputs, ingest, log_result
 from pipeline.spark import get_spark
 
 
@@ -27,7 +27,7 @@ def main() -> int:
         raise UserError(f"landing folder {settings.raw_dir} does not exist: set RAW_DIR, or run `make data`")
     spark = get_spark("ingest", settings)
     report = ingest(spark, settings.raw_dir, progress=not args.quiet)
-    log_report(report)
+    log_result(report)
     verdict = health.assess(*health_inputs(spark, report), rules)
     if verdict.status == "warn":
         logging.getLogger("ingest").warning("%s", verdict.message)

@@ -1,1 +1,1 @@
-"""The self-contained HTML dashboard (`make report`) built from the same marts Tableau reads."""
+"""The self-contained HTML dashboard (`make dashboard`) built from the same marts Tableau reads."""

@@ -56,3 +56,16 @@ SHAPES: dict[str, GeneratorParams] = {
                                     events_per_user=REES46_MONTH_EVENTS / REES46_MONTH_USERS,
                                     brand_missing=0.126, category_code_missing=0.314),
 }
+
+
+def parse_row_count(text: str) -> int:
+    """A row count written as 1000000, 1_000_000, 100k, 2.5M or 1e6; ValueError for anything else."""
+    text = text.strip().lower().replace("_", "")
+    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    try:
+        rows = int(float(text[:-1] if factor > 1 else text) * factor)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a row count like 100k, 1M or 2500000") from None
+    if rows <= 0:
+        raise ValueError(f"{text!r} is not a positive row count")
+    return rows

@@ -19,8 +19,12 @@ from pipeline.ingest import ledger
 from pipeline.ingest.files import LandingFile, check_file, discover
 from pipeline.ingest.parse import parse_lines
 from pipeline.ingest.tables import EVENTS, REJECTED, ensure_raw_tables
+from pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
+
+INGEST_STAGES = ("tables", "recovery", "plan", "ledger_start", "parse", "write_events", "write_rejects", "reconcile",
+                 "ledger_finish")
 
 
 @dataclass(frozen=True)
@@ -34,17 +38,12 @@ class FileResult:
 
 
 @dataclass
-class IngestReport:
+class IngestResult:
     batch_id: str
     files: list[FileResult] = field(default_factory=list)
     recovered_batches: list[str] = field(default_factory=list)
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)  # where the time went, for tuning
-
-    def step_done(self, name: str, since: float) -> float:
-        now = time.perf_counter()
-        self.step_seconds[name] = round(now - since, 2)
-        return now
 
     def _loaded(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "loaded"]
@@ -70,7 +69,7 @@ class ReconciliationError(RuntimeError):
     """Lines read differ from rows accepted plus rows rejected: something was lost."""
 
 
-def _plan(spark: SparkSession, raw_dir: Path, report: IngestReport) -> list[tuple[LandingFile, bool]]:
+def _plan(spark: SparkSession, raw_dir: Path, report: IngestResult) -> list[tuple[LandingFile, bool]]:
     """Files to load now with their header flag; the rest go into the report as skipped or refused."""
     loaded = ledger.loaded_files(spark)
     todo: list[tuple[LandingFile, bool]] = []
@@ -97,61 +96,68 @@ def _counts_by_file(spark: SparkSession, table: str, batch_id: str) -> dict[str,
     return {r.source_file: r["count"] for r in rows}
 
 
-def ingest(spark: SparkSession, raw_dir: Path, progress: bool = True) -> IngestReport:
+def ingest(spark: SparkSession, raw_dir: Path, progress: bool = True) -> IngestResult:
     """Load all new files under ``raw_dir``; raise :class:`ReconciliationError` if counts disagree."""
     started = time.perf_counter()
-    report = IngestReport(batch_id=f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
-    steps = tqdm(total=5, desc="ingest", unit="step", disable=not progress)
-    ensure_raw_tables(spark)
-    mark = report.step_done("tables", started)
-    report.recovered_batches = ledger.recover_interrupted(spark)
-    mark = report.step_done("recovery", mark)
-    todo = _plan(spark, raw_dir, report)
-    mark = report.step_done("plan", mark)
-    steps.update(1)
-    if not todo:
-        steps.close()
-        report.seconds = time.perf_counter() - started
-        return report
-
-    batch_id = report.batch_id
-    ledger.start_batch(spark, batch_id, todo)
-    mark = report.step_done("ledger_start", mark)
-    parsed = parse_lines(spark, {f.path.resolve(): (f.name, has_header) for f, has_header in todo})
-    mark = report.step_done("parse", mark)
-    steps.update(1)
-    stamp = [F.lit(batch_id).alias("ingest_batch_id"), F.current_timestamp().alias("ingested_at")]
-    accepted = parsed.accepted.select(*[c for c in parsed.accepted.columns if c != "event_date"], *stamp, "event_date")
-    accepted.write.format("delta").mode("append").saveAsTable(EVENTS)
-    crash_point("ingest.after_events_append")
-    mark = report.step_done("write_events", mark)
-    steps.update(1)
-    parsed.rejected.select("*", *stamp).write.format("delta").mode("append").saveAsTable(REJECTED)
-    parsed.release()
-    mark = report.step_done("write_rejects", mark)
-    steps.update(1)
-
-    accepted_n = _counts_by_file(spark, EVENTS, batch_id)
-    rejected_n = _counts_by_file(spark, REJECTED, batch_id)
-    counts = []
-    for landing, _ in todo:
-        read = parsed.lines_per_file[landing.name]
-        ok, bad = accepted_n.get(landing.name, 0), rejected_n.get(landing.name, 0)
-        if read != ok + bad:
-            raise ReconciliationError(f"{landing.name}: {read} lines read but {ok} accepted + {bad} rejected; "
-                                      f"batch {batch_id} left unfinished and will be rolled back on the next run")
-        counts.append((landing.name, read, ok, bad))
-        report.files.append(FileResult(landing.name, "loaded", read, ok, bad))
-    mark = report.step_done("reconcile", mark)
-    ledger.finish_batch(spark, batch_id, counts)
-    report.step_done("ledger_finish", mark)
-    steps.update(1)
-    steps.close()
+    report = IngestResult(batch_id=f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+    bar = tqdm(total=len(INGEST_STAGES), desc="ingest", unit="stage", disable=not progress)
+    timer = StageTimer(report.step_seconds, bar)
+    try:
+        with timer.stage("tables"):
+            ensure_raw_tables(spark)
+        with timer.stage("recovery"):
+            report.recovered_batches = ledger.recover_interrupted(spark)
+        with timer.stage("plan"):
+            todo = _plan(spark, raw_dir, report)
+        if todo:
+            _load(spark, report, todo, timer)
+    finally:
+        bar.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def log_report(report: IngestReport) -> None:
+def _load(spark: SparkSession, report: IngestResult, todo: list[tuple[LandingFile, bool]], timer: StageTimer) -> None:
+    """Load the planned files as one batch: ledger entry, parse, append, reconcile, ledger finish."""
+    batch_id = report.batch_id
+    with timer.stage("ledger_start"):
+        ledger.start_batch(spark, batch_id, todo)
+    with timer.stage("parse"):
+        parsed = parse_lines(spark, {f.path.resolve(): (f.name, has_header) for f, has_header in todo})
+    stamp = [F.lit(batch_id).alias("ingest_batch_id"), F.current_timestamp().alias("ingested_at")]
+    with timer.stage("write_events"):
+        accepted = parsed.accepted.select(*[c for c in parsed.accepted.columns if c != "event_date"], *stamp,
+                                          "event_date")
+        accepted.write.format("delta").mode("append").saveAsTable(EVENTS)
+        crash_point("ingest.after_events_append")
+    with timer.stage("write_rejects"):
+        parsed.rejected.select("*", *stamp).write.format("delta").mode("append").saveAsTable(REJECTED)
+        parsed.release()
+    with timer.stage("reconcile"):
+        counts = _reconcile(spark, report, todo, parsed.lines_per_file)
+    with timer.stage("ledger_finish"):
+        ledger.finish_batch(spark, batch_id, counts)
+
+
+def _reconcile(spark: SparkSession, report: IngestResult, todo: list[tuple[LandingFile, bool]],
+               lines_per_file: dict[str, int]) -> list[tuple[str, int, int, int]]:
+    """Lines read = rows accepted + rows rejected for every file, or :class:`ReconciliationError`."""
+    accepted_n = _counts_by_file(spark, EVENTS, report.batch_id)
+    rejected_n = _counts_by_file(spark, REJECTED, report.batch_id)
+    counts = []
+    for landing, _ in todo:
+        read = lines_per_file[landing.name]
+        ok, bad = accepted_n.get(landing.name, 0), rejected_n.get(landing.name, 0)
+        if read != ok + bad:
+            raise ReconciliationError(f"{landing.name}: {read} lines read but {ok} accepted + {bad} rejected; "
+                                      f"batch {report.batch_id} left unfinished and will be rolled back on the "
+                                      "next run")
+        counts.append((landing.name, read, ok, bad))
+        report.files.append(FileResult(landing.name, "loaded", read, ok, bad))
+    return counts
+
+
+def log_result(report: IngestResult) -> None:
     """One line per loaded or refused file (naming it), then the batch totals."""
     for f in report.files:
         if f.status == "loaded":
@@ -168,7 +174,7 @@ def log_report(report: IngestReport) -> None:
     log.info("ingest steps (s): %s", ", ".join(f"{k} {v}" for k, v in report.step_seconds.items()))
 
 
-def health_inputs(spark: SparkSession, report: IngestReport) -> tuple[list[FileVerdict], list[Problem]]:
+def health_inputs(spark: SparkSession, report: IngestResult) -> tuple[list[FileVerdict], list[Problem]]:
     """The batch's loaded files and its rejection reasons, for :func:`pipeline.health.assess`."""
     files = [FileVerdict(f.name, f.lines_read, f.rows_rejected) for f in report.files if f.status == "loaded"]
     if not any(f.unusable for f in files):

@@ -1,4 +1,4 @@
-"""`make report`: write reports/dashboard.html from the marts Tableau reads (MySQL), or from Delta."""
+"""`make dashboard`: write reports/dashboard.html from the marts Tableau reads (MySQL), or from Delta."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
 from pipeline.mysql.target import synced_marts
 
-log = logging.getLogger("report")
+log = logging.getLogger("dashboard")
 
 
 def main() -> int:
@@ -28,7 +28,7 @@ def main() -> int:
     else:
         from pipeline.spark import get_spark
 
-        source = DeltaMarts(get_spark("report", settings))
+        source = DeltaMarts(get_spark("dashboard", settings))
     html = build_page(source)
     source.close()
     output = Path(args.output) if args.output else settings.reports_dir / "dashboard.html"
