@@ -44,6 +44,9 @@ def test_ratios_and_markdown_from_stage_results():
     assert summary["end_to_end_seconds"] == 122.0 and not summary["end_to_end_complete"]
     assert summary["peak_memory_gib"] == 2.0  # pipeline stages only; the peers are reported apart
     assert summary["peer_peak_memory_gib"] == 0.0
+    assert summary["daily_path_seconds"] is None  # not every stage of the daily path ran
+    day = {name: {"seconds": 1.5, "peak_mb": {}} for name in report.DAILY_PATH}
+    assert report.summarise("1k", 1000, "2026-11-25T00:00:00Z", {**stages, **day})["daily_path_seconds"] == 7.5
     text = report.markdown([summary])
     assert "| ingest | 10.0 | 1,000 | 100 | 100 | 900 |" in text
     assert "cleaned agrees" in text
