@@ -185,6 +185,12 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     strength_sql = settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "features"
     additive = "DBT_INTERNAL_DEST.anchored_strength + DBT_INTERNAL_SOURCE.anchored_strength"
     assert additive in (strength_sql / "user_item_strength.sql").read_text()
+    # The dimensions recomputed only the users and products with events on the new day.
+    for dim, key in (("marts.dim_users", "user_id"), ("marts.dim_products", "product_id")):
+        merge = max(spark.sql(f"describe history {dim}").where("operation = 'MERGE'").collect(),
+                    key=lambda r: r.version)
+        assert int(merge.operationMetrics["numSourceRows"]) == len(
+            {getattr(e, key) for e in all_days if e.date.isoformat() == new_day}) > 0, dim
 
     # The date-keyed models' tests checked the new day only; `dbt test` (make check) checks every row.
     key_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "cleaned"

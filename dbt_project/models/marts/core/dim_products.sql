@@ -1,4 +1,5 @@
 -- One row per product: its latest brand and category, its latest known price, and its activity.
+-- Incremental: a run recomputes the products with events on the changed dates, over all their events.
 with
 
 events as (
@@ -6,6 +7,32 @@ events as (
     select * from {{ ref('cleaned_events') }}
 
 ),
+
+{% if is_incremental() %}
+    touched as (
+
+        select distinct product_id
+        from events
+        where {{ changed_mart_dates() }}
+
+    ),
+
+    scoped as (
+
+        select events.*
+        from events
+        -- A semi join filters and selects nothing from touched (sqlfluff would call it unused).
+        left semi join touched  -- noqa: ST11
+            on events.product_id = touched.product_id
+
+    ),
+{% else %}
+    scoped as (
+
+        select * from events
+
+    ),
+{% endif %}
 
 aggregated as (
 
@@ -26,8 +53,9 @@ aggregated as (
         count_if(event_type = 'view') as views,
         count_if(event_type = 'cart') as carts,
         count_if(event_type = 'purchase') as purchases,
-        coalesce(sum(case when event_type = 'purchase' then price end), cast(0 as decimal(28, 2))) as revenue
-    from events
+        coalesce(sum(case when event_type = 'purchase' then price end), cast(0 as decimal(28, 2))) as revenue,
+        max(last_ingested_at) as last_ingested_at
+    from scoped
     group by product_id
 
 ),
@@ -48,7 +76,8 @@ final as (
         views,
         carts,
         purchases,
-        revenue
+        revenue,
+        last_ingested_at
     from aggregated
 
 )

@@ -1,4 +1,5 @@
 -- One row per user: first and last activity, event counts, purchases and spend.
+-- Incremental: a run recomputes the users with events on the changed dates, over all their events.
 with
 
 events as (
@@ -6,6 +7,32 @@ events as (
     select * from {{ ref('cleaned_events') }}
 
 ),
+
+{% if is_incremental() %}
+    touched as (
+
+        select distinct user_id
+        from events
+        where {{ changed_mart_dates() }}
+
+    ),
+
+    scoped as (
+
+        select events.*
+        from events
+        -- A semi join filters and selects nothing from touched (sqlfluff would call it unused).
+        left semi join touched  -- noqa: ST11
+            on events.user_id = touched.user_id
+
+    ),
+{% else %}
+    scoped as (
+
+        select * from events
+
+    ),
+{% endif %}
 
 final as (
 
@@ -18,8 +45,9 @@ final as (
         count_if(event_type = 'view') as views,
         count_if(event_type = 'cart') as carts,
         count_if(event_type = 'purchase') as purchases,
-        coalesce(sum(case when event_type = 'purchase' then price end), cast(0 as decimal(28, 2))) as spend
-    from events
+        coalesce(sum(case when event_type = 'purchase' then price end), cast(0 as decimal(28, 2))) as spend,
+        max(last_ingested_at) as last_ingested_at
+    from scoped
     group by user_id
 
 )
