@@ -9,23 +9,7 @@ events as (
 ),
 
 {% if is_incremental() %}
-    touched as (
-
-        select distinct product_id
-        from events
-        where {{ changed_mart_dates() }}
-
-    ),
-
-    scoped as (
-
-        select events.*
-        from events
-        -- A semi join filters and selects nothing from touched (sqlfluff would call it unused).
-        left semi join touched  -- noqa: ST11
-            on events.product_id = touched.product_id
-
-    ),
+    {{ touched_keys_ctes(['product_id'], changed_mart_dates()) }}
 {% else %}
     scoped as (
 

@@ -9,23 +9,7 @@ events as (
 ),
 
 {% if is_incremental() %}
-    touched as (
-
-        select distinct user_id
-        from events
-        where {{ changed_mart_dates() }}
-
-    ),
-
-    scoped as (
-
-        select events.*
-        from events
-        -- A semi join filters and selects nothing from touched (sqlfluff would call it unused).
-        left semi join touched  -- noqa: ST11
-            on events.user_id = touched.user_id
-
-    ),
+    {{ touched_keys_ctes(['user_id'], changed_mart_dates()) }}
 {% else %}
     scoped as (
 

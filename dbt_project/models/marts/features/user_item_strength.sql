@@ -18,26 +18,7 @@ events as (
 ),
 
 {% if is_incremental() and not additive %}
-    touched as (
-
-        -- Pairs with events on a changed date: recomputed over all their events.
-        select distinct
-            user_id,
-            product_id
-        from events
-        where {{ changed_mart_dates() }}
-
-    ),
-
-    scoped as (
-
-        select events.*
-        from events
-        -- A semi join filters and selects nothing from touched (sqlfluff would call it unused).
-        left semi join touched  -- noqa: ST11
-            on events.user_id = touched.user_id and events.product_id = touched.product_id
-
-    ),
+    {{ touched_keys_ctes(['user_id', 'product_id'], changed_mart_dates()) }}
 {% else %}
     scoped as (
 
