@@ -113,7 +113,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines.append(f"| {name} | {_fmt(s.get('seconds'))} | {_fmt(s.get('rows'))} | {_fmt(s.get('rows_per_second'))} "
                          f"| {_fmt(peak.get('python'), 0)} | {_fmt(peak.get('jvm'), 0)} |"
                          + (f" {_fmt(peak.get('cluster'), 0)} |" if cluster else ""))
-        daily = r.get("daily_path_seconds") or daily_path_seconds(r["stages"])
+        daily = daily_path_seconds(r["stages"])
         if daily is not None:
             lines.append(f"| **daily path** ({' + '.join(DAILY_PATH)}) | **{_fmt(daily)}** | | | | |"
                          + (" |" if cluster else ""))

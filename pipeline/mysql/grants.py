@@ -16,8 +16,8 @@ def grant_reporting_user() -> str:
     """Create or update MYSQL_REPORTING_USER (default tableau) with MYSQL_REPORTING_PASSWORD; return what was done.
 
     Against an external server (MYSQL_HOST set), the MYSQL_USER account must be allowed to grant."""
-    user = reporting_user()
-    password = mysql_env().reporting_password
+    env = mysql_env()
+    user, password = env.reporting_user, env.reporting_password
     if not password:
         raise MysqlError("set MYSQL_REPORTING_PASSWORD to the password the reporting user should have")
     quote_identifier(user)

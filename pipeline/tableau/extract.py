@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from pipeline.sync.catalog import SyncTable
 from pipeline.tableau.datasource import Column, ExtractConnection, datasource_document, write_atomically
-from pipeline.tableau.run import write_workbook
+from pipeline.tableau.workbook import write_workbook
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pipeline.mysql.connection import MysqlSettings, connect
 from pipeline.sync.catalog import tagged_tables
-from pipeline.tableau.datasource import Column, Connection, LiveConnection, datasource_document, write_atomically
-from pipeline.tableau.workbook import required_tables, workbook_document
+from pipeline.tableau.datasource import Column, LiveConnection, datasource_document, write_atomically
+from pipeline.tableau.workbook import write_workbook
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,3 @@ def write_datasources(manifest: Path, mysql: MysqlSettings, reporting_user: str,
     dashboard = write_workbook(held, connection, out_dir / "recolake_dashboard.twb")
     return written + ([dashboard] if dashboard else [])
 
-
-def write_workbook(columns: dict[str, list[Column]], connection: Connection, path: Path) -> Path | None:
-    """The dashboard workbook, when every mart it charts is there (else a warning and no file)."""
-    missing = [t for t in required_tables() if t not in columns]
-    if missing:
-        log.warning("no dashboard workbook: %s not there yet (run `make sync`)", ", ".join(missing))
-        return None
-    log.info("dashboard workbook %s", path)
-    return write_atomically(workbook_document(columns, connection), path)

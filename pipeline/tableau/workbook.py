@@ -11,10 +11,21 @@ which Tableau needs to load the file.
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 
-from pipeline.tableau.datasource import Column, Connection, column_attributes, datasource_element, tableau_field
+from pipeline.tableau.datasource import (
+    Column,
+    Connection,
+    column_attributes,
+    datasource_element,
+    tableau_field,
+    write_atomically,
+)
+
+log = logging.getLogger(__name__)
 
 DASHBOARD = "Recolake: revenue and activity"
 TOP_N = 10
@@ -91,27 +102,26 @@ def _category_instance(column: Column) -> _Instance:
     return _Instance(column, "None", tableau_field(column)[2])
 
 
-def _view(sheet: Sheet, ds: str, category: _Instance, measure: _Instance, extra: list[_Instance]) -> ET.Element:
+def _view(sheet: Sheet, ds: str, category: _Instance, measure: _Instance, helper: _Instance | None) -> ET.Element:
     view = ET.Element("view")
     ET.SubElement(ET.SubElement(view, "datasources"), "datasource", {"caption": sheet.table, "name": ds})
     deps = ET.SubElement(view, "datasource-dependencies", {"datasource": ds})
-    instances = [category, measure, *extra]
+    instances = [category, measure] + ([helper] if helper else [])
     for column in {i.column.name: i.column for i in instances}.values():
         ET.SubElement(deps, "column", column_attributes(column))
     for instance in instances:
         ET.SubElement(deps, "column-instance", instance.attributes())
     shelf = f"[{ds}].{category.name}"
-    if sheet.top:
-        rank = f"[{ds}].{extra[0].name}"
+    if sheet.top and helper:
+        rank = f"[{ds}].{helper.name}"
         limit = ET.SubElement(view, "filter", {"class": "quantitative", "column": rank,
                                                "included-values": "in-range"})
         ET.SubElement(limit, "min").text = "1"
         ET.SubElement(limit, "max").text = str(TOP_N)
         ET.SubElement(view, "computed-sort", {"column": shelf, "direction": "DESC", "using": f"[{ds}].{measure.name}"})
         ET.SubElement(ET.SubElement(view, "slices"), "column").text = rank
-    elif sheet.order_by:
-        ET.SubElement(view, "computed-sort", {"column": shelf, "direction": "ASC",
-                                              "using": f"[{ds}].{extra[0].name}"})
+    elif helper:
+        ET.SubElement(view, "computed-sort", {"column": shelf, "direction": "ASC", "using": f"[{ds}].{helper.name}"})
     ET.SubElement(view, "aggregation", {"value": "true"})
     return view
 
@@ -120,15 +130,15 @@ def worksheet(sheet: Sheet, columns: list[Column]) -> ET.Element:
     ds = datasource_name(sheet.table)
     category = _category_instance(_column(columns, sheet.category, sheet))
     measure = _Instance(_column(columns, sheet.measure, sheet), "Sum", "quantitative")
-    helper = sheet.top or sheet.order_by
+    helper_column = sheet.top or sheet.order_by
     # The rank is filtered as a continuous range; the sort key is summed (one row per category).
-    extra = [_Instance(_column(columns, helper, sheet), "None" if sheet.top else "Sum", "quantitative")] \
-        if helper else []
+    helper = _Instance(_column(columns, helper_column, sheet), "None" if sheet.top else "Sum",
+                       "quantitative") if helper_column else None
     element = ET.Element("worksheet", {"name": sheet.name})
     title = ET.SubElement(ET.SubElement(ET.SubElement(element, "layout-options"), "title"), "formatted-text")
     ET.SubElement(title, "run", {"bold": "true"}).text = sheet.name
     table = ET.SubElement(element, "table")
-    table.append(_view(sheet, ds, category, measure, extra))
+    table.append(_view(sheet, ds, category, measure, helper))
     ET.SubElement(table, "style")
     pane = ET.SubElement(ET.SubElement(table, "panes"), "pane",
                          {"selection-relaxation-option": "selection-relaxation-allow"})
@@ -201,3 +211,13 @@ def workbook_document(columns: dict[str, list[Column]], connection: Connection,
     root.append(_windows(sheets))
     ET.indent(root)
     return ET.ElementTree(root)
+
+
+def write_workbook(columns: dict[str, list[Column]], connection: Connection, path: Path) -> Path | None:
+    """The dashboard workbook, when every mart it charts is there (else a warning and no file)."""
+    missing = [t for t in required_tables() if t not in columns]
+    if missing:
+        log.warning("no dashboard workbook: %s not there yet (run `make sync`)", ", ".join(missing))
+        return None
+    log.info("dashboard workbook %s", path)
+    return write_atomically(workbook_document(columns, connection), path)
