@@ -100,12 +100,7 @@ tune: setup ## choose model + parameters on a validation split of the training p
 recommend: setup ## the whole chain on generated data (generates it when RAW_DIR is empty); TUNE=1 tunes first
 	@if [ -z "$$(find $(RAW_DIR) -name '*.csv*' -print -quit 2>/dev/null)" ]; then \
 	  $(MAKE) --no-print-directory data; fi
-	$(BIN)/recolake-ingest
-	$(BIN)/recolake-dbt build --exclude tag:recommendations
-	$(if $(TUNE),$(BIN)/recolake-ml tune $(TUNE_ARGS) $(ML_ARGS))
-	$(BIN)/recolake-ml run $(ML_ARGS)
-	$(BIN)/recolake-dbt build --select tag:recommendations
-	$(BIN)/recolake-sync
+	$(BIN)/recolake-recommend $(if $(TUNE),--tune) --ml-args '$(ML_ARGS)' --tune-args '$(TUNE_ARGS)'
 	@$(PY) -c "import json; r = json.load(open('$(REPORTS_DIR)/last_run.json')); print('recommend: done, run', r['run_id'], '- metrics in $(REPORTS_DIR)/last_run.json, marts in MySQL database', '$${MYSQL_DATABASE:-lakehouse_marts}')"
 
 sync: setup ## copy the marts tagged mysql_sync to MySQL (private MariaDB unless MYSQL_HOST is set)

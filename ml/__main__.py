@@ -17,7 +17,7 @@ from ml.models import MODELS
 from ml.params import AlsParams, EaseParams, EvalSpec, InputSpec, RunParams
 from ml.splits import PROTOCOLS
 from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import dbt_vars, ensure_writable, load_settings
+from pipeline.config import Settings, dbt_vars, ensure_writable, load_settings
 from pipeline.spark import get_spark
 
 # option dest -> (section, field) of the model parameters; None defaults mark "not given"
@@ -122,11 +122,15 @@ def model_params(args: argparse.Namespace, params: RunParams) -> RunParams:
     return dataclasses.replace(params, model=model, source=source, **changed)
 
 
-def main() -> int:
-    args = _parser().parse_args()
-    configure_logging()
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """``run``/``tune`` and their options, checked (one-line errors before Spark starts)."""
+    args = _parser().parse_args(argv)
     _check(args)
-    settings = load_settings()
+    return args
+
+
+def execute(args: argparse.Namespace, settings: Settings) -> None:
+    """Run the parsed command on the lakehouse of ``settings``."""
     dbt_vars(settings.dbt_project_dir)  # a malformed setting fails here, before Spark starts
     params = base_params(args)
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the report is written last: find out now
@@ -138,7 +142,7 @@ def main() -> int:
         report = tune(spark, settings, model_params(args, params), space, args.trials, args.budget_seconds,
                       progress=not args.quiet, min_gain=MIN_GAIN if args.min_gain is None else args.min_gain)
         print(format_tuning(report))
-        return 0
+        return
     from ml import tuned
     from ml.run import run
 
@@ -146,6 +150,12 @@ def main() -> int:
         params = tuned.apply_latest(spark, params)
     report = run(spark, settings, model_params(args, params), progress=not args.quiet)
     print(format_metrics(report))
+
+
+def main() -> int:
+    args = parse_args()
+    configure_logging()
+    execute(args, load_settings())
     return 0
 
 

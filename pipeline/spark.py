@@ -124,3 +124,20 @@ def stop_spark() -> None:
     if _session is not None:
         _session.stop()
         _session = None
+
+
+def release_driver_memory() -> None:
+    """Collect garbage in the driver JVM and in Python, so that each gives back memory it no longer uses.
+
+    A JVM keeps the heap it grew to (a dbt build's planning and Delta log replay take gigabytes);
+    after a full collection G1 returns the free part to the system. Between the steps of one
+    process this lets the next step (training's arrays in Python) use that memory instead.
+    """
+    import gc
+
+    from pyspark import SparkContext
+
+    gc.collect()
+    context = SparkContext._active_spark_context  # also the one dbt started, if it came first
+    if context is not None and context._jvm is not None:
+        context._jvm.java.lang.System.gc()

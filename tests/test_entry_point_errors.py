@@ -17,6 +17,7 @@ ENTRY_POINTS = {
     "dbt": ["run_dbt.py", "build"],
     "train": ["-m", "ml", "run", "--quiet"],
     "sync": ["sync_mysql.py", "--quiet"],
+    "recommend": ["-m", "pipeline.commands.recommend", "--quiet"],
 }
 
 
@@ -48,7 +49,7 @@ def test_each_stage_refuses_a_busy_lakehouse_and_leaves_it_alone(spark, settings
     assert f"pid {os.getpid()}" in settings.lock_file.read_text()
 
 
-def test_make_recommend_stops_at_the_first_step_on_a_busy_lakehouse(spark, settings: Settings, tmp_path, real_slice):
+def test_make_recommend_refuses_a_busy_lakehouse_before_its_first_step(spark, settings: Settings, tmp_path, real_slice):
     raw = tmp_path / "raw"
     raw.mkdir()
     shutil.copy(real_slice, raw / real_slice.name)
@@ -56,10 +57,10 @@ def test_make_recommend_stops_at_the_first_step_on_a_busy_lakehouse(spark, setti
     result = subprocess.run(["make", "--no-print-directory", "recommend"], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode != 0
-    assert f"is in use by pid {os.getpid()}" in result.stderr
-    assert "bin/recolake-ingest" in result.stdout  # make ran the ingest entry point ...
-    assert "bin/recolake-dbt" not in result.stdout  # ... and stopped after it was refused
+    assert "bin/recolake-recommend" in result.stdout  # the one-process chain ...
     assert "Traceback" not in result.stderr
+    assert f"error: lakehouse {settings.lakehouse_dir} is in use by pid {os.getpid()} " in result.stderr
+    assert "step ingest" not in result.stderr  # ... refused before its first step
 
 
 def test_java_missing_or_broken_is_one_line(tmp_path):
@@ -80,9 +81,11 @@ def test_unwritable_folders_and_a_missing_landing_folder_are_one_line(tmp_path):
     assert lakehouse.returncode == 2
     assert _last_line(lakehouse) == (f"error: {blocker / 'lakehouse'} is not writable (Not a directory): "
                                      "set LAKEHOUSE_DIR to a folder you can write to")
-    reports = _run(ENTRY_POINTS["train"], REPORTS_DIR=str(blocker / "reports"))
-    assert reports.returncode == 2
-    assert "set REPORTS_DIR to a folder you can write to" in _last_line(reports)
+    for stage in ("train", "recommend"):  # before any step of the chain has run
+        reports = _run(ENTRY_POINTS[stage], REPORTS_DIR=str(blocker / "reports"))
+        assert reports.returncode == 2
+        assert "set REPORTS_DIR to a folder you can write to" in _last_line(reports)
+        assert "step ingest" not in reports.stderr
     missing = _run(ENTRY_POINTS["ingest"], RAW_DIR=str(tmp_path / "nowhere"))
     assert missing.returncode == 2
     assert _last_line(missing) == (f"error: landing folder {tmp_path / 'nowhere'} does not exist: "

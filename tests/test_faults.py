@@ -7,6 +7,7 @@ The tests of this module are one chain and run in order."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -213,6 +214,32 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, worl
     in_delta = sorted(tuple(r) for r in _delta(spark, world, "marts.user_recommendations")
                       .select("user_id", "product_id", "recommendation_rank").collect())
     assert in_mysql == in_delta
+
+
+def test_the_one_process_chain_takes_a_new_day_from_the_landing_folder_to_mysql(spark, world):
+    """`make recommend`'s chain (pipeline/commands/recommend.py): every step in one process, on one SparkSession."""
+    day = max(p.name for p in (world.root / "raw").glob("*.csv"))
+    new_day = dt.date.fromisoformat(day.removeprefix("rees46_").removesuffix(".csv")) + dt.timedelta(days=1)
+    generate(GeneratorParams(rows=3_000, days=1, start=new_day, seed=12), world.root / "new_day",
+             world.root / "new_day_truth", progress=False)
+    for path in (world.root / "new_day").glob("*.csv"):
+        shutil.copy(path, world.root / "raw" / path.name)
+
+    result = world.run("-m", "pipeline.commands.recommend", "--quiet", "--ml-args", "--no-eval --max-iter 4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    chain = json.loads((world.root / "reports" / "last_chain.json").read_text())
+    assert list(chain["steps"]) == ["ingest", "transform", "train", "recommendations", "sync"] and chain["complete"]
+    assert sum(chain["steps"].values()) <= chain["seconds"]
+
+    expected = reference.daily_revenue(reference.cleaned(reference.parse(sorted((world.root / "raw").glob("*.csv")))))
+    assert new_day in expected
+    runs = sorted(_delta(spark, world, "ml.model_runs").collect(), key=lambda r: r.started_at)
+    assert len(runs) == 2
+    with world.mysql() as cur:
+        cur.execute("select event_date, revenue, purchases, buyers from daily_revenue")
+        assert {r[0]: tuple(r[1:]) for r in cur.fetchall()} == expected
+        cur.execute("select distinct run_id from user_recommendations")
+        assert [r[0] for r in cur.fetchall()] == [runs[-1].run_id]
 
 
 def test_no_secret_reaches_any_output_or_log_of_the_chain(world):

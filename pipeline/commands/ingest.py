@@ -11,22 +11,18 @@ import logging
 
 from pipeline import health
 from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import dbt_vars, load_settings
+from pipeline.config import Settings, dbt_vars, load_settings
 from pipeline.ingest.run import health_inputs, ingest, log_result
 from pipeline.spark import get_spark
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args()
-    configure_logging()
-    settings = load_settings()
+def ingest_landing_folder(settings: Settings, progress: bool = True) -> None:
+    """Load the new files; raise :class:`UserError` (exit 1) on a refused file or an unhealthy one."""
     rules = dbt_vars(settings.dbt_project_dir)
     if not settings.raw_dir.is_dir():
         raise UserError(f"landing folder {settings.raw_dir} does not exist: set RAW_DIR, or run `make data`")
     spark = get_spark("ingest", settings)
-    report = ingest(spark, settings.raw_dir, progress=not args.quiet)
+    report = ingest(spark, settings.raw_dir, progress=progress)
     log_result(report)
     verdict = health.assess(*health_inputs(spark, report), rules)
     if verdict.status == "warn":
@@ -38,6 +34,14 @@ def main() -> int:
                                                          else ""), exit_code=1)
     if verdict.status == "error":
         raise UserError(verdict.message, exit_code=1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args()
+    configure_logging()
+    ingest_landing_folder(load_settings(), progress=not args.quiet)
     return 0
 
 

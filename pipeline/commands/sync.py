@@ -11,7 +11,7 @@ import logging
 
 from pipeline import lock
 from pipeline.cli import configure_logging, run_main
-from pipeline.config import load_settings
+from pipeline.config import Settings, load_settings
 from pipeline.mysql.connection import connect
 from pipeline.mysql.target import sync_target
 from pipeline.spark import get_spark
@@ -21,22 +21,26 @@ from pipeline.sync.run import sync_all
 log = logging.getLogger("sync")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args()
-    configure_logging()
-    settings = load_settings()
+def sync_marts(settings: Settings, progress: bool = True) -> None:
+    """Copy the tagged marts to the sync target and log one line of totals."""
     lock.hold(settings)  # a busy lakehouse stops the sync before it touches MySQL
     mysql = sync_target()
     connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
-    results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=not args.quiet)
+    results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=progress)
     total = sum(r.rows for r in results if r.path != "unchanged")
     seconds = sum(r.seconds for r in results)
     log.info("synced %d tables to %s/%s: %d rows loaded in %.1fs (%s)", len(results), mysql.describe(),
              mysql.database, total, seconds,
              ", ".join(sorted({r.path for r in results})) or "nothing to do")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args()
+    configure_logging()
+    sync_marts(load_settings(), progress=not args.quiet)
     return 0
 
 
