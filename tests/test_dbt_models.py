@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
-from pipeline.dbt_runner import run_dbt
+from pipeline.dbt_runner import DbtFailure, run_dbt
 from pipeline.ingest.run import ingest
 from tests import reference
 
@@ -138,6 +138,21 @@ def test_dimensions_and_interaction_mart_match_python(spark, expected):
     assert not bad, list(bad.items())[:5]
 
 
+def test_not_null_columns_fails_with_one_row_per_column_that_has_nulls(spark, first_days):
+    version = spark.sql("describe history marts.dim_users limit 1").first().version
+    user_id = spark.sql("select min(user_id) from marts.dim_users").first()[0]
+    spark.sql(f"update marts.dim_users set spend = null, last_seen_at = null where user_id = {user_id}")
+    try:
+        with pytest.raises(DbtFailure) as failed:
+            run_dbt(["test", "--select", "dim_users,test_name:not_null_columns"])
+        results = {r.node.name: r for r in failed.value.result.result.results}
+        result = results["not_null_columns_dim_users_first_seen_at__last_seen_at__spend"]
+        assert result.status == "fail" and result.failures == 2  # last_seen_at and spend, not first_seen_at
+    finally:
+        spark.sql(f"restore table marts.dim_users to version as of {version}")
+    run_dbt(["test", "--select", "dim_users,test_name:not_null_columns"])
+
+
 def _snapshot(df: DataFrame) -> list[tuple]:
     """Rows as sorted tuples; doubles rounded, as Spark sums them in partition order."""
     rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in df.collect()]
@@ -191,6 +206,9 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
                     key=lambda r: r.version)
         assert int(merge.operationMetrics["numSourceRows"]) == len(
             {getattr(e, key) for e in all_days if e.date.isoformat() == new_day}) > 0, dim
+    # dim_products adds the new day to the stored rows; dim_users (distinct sessions) recomputes its users.
+    core_sql = settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "core"
+    assert "coalesce(DBT_INTERNAL_SOURCE.price, DBT_INTERNAL_DEST.price)" in (core_sql / "dim_products.sql").read_text()
 
     # The date-keyed models' tests checked the new day only; `dbt test` (make check) checks every row.
     key_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "cleaned"

@@ -1,14 +1,19 @@
 -- One row per product: its latest brand and category, its latest known price, and its activity.
--- Incremental: a run recomputes the products with events on the changed dates, over all their events.
+-- Incremental: a new day is aggregated alone and merged into the stored products (macros/additive_merge.sql);
+-- a late file for a date already counted recomputes its products over all their events.
+{%- set additive = additive_update_applies() %}
 with
 
 events as (
 
     select * from {{ ref('cleaned_events') }}
+    {% if additive %}
+        where {{ changed_mart_dates() }}
+    {% endif %}
 
 ),
 
-{% if is_incremental() %}
+{% if is_incremental() and not additive %}
     {{ touched_keys_ctes(['product_id'], changed_mart_dates()) }}
 {% else %}
     scoped as (
