@@ -18,7 +18,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench import report
-from bench.stages import STAGES, Scale, StageFailed, cluster_up, stop_servers
+from bench.stages import (
+    CHAIN_STEPS,
+    CHAINS,
+    DEFAULT_STAGES,
+    ORDER,
+    STAGES,
+    Scale,
+    StageFailed,
+    cluster_up,
+    stop_servers,
+)
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import ENGINES, REPO_ROOT
 from pipeline.generate.params import SHAPES, parse_row_count
@@ -38,12 +48,23 @@ def parse_scale(text: str) -> int:
 
 def _stages(text: str | None) -> list[str]:
     if not text:
-        return list(STAGES)
+        return list(DEFAULT_STAGES)
     wanted = text.replace(",", " ").split()
-    unknown = sorted(set(wanted) - set(STAGES))
+    unknown = sorted(set(wanted) - set(ORDER))
     if unknown:
-        raise UserError(f"unknown stages {unknown}; choose from {', '.join(STAGES)}")
-    return [s for s in STAGES if s in wanted]
+        raise UserError(f"unknown stages {unknown}; choose from {', '.join(ORDER)}")
+    for chain, steps in CHAIN_STEPS.items():
+        both = sorted(set(steps) & set(wanted))
+        if chain in wanted and both:
+            raise UserError(f"stage {chain} runs {', '.join(steps)} in one process: choose it or {', '.join(both)}")
+    return [s for s in ORDER if s in wanted]
+
+
+def _run_stage(name: str, scale: Scale) -> dict[str, dict]:
+    """{stage: result}; a one-process chain also gives one result per step it ran."""
+    if name in CHAINS:
+        return CHAINS[name](scale)
+    return {name: STAGES[name](scale)}
 
 
 def _engines(text: str) -> list[str]:
@@ -63,11 +84,10 @@ def _scale(label: str, rows: int, engine: str, work_dir: Path) -> Scale:
                  (free_port(), free_port(), free_port()), shape=shape)
 
 
-def _with_cluster(stages: list[str]) -> list[tuple[str, object]]:
+def _with_cluster(stages: list[str]) -> list[str]:
     """The stages, with `cluster_up` after `generate` (which empties the scale's folder) or first."""
-    steps: list[tuple[str, object]] = [(name, STAGES[name]) for name in stages]
     at = 1 if stages and stages[0] == "generate" else 0
-    return steps[:at] + [("cluster_up", cluster_up)] + steps[at:]
+    return stages[:at] + ["cluster_up"] + stages[at:]
 
 
 def run_scale(scale: Scale, stages: list[str], bar: tqdm) -> Path:
@@ -75,12 +95,11 @@ def run_scale(scale: Scale, stages: list[str], bar: tqdm) -> Path:
     # A subset without 'generate' continues the scale's last run: its earlier stages are kept.
     saved = scale.root / "stages.json"
     results = json.loads(saved.read_text()) if "generate" not in stages and saved.exists() else {}
-    steps = _with_cluster(stages) if scale.engine == "cluster" else [(n, STAGES[n]) for n in stages]
     path = None
     try:
-        for name, stage in steps:
+        for name in _with_cluster(stages) if scale.engine == "cluster" else stages:
             bar.set_postfix_str(f"{scale.label} {name}")
-            results[name] = stage(scale)
+            results.update({"cluster_up": cluster_up(scale)} if name == "cluster_up" else _run_stage(name, scale))
             saved.write_text(json.dumps(results, indent=2, default=str))
             path = report.write(report.summarise(scale.label, scale.rows, started, results))  # partial runs count
             log.info("%s %s: %.1f s", scale.label, name, results[name].get("seconds", 0.0))
@@ -97,7 +116,9 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default=os.environ.get("SCALES", "100k 1M"),
                         help='e.g. "100k 1M 10M"; "rees46-month" is the seed\'s month (66.6M events, 4.5M users)')
-    parser.add_argument("--stages", default=os.environ.get("STAGES") or None, help="subset, e.g. 'train,als_peer'")
+    parser.add_argument("--stages", default=os.environ.get("STAGES") or None, help="subset, run in pipeline order, e.g. 'generate load daily' (default: the one-process chains "
+                             "and the peers); the steps of a chain (ingest, dbt_full, ingest_day, dbt_incremental, train, "
+                             "dbt_recommendations, sync) instead run each command in its own process")
     parser.add_argument("--engines", default=os.environ.get("ENGINES", "embedded"), help='e.g. "embedded cluster"')
     parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BENCH_DIR", REPO_ROOT / "bench" / "work")))
     args = parser.parse_args()

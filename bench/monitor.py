@@ -1,8 +1,11 @@
 """Run one command and measure it: wall seconds and the kernel's peak-RSS mark of every process it starts.
 
-Peak memory is read from /proc/<pid>/status (VmHWM, the high-water mark the kernel keeps per
-process) for the command and all its descendants, sampled every 0.2 s; the Spark driver JVM
-is the `java` descendant. Growth in the last 0.2 s of a process's life can be missed.
+Peak memory is read from /proc/<pid>/status for the command and all its descendants, sampled
+every 0.2 s: VmHWM, the high-water mark the kernel keeps per process (the Spark driver JVM is the
+`java` descendant), and the largest sum of their VmRSS seen in one sample, what the processes held
+at once. The sum of the high-water marks is an upper bound of that: the marks of one process tree
+are often reached at different times (the driver's heap in a build, Python's arrays in training).
+Growth in the last 0.2 s of a process's life, or between two samples, can be missed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class Measured:
     seconds: float
     returncode: int
     peak_mb: dict[str, float] = field(default_factory=dict)  # python, jvm, other -> largest peak of that kind
+    together_mb: float = 0.0  # the largest sampled sum of the command's and its descendants' resident memory
 
 
 def _children() -> dict[int, list[int]]:
@@ -47,18 +51,18 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _peak_of(pid: int) -> tuple[str, float] | None:
-    """(kind, VmHWM in MiB) of a live process."""
+def _memory_of(pid: int) -> tuple[str, float, float] | None:
+    """(kind, VmHWM in MiB, VmRSS in MiB) of a live process."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
         exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
     except OSError:
         return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            kind = "jvm" if exe == "java" else "python" if exe.startswith("python") else "other"
-            return kind, int(line.split()[1]) / 1024
-    return None
+    fields = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith(("VmHWM:", "VmRSS:"))}
+    if "VmHWM" not in fields:
+        return None
+    kind = "jvm" if exe == "java" else "python" if exe.startswith("python") else "other"
+    return kind, int(fields["VmHWM"]) / 1024, int(fields.get("VmRSS", 0)) / 1024
 
 
 def run_measured(command: list[str], env: dict[str, str], log_path: Path, cwd: Path,
@@ -72,11 +76,12 @@ def run_measured(command: list[str], env: dict[str, str], log_path: Path, cwd: P
     log_path.parent.mkdir(parents=True, exist_ok=True)
     peaks: dict[int, tuple[str, float]] = {}
     cluster: dict[int, float] = {}
+    together = 0.0
     started = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         while process.poll() is None:
-            _sample(_descendants(process.pid), peaks)
+            together = max(together, _sample(_descendants(process.pid), peaks))
             if cluster_pids is not None:
                 found: dict[int, tuple[str, float]] = {}
                 _sample([pid for root in cluster_pids() for pid in _descendants(root)], found)
@@ -88,11 +93,15 @@ def run_measured(command: list[str], env: dict[str, str], log_path: Path, cwd: P
         by_kind[kind] = round(max(by_kind.get(kind, 0.0), mb), 1)
     if cluster:
         by_kind["cluster"] = round(sum(cluster.values()), 1)
-    return Measured(round(seconds, 2), process.returncode, by_kind)
+    return Measured(round(seconds, 2), process.returncode, by_kind, round(together, 1))
 
 
-def _sample(pids: list[int], into: dict[int, tuple[str, float]]) -> None:
+def _sample(pids: list[int], into: dict[int, tuple[str, float]]) -> float:
+    """Record each process's (kind, high-water mark) in ``into``; return their resident memory now."""
+    resident = 0.0
     for pid in pids:
-        peak = _peak_of(pid)
-        if peak is not None:
-            into[pid] = peak
+        memory = _memory_of(pid)
+        if memory is not None:
+            into[pid] = memory[:2]
+            resident += memory[2]
+    return resident

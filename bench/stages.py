@@ -96,7 +96,8 @@ def _data_lines(paths: list[Path]) -> int:
 
 
 def _result(measured: Measured, rows: int | None = None, **extra: Any) -> dict[str, Any]:
-    result: dict[str, Any] = {"seconds": measured.seconds, "peak_mb": measured.peak_mb}
+    result: dict[str, Any] = {"seconds": measured.seconds, "peak_mb": measured.peak_mb,
+                              "peak_together_mb": measured.together_mb}
     if rows is not None:
         result["rows"] = rows
         result["rows_per_second"] = round(rows / measured.seconds) if measured.seconds else None
@@ -125,21 +126,26 @@ def _dbt_nodes() -> dict[str, float]:
     return {r["unique_id"]: r["execution_time"] for r in results["results"]}
 
 
-def _per_node(measured: Measured, nodes: dict[str, float]) -> dict[str, Any]:
+def _per_node(seconds: float, nodes: dict[str, float]) -> dict[str, Any]:
     """Node count and seconds per node: wall (start-up included) and the nodes' own mean."""
     count = len(nodes) or 1
-    return {"nodes": len(nodes), "wall_seconds_per_node": round(measured.seconds / count, 3),
+    return {"nodes": len(nodes), "wall_seconds_per_node": round(seconds / count, 3),
             "node_seconds_mean": round(sum(nodes.values()) / count, 3)}
+
+
+def _full_build_details(seconds: float) -> dict[str, Any]:
+    """Per-node figures of the full build that just ran (dbt's run_results.json)."""
+    nodes = _dbt_nodes()
+    slowest = sorted(nodes.items(), key=lambda kv: -kv[1])[:5]
+    return {**_per_node(seconds, nodes),
+            "duckdb_equivalent_node_seconds": round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
+            "tests_seconds": round(sum(t for n, t in nodes.items() if n.startswith(("test.", "unit_test."))), 2),
+            "slowest_nodes": {n: round(t, 1) for n, t in slowest}}
 
 
 def dbt_full(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_full", "run_dbt.py", "build", "--full-refresh", "--exclude", "tag:recommendations")
-    nodes = _dbt_nodes()
-    slowest = sorted(nodes.items(), key=lambda kv: -kv[1])[:5]
-    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))), **_per_node(measured, nodes),
-                   duckdb_equivalent_node_seconds=round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
-                   tests_seconds=round(sum(t for n, t in nodes.items() if n.startswith(("test.", "unit_test."))), 2),
-                   slowest_nodes={n: round(t, 1) for n, t in slowest})
+    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))), **_full_build_details(measured.seconds))
 
 
 def duckdb(scale: Scale) -> dict[str, Any]:
@@ -159,7 +165,53 @@ def ingest_day(scale: Scale) -> dict[str, Any]:
 
 def dbt_incremental(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_incremental", "run_dbt.py", "build", "--exclude", "tag:recommendations")
-    return _result(measured, **_per_node(measured, _dbt_nodes()))
+    return _result(measured, **_per_node(measured.seconds, _dbt_nodes()))
+
+
+def _chain(scale: Scale, stage: str, *args: str) -> tuple[Measured, dict[str, float]]:
+    """`make recommend`'s one-process chain (pipeline/commands/recommend.py) and its step seconds."""
+    measured = scale.run(stage, "-m", "pipeline.commands.recommend", "--quiet", *args)
+    return measured, json.loads((scale.root / "reports" / "last_chain.json").read_text())["steps"]
+
+
+def _step(seconds: float, chain: str, rows: int | None = None, **extra: Any) -> dict[str, Any]:
+    """A step inside a one-process chain: its own seconds; start-up, peak memory and wall belong to the chain."""
+    result: dict[str, Any] = {"seconds": seconds, "in_process": chain}
+    if rows is not None:
+        result["rows"] = rows
+        result["rows_per_second"] = round(rows / seconds) if seconds else None
+    return {**result, **extra}
+
+
+def load(scale: Scale) -> dict[str, dict[str, Any]]:
+    """The first load as one process: ingest every file, then the full build."""
+    lines = _data_lines(sorted(scale.raw_dir.glob("*.csv")))
+    measured, steps = _chain(scale, "load", "--steps", "ingest,transform", "--full-refresh")
+    return {"load": _result(measured, lines, steps=steps),
+            "ingest": _step(steps["ingest"], "load", lines),
+            "dbt_full": _step(steps["transform"], "load", lines, **_full_build_details(steps["transform"]))}
+
+
+def daily(scale: Scale) -> dict[str, dict[str, Any]]:
+    """A new day as `make recommend` runs it, one process: ingest it, incremental build, train,
+    recommendation marts, sync."""
+    day = next(scale.held_back.glob("*.csv"))
+    shutil.move(str(day), scale.raw_dir / day.name)
+    lines = _data_lines([scale.raw_dir / day.name])
+    serve = " ".join(SERVE_OPTIONS.get(scale.shape, ()))
+    measured, steps = _chain(scale, "daily", *(["--ml-args", serve] if serve else []))
+    report = json.loads((scale.root / "reports" / "last_run.json").read_text())
+    synced = re.findall(r": (\d+) rows loaded in", (scale.root / "logs" / "daily.log").read_text())
+    return {"daily": _result(measured, lines, steps=steps),
+            "ingest_day": _step(steps["ingest"], "daily", lines),
+            "dbt_incremental": _step(steps["transform"], "daily"),
+            "train": _step(steps["train"], "daily", report["counts"]["interactions"],
+                           stage_seconds=report["stage_seconds"], counts=report["counts"],
+                           ndcg_at_10={m: v["ndcg@10"] for m, v in report["metrics"].items()},
+                           fit_seconds={m: v["fit_seconds"] for m, v in report["metrics"].items()
+                                        if "fit_seconds" in v}),
+            "dbt_recommendations": _step(steps["recommendations"], "daily"),
+            "sync": _step(steps["sync"], "daily", int(synced[-1]))}
 
 
 # At the seed month's 4.5M users, personal lists go to users active in the last week (ml/params.py
@@ -183,7 +235,7 @@ def als_peer(scale: Scale) -> dict[str, Any]:
 
 def dbt_recommendations(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_recommendations", "run_dbt.py", "build", "--select", "tag:recommendations")
-    return _result(measured, **_per_node(measured, _dbt_nodes()))
+    return _result(measured, **_per_node(measured.seconds, _dbt_nodes()))
 
 
 def cluster_up(scale: Scale) -> dict[str, Any]:
@@ -243,9 +295,19 @@ STAGES: dict[str, Callable[[Scale], dict[str, Any]]] = {
     "mysql_raw": mysql_raw, "ease_serve": ease_serve,
     "tune": tune,
 }
+# The same work as `make recommend` runs it: each chain is one process and reports its steps under the
+# stage names above (ingest and dbt_full; ingest_day, dbt_incremental, train, dbt_recommendations, sync).
+CHAINS: dict[str, Callable[[Scale], dict[str, dict[str, Any]]]] = {"load": load, "daily": daily}
+CHAIN_STEPS = {"load": ("ingest", "dbt_full"),
+               "daily": ("ingest_day", "dbt_incremental", "train", "dbt_recommendations", "sync")}
+# Run order: a chain takes the place of its steps; peers run where their inputs are ready.
+ORDER = ("generate", "load", "ingest", "dbt_full", "duckdb", "daily", "ingest_day", "dbt_incremental", "train",
+         "als_peer", "dbt_recommendations", "sync", "tableau_extract", "mysql_raw", "ease_serve", "tune")
+# `make bench` without STAGES: the chains and the peers.
+DEFAULT_STAGES = tuple(s for s in ORDER if s not in {step for steps in CHAIN_STEPS.values() for step in steps})
 # The chain a user runs; peers (duckdb, als_peer, mysql_raw) are not part of end-to-end time.
-PIPELINE = ("generate", "ingest", "dbt_full", "ingest_day", "dbt_incremental", "train", "dbt_recommendations",
-            "sync")
+PIPELINE = ("generate", "load", "ingest", "dbt_full", "daily", "ingest_day", "dbt_incremental", "train",
+            "dbt_recommendations", "sync")
 
 
 def stop_servers(scale: Scale) -> None:

@@ -27,6 +27,19 @@ def test_monitor_sees_the_peak_of_a_child_process(tmp_path):
     assert measured.seconds >= 1
 
 
+def test_monitor_sums_what_processes_hold_at_once_not_their_separate_peaks(tmp_path):
+    # Two children at once, 200 MiB each for a second; then a third alone, 300 MiB.
+    hold = "import time; b = bytearray({} * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep({})"
+    code = ("import subprocess, sys\n"
+            f"pair = [subprocess.Popen([sys.executable, '-c', {hold.format(200, 1.5)!r}]) for _ in range(2)]\n"
+            "[p.wait() for p in pair]\n"
+            f"subprocess.run([sys.executable, '-c', {hold.format(300, 1.0)!r}], check=True)")
+    measured = run_measured([sys.executable, "-c", code], {}, tmp_path / "log.txt", tmp_path)
+    assert measured.returncode == 0
+    assert 300 <= measured.peak_mb["python"] < 300 + 100  # the largest single process
+    assert 400 <= measured.together_mb < 400 + 150  # the pair together, not 200 + 200 + 300
+
+
 def test_ratios_and_markdown_from_stage_results():
     stages = {
         "ingest": {"seconds": 10.0, "rows": 1000, "rows_per_second": 100, "peak_mb": {"python": 100.0, "jvm": 900.0}},
@@ -52,6 +65,41 @@ def test_ratios_and_markdown_from_stage_results():
     assert "cleaned agrees" in text
 
 
+def test_one_process_chains_count_once_and_report_their_steps():
+    steps = {"ingest": 80.0, "dbt_full": 200.0}
+    daily = {"ingest_day": 20.0, "dbt_incremental": 50.0, "train": 300.0, "dbt_recommendations": 30.0, "sync": 90.0}
+    stages = {
+        "generate": {"seconds": 15.0, "peak_mb": {"python": 200.0}},
+        "load": {"seconds": 300.0, "peak_mb": {"python": 100.0, "jvm": 3072.0}, "peak_together_mb": 3000.0},
+        **{name: {"seconds": t, "in_process": "load"} for name, t in steps.items()},
+        "daily": {"seconds": 520.0, "peak_mb": {"python": 1024.0, "jvm": 3072.0}, "peak_together_mb": 3584.0},
+        **{name: {"seconds": t, "in_process": "daily"} for name, t in daily.items()},
+        "mysql_raw": {"seconds": 1.0, "peak_mb": {"python": 9000.0}},
+    }
+    summary = report.summarise("1k", 1000, "2026-11-25T00:00:00Z", stages)
+    assert summary["end_to_end_seconds"] == 15.0 + 300.0 + 520.0  # the chains' walls, their steps inside them
+    assert summary["end_to_end_complete"]
+    assert summary["daily_path_seconds"] == 520.0
+    assert summary["ratios"]["incremental_over_full_build"] == 0.25
+    assert summary["peak_memory_gib"] == 3.5  # held at once; the sum of the high-water marks is the bound
+    assert summary["peak_memory_marks_gib"] == 4.0 and summary["peer_peak_memory_gib"] == 8.79
+    text = report.markdown([summary])
+    assert "| **daily** (one process: ingest_day + dbt_incremental + train + dbt_recommendations + sync) | 520.0 |" in text
+    assert "| ↳ dbt_incremental (in daily) | 50.0 |" in text
+    assert "daily path (a new day, ingest to MySQL): **520 s**" in text
+
+
+def test_a_chain_and_its_own_steps_cannot_both_be_chosen():
+    from bench.__main__ import _stages
+
+    assert _stages(None) == ["generate", "load", "duckdb", "daily", "als_peer", "tableau_extract", "mysql_raw",
+                             "ease_serve", "tune"]
+    assert _stages("daily generate load") == ["generate", "load", "daily"]
+    assert _stages("train ingest") == ["ingest", "train"]
+    with pytest.raises(UserError, match="stage daily runs .* in one process: choose it or train"):
+        _stages("daily train")
+
+
 def test_scales_parse_like_the_generator():
     assert [parse_scale(s) for s in ("100k", "1M", "10M", "2500", "2.5m", "1e6", "1_000")] == [
         100_000, 1_000_000, 10_000_000, 2500, 2_500_000, 1_000_000, 1000]
@@ -70,9 +118,21 @@ def test_every_console_script_resolves_and_make_calls_them():
     from pipeline.config import REPO_ROOT
 
     scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert {"recolake-ingest", "recolake-dbt", "recolake-ml", "recolake-sync", "recolake-bench"} <= set(scripts)
+    assert {"recolake-ingest", "recolake-dbt", "recolake-ml", "recolake-sync", "recolake-recommend",
+            "recolake-bench"} <= set(scripts)
     for target in scripts.values():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function)), target
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert "scripts/run_dbt.py" not in makefile and "$(BIN)/recolake-dbt build" in makefile
+    assert "$(BIN)/recolake-recommend" in makefile
+
+
+def test_the_recommend_chain_runs_its_steps_in_order_and_tunes_only_when_asked():
+    from pipeline.commands.recommend import chosen_steps
+
+    assert chosen_steps(None, tune=False) == ["ingest", "transform", "train", "recommendations", "sync"]
+    assert chosen_steps(None, tune=True) == ["ingest", "transform", "tune", "train", "recommendations", "sync"]
+    assert chosen_steps("transform,ingest", tune=False) == ["ingest", "transform"]
+    with pytest.raises(UserError, match="unknown steps serve; the chain is ingest -> transform"):
+        chosen_steps("ingest serve", tune=False)
