@@ -97,7 +97,8 @@ def _data_lines(paths: list[Path]) -> int:
 
 def _result(measured: Measured, rows: int | None = None, **extra: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"seconds": measured.seconds, "peak_mb": measured.peak_mb,
-                              "peak_together_mb": measured.together_mb}
+                              "peak_together_mb": measured.together_mb,
+                              "peak_together_by_kind": measured.together_by_kind}
     if rows is not None:
         result["rows"] = rows
         result["rows_per_second"] = round(rows / measured.seconds) if measured.seconds else None

@@ -40,6 +40,19 @@ def test_monitor_sums_what_processes_hold_at_once_not_their_separate_peaks(tmp_p
     assert 400 <= measured.together_mb < 400 + 150  # the pair together, not 200 + 200 + 300
 
 
+def test_monitor_counts_a_fork_that_shares_its_parents_pages_once(tmp_path):
+    # A fork without exec (the JVM spawning a shell command, a Python worker forked from its daemon)
+    # shows its parent's resident pages as its own until it execs or writes them.
+    code = ("import os, time\n"
+            "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])\n"
+            "pid = os.fork()\n"
+            "time.sleep(1.5)\n"
+            "os._exit(0) if pid == 0 else os.waitpid(pid, 0)")
+    measured = run_measured([sys.executable, "-c", code], {}, tmp_path / "log.txt", tmp_path)
+    assert measured.returncode == 0
+    assert 300 <= measured.together_mb < 300 + 100 and measured.together_by_kind["processes"] == 1
+
+
 def test_ratios_and_markdown_from_stage_results():
     stages = {
         "ingest": {"seconds": 10.0, "rows": 1000, "rows_per_second": 100, "peak_mb": {"python": 100.0, "jvm": 900.0}},
