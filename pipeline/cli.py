@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
 
-from pipeline.config import REPO_ROOT
+from pipeline.config import REPO_ROOT, Settings, load_settings
 from pipeline.errors import UserError
 
-__all__ = ["UserError", "configure_logging", "entry_point_argv", "run_main"]
+__all__ = ["UserError", "configure_logging", "entry_point_argv", "run_main", "step_main"]
 
 
 def entry_point_argv(*args: str) -> list[str]:
@@ -40,3 +41,18 @@ def run_main(main: Callable[[], int]) -> None:
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
     sys.exit(code)
+
+
+def step_main(description: str, step: Callable[[Settings, bool], object]) -> Callable[[], int]:
+    """``main`` of a command that runs one step of the chain (``step(settings, progress)``) on the
+    configured lakehouse; ``--quiet`` turns its progress bars off."""
+
+    def main() -> int:
+        parser = argparse.ArgumentParser(description=description)
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
+        args = parser.parse_args()
+        configure_logging()
+        step(load_settings(), not args.quiet)
+        return 0
+
+    return main

@@ -6,12 +6,11 @@ were rejected; the last line says which file, why, and what to change.
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 from pipeline import health
-from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import Settings, dbt_vars, load_settings
+from pipeline.cli import UserError, run_main, step_main
+from pipeline.config import Settings, dbt_vars
 from pipeline.ingest.run import health_inputs, ingest, log_result
 from pipeline.spark import get_spark
 
@@ -36,13 +35,7 @@ def ingest_landing_folder(settings: Settings, progress: bool = True) -> None:
         raise UserError(verdict.message, exit_code=1)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args()
-    configure_logging()
-    ingest_landing_folder(load_settings(), progress=not args.quiet)
-    return 0
+main = step_main(__doc__, ingest_landing_folder)
 
 
 def cli() -> None:

@@ -6,12 +6,11 @@ is set; otherwise starts (and leaves running) the project-private MariaDB.
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 from pipeline import lock
-from pipeline.cli import configure_logging, run_main
-from pipeline.config import Settings, load_settings
+from pipeline.cli import run_main, step_main
+from pipeline.config import Settings
 from pipeline.mysql.connection import connect
 from pipeline.mysql.target import sync_target
 from pipeline.spark import get_spark
@@ -35,13 +34,7 @@ def sync_marts(settings: Settings, progress: bool = True) -> None:
              ", ".join(sorted({r.path for r in results})) or "nothing to do")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args()
-    configure_logging()
-    sync_marts(load_settings(), progress=not args.quiet)
-    return 0
+main = step_main(__doc__, sync_marts)
 
 
 def cli() -> None:
