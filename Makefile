@@ -97,7 +97,7 @@ train: setup ## evaluate ALS, EASE, popularity (and oracle) side by side, retrai
 tune: setup ## choose model + parameters on a validation split of the training part; `make train` then uses them
 	$(BIN)/recolake-ml tune $(TUNE_ARGS) $(ML_ARGS)
 
-recommend: setup ## the whole chain on generated data (generates it when RAW_DIR is empty); TUNE=1 tunes first
+recommend: setup ## the whole chain in one process (generates data when RAW_DIR is empty); run again for new files; TUNE=1 tunes first
 	@if [ -z "$$(find $(RAW_DIR) -name '*.csv*' -print -quit 2>/dev/null)" ]; then \
 	  $(MAKE) --no-print-directory data; fi
 	$(BIN)/recolake-recommend $(if $(TUNE),--tune) --ml-args '$(ML_ARGS)' --tune-args '$(TUNE_ARGS)'
