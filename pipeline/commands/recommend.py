@@ -30,7 +30,7 @@ from pipeline.commands.ingest import ingest_landing_folder
 from pipeline.commands.sync import sync_marts
 from pipeline.config import Settings, ensure_writable, load_settings
 from pipeline.dbt_runner import run_dbt_checked
-from pipeline.spark import check_prerequisites, release_driver_memory
+from pipeline.spark import check_prerequisites, get_spark, release_driver_memory
 from pipeline.timing import StageTimer
 
 log = logging.getLogger("recommend")
@@ -99,6 +99,8 @@ def main() -> int:
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the step timings go there after the first step
     lock.hold(settings)  # for the whole chain: no other run slips in between two steps
     started, clock = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), time.perf_counter()
+    # One Spark application for the whole chain (dbt in session mode joins it): a cluster lists it once.
+    get_spark("recommend", settings)
     timings = settings.reports_dir / "last_chain.json"
     bar = None if args.quiet else tqdm(total=len(steps), desc="recommend", unit="step")
     timer = StageTimer(bar=bar)
