@@ -7,6 +7,7 @@ raise :class:`MlDataError`, a one-line user error naming what to do.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +36,24 @@ class StrengthRule:
                    {k: float(v) for k, v in dbt_vars["event_weights"].items()})
 
 
+# On a shared metastore (cluster mode) an analyst's dbt run re-creates the views: for a moment a view's
+# name is absent. Look again before calling a table missing.
+RECHECK_SECONDS = (0.5, 1.0, 2.0)
+
+
+def _exists(spark: SparkSession, name: str) -> bool:
+    if spark.catalog.tableExists(name):
+        return True
+    for wait in RECHECK_SECONDS:
+        time.sleep(wait)
+        if spark.catalog.tableExists(name):
+            return True
+    return False
+
+
 def read_table(spark: SparkSession, name: str, columns: list[str | None]) -> DataFrame:
     """The table, after checking it exists and has the columns; otherwise one line saying what to do."""
-    if not spark.catalog.tableExists(name):
+    if not _exists(spark, name):
         raise MlDataError(f"table {name} does not exist: run `make transform` first (or name another table)")
     table = spark.table(name)
     missing = [c for c in columns if c and c not in table.columns]
