@@ -169,6 +169,21 @@ def dbt_incremental(scale: Scale) -> dict[str, Any]:
     return _result(measured, **_per_node(measured.seconds, _dbt_nodes()))
 
 
+def _training_details(scale: Scale) -> tuple[int, dict[str, Any]]:
+    """Interactions trained on, and the figures of `ml run`'s report (reports/last_run.json)."""
+    report = json.loads((scale.root / "reports" / "last_run.json").read_text())
+    metrics = report["metrics"]
+    return report["counts"]["interactions"], {
+        "stage_seconds": report["stage_seconds"], "counts": report["counts"],
+        "ndcg_at_10": {m: v["ndcg@10"] for m, v in metrics.items()},
+        "fit_seconds": {m: v["fit_seconds"] for m, v in metrics.items() if "fit_seconds" in v}}
+
+
+def _synced_rows(scale: Scale, stage: str) -> int:
+    """Rows the sync loaded, from the last summary line of the stage's log."""
+    return int(re.findall(r": (\d+) rows loaded in", (scale.root / "logs" / f"{stage}.log").read_text())[-1])
+
+
 def _chain(scale: Scale, stage: str, *args: str) -> tuple[Measured, dict[str, float]]:
     """`make recommend`'s one-process chain (pipeline/commands/recommend.py) and its step seconds."""
     measured = scale.run(stage, "-m", "pipeline.commands.recommend", "--quiet", *args)
@@ -201,18 +216,13 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
     lines = _data_lines([scale.raw_dir / day.name])
     serve = " ".join(SERVE_OPTIONS.get(scale.shape, ()))
     measured, steps = _chain(scale, "daily", *(["--ml-args", serve] if serve else []))
-    report = json.loads((scale.root / "reports" / "last_run.json").read_text())
-    synced = re.findall(r": (\d+) rows loaded in", (scale.root / "logs" / "daily.log").read_text())
+    interactions, training = _training_details(scale)
     return {"daily": _result(measured, lines, steps=steps),
             "ingest_day": _step(steps["ingest"], "daily", lines),
             "dbt_incremental": _step(steps["transform"], "daily"),
-            "train": _step(steps["train"], "daily", report["counts"]["interactions"],
-                           stage_seconds=report["stage_seconds"], counts=report["counts"],
-                           ndcg_at_10={m: v["ndcg@10"] for m, v in report["metrics"].items()},
-                           fit_seconds={m: v["fit_seconds"] for m, v in report["metrics"].items()
-                                        if "fit_seconds" in v}),
+            "train": _step(steps["train"], "daily", interactions, **training),
             "dbt_recommendations": _step(steps["recommendations"], "daily"),
-            "sync": _step(steps["sync"], "daily", int(synced[-1]))}
+            "sync": _step(steps["sync"], "daily", _synced_rows(scale, "daily"))}
 
 
 # At the seed month's 4.5M users, personal lists go to users active in the last week (ml/params.py
@@ -222,10 +232,8 @@ SERVE_OPTIONS = {"rees46-month": ("--serve-active-days", "7")}
 
 def train(scale: Scale) -> dict[str, Any]:
     measured = scale.run("train", "-m", "ml", "run", "--quiet", *SERVE_OPTIONS.get(scale.shape, ()))
-    report = json.loads((scale.root / "reports" / "last_run.json").read_text())
-    return _result(measured, report["counts"]["interactions"], stage_seconds=report["stage_seconds"],
-                   counts=report["counts"], ndcg_at_10={m: v["ndcg@10"] for m, v in report["metrics"].items()},
-                   fit_seconds={m: v["fit_seconds"] for m, v in report["metrics"].items() if "fit_seconds" in v})
+    rows, details = _training_details(scale)
+    return _result(measured, rows, **details)
 
 
 def als_peer(scale: Scale) -> dict[str, Any]:
@@ -246,8 +254,7 @@ def cluster_up(scale: Scale) -> dict[str, Any]:
 
 def sync(scale: Scale) -> dict[str, Any]:
     measured = scale.run("sync", "sync_mysql.py", "--quiet")
-    rows = re.findall(r": (\d+) rows loaded in", (scale.root / "logs" / "sync.log").read_text())
-    return _result(measured, int(rows[-1]))
+    return _result(measured, _synced_rows(scale, "sync"))
 
 
 def tableau_extract(scale: Scale) -> dict[str, Any]:
