@@ -59,12 +59,14 @@ help: ## list the targets
 
 setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, MariaDB, Delta and MariaDB JDBC jars (idempotent)
 
-$(SETUP_STAMP): pyproject.toml scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh
+$(SETUP_STAMP): pyproject.toml dbt_plugin/pyproject.toml dbt_plugin/dbt_recolake.py scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh
 	bash scripts/setup/ensure_java.sh
 	bash scripts/setup/ensure_mariadb.sh
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	# The dbt plugin (the lakehouse lock for plain dbt) as a real module: dbt does not see editable ones.
+	$(PY) -m pip install --quiet --no-deps ./dbt_plugin
 	@$(PY) -c "import importlib.metadata as m, sys; v = m.version('delta-spark'); \
 	  sys.exit(0 if v == '$(DELTA_VERSION)' else f'delta-spark {v} installed but Makefile DELTA_VERSION is $(DELTA_VERSION)')"
 	touch $@
@@ -148,7 +150,7 @@ test-fast: setup ## the pure tests only (no Java, MariaDB or Chromium): seconds
 	$(PY) -m pytest -m "not spark and not mysql and not browser"
 
 lint: setup ## ruff on the Python code, sqlfluff (sparksql, .sqlfluff) on the dbt SQL; both pinned in the test extra
-	$(PY) -m ruff check pipeline ml bench scripts tests .ci
+	$(PY) -m ruff check pipeline ml bench scripts tests dbt_plugin .ci
 	$(PY) -m sqlfluff lint dbt_project/models dbt_project/tests
 
 bench: setup $(BENCH_STAMP) ## time every stage at SCALES="100k 1M" (add 10M) with DuckDB/implicit/raw-load peers; STAGES for a subset; ENGINES="embedded cluster" for both modes

@@ -29,6 +29,8 @@ import yaml
 from pipeline.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The lakehouse lock (pipeline/lock.py), in the lakehouse folder.
+LOCK_FILE_NAME = ".lakehouse.lock"
 
 
 ENGINES = ("embedded", "cluster")
@@ -165,7 +167,7 @@ class Settings:
 
     @property
     def lock_file(self) -> Path:
-        return self.lakehouse_dir / ".lakehouse.lock"
+        return self.lakehouse_dir / LOCK_FILE_NAME
 
     def exported_env(self) -> dict[str, str]:
         """Variables that make dbt's profile resolve to exactly these absolute paths."""

@@ -2,8 +2,10 @@
 
 A file's unusable share is (lines rejected at ingest + rows quarantined by dbt) / lines read.
 Above ``health_warn_share`` it is logged as a warning; above ``health_error_share`` the step
-fails. The same rules judge ``make ingest`` (rejections only: quarantine is dbt's) and
-``dbt build`` (the marts ``data_health_files`` / ``data_health_reasons``).
+fails. A file that keeps its events but loses one attribute on more than ``health_warn_share``
+of its lines (every ``category_id`` of a spreadsheet-resaved file) is a warning too: the marts
+then show those events as unknown. The same rules judge ``make ingest`` (rejections only:
+quarantine is dbt's) and ``dbt build`` (the marts ``data_health_files`` / ``data_health_reasons``).
 """
 
 from __future__ import annotations
@@ -24,14 +26,28 @@ QUARANTINE_TABLE = "cleaned.quarantined_events"
 
 
 @dataclass(frozen=True)
+class DroppedAttribute:
+    """The attribute a file's kept events lost most often."""
+
+    column: str  # category_id, brand, category_code, user_session or price
+    reason: str  # its most frequent reason, e.g. 'category_id unreadable'
+    rows: int
+
+
+@dataclass(frozen=True)
 class FileVerdict:
     name: str
     lines_read: int
     unusable: int  # rejected + quarantined
+    dropped: DroppedAttribute | None = None
 
     @property
     def share(self) -> float:
         return self.unusable / self.lines_read if self.lines_read else 0.0
+
+    @property
+    def dropped_share(self) -> float:
+        return self.dropped.rows / self.lines_read if self.dropped and self.lines_read else 0.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,8 @@ class Assessment:
             "files": len(self.files),
             "lines_read": sum(f.lines_read for f in self.files),
             "unusable_rows": sum(f.unusable for f in self.files),
-            "worst_files": [{**asdict(f), "share": round(f.share, 6)} for f in worst],
+            "worst_files": [{**asdict(f), "share": round(f.share, 6), "dropped_share": round(f.dropped_share, 6)}
+                            for f in worst],
             "problems": [{"outcome": p.outcome, "reason": p.reason, "rows": p.rows, "files": len(p.files)}
                          for p in self.problems[:20]],
         }
@@ -96,32 +113,70 @@ def _fix(problem: Problem, settings: dict[str, Any], unknown_types: Sequence[str
     return "see raw.events_rejected and cleaned.quarantined_events"
 
 
-def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], settings: dict[str, Any],
-           unknown_types: Sequence[str] = ()) -> Assessment:
-    """Judge the files against the thresholds; the message describes the worst level reached."""
+def attribute_consequence(column: str) -> str:
+    """What losing ``column`` does to the marts, and its likely cause and fix."""
+    if column == "category_id":
+        return ("as after a spreadsheet re-save, which writes 64-bit ids like 1.48758E+18; the category marts "
+                "show these events as unknown; load the original file, or export the id columns as text")
+    if column == "price":
+        return ("the views and carts keep their events without a price (purchases without a usable price are "
+                "quarantined); check the export's prices")
+    if column in ("brand", "category_code", "user_session"):
+        return (f"{column} held bytes that are not UTF-8, as in a latin-1 / CP1252 export; the brand and "
+                "category marts show these events as unknown; save the file as UTF-8")
+    return "these events are kept without it"
+
+
+def _which(flagged: Sequence[FileVerdict], example: FileVerdict, total: int) -> str:
+    return (f"{example.name} is" if len(flagged) == 1
+            else f"{len(flagged)} of {total} files (e.g. {example.name}) are")
+
+
+def _unusable_message(flagged: Sequence[FileVerdict], files: Sequence[FileVerdict], ranked: Sequence[Problem],
+                      settings: dict[str, Any], unknown_types: Sequence[str], error: bool) -> str:
     warn_share, error_share = float(settings["health_warn_share"]), float(settings["health_error_share"])
-    errors = [f for f in files if f.share > error_share]
-    warns = [f for f in files if warn_share < f.share <= error_share]
-    status = "error" if errors else "warn" if warns else "ok"
-    ranked = sorted(problems, key=lambda p: (-p.rows, p.reason))
-    if status == "ok":
-        return Assessment("ok", "", list(files), ranked)
-    flagged = errors or warns
     names = {f.name for f in flagged}
-    relevant = [p for p in ranked if p.files & names] or ranked
+    relevant = [p for p in ranked if p.files & names] or list(ranked)
     top = relevant[0] if relevant else None
-    threshold, setting = (error_share, "HEALTH_ERROR_SHARE") if errors else (warn_share, "HEALTH_WARN_SHARE")
+    threshold, setting = (error_share, "HEALTH_ERROR_SHARE") if error else (warn_share, "HEALTH_WARN_SHARE")
     lines = sum(f.lines_read for f in flagged)
     unusable = sum(f.unusable for f in flagged)
     example = max(flagged, key=lambda f: (f.share, f.name))
-    which = (f"{example.name} is" if len(flagged) == 1
-             else f"{len(flagged)} of {len(files)} files (e.g. {example.name}) are")
-    message = f"data health: {which} more than {threshold:.0%} unusable: {unusable:,} of {lines:,} lines"
+    message = (f"data health: {_which(flagged, example, len(files))} more than {threshold:.0%} unusable: "
+               f"{unusable:,} of {lines:,} lines")
     if top is not None:
         message += (f"; most often {top.outcome} '{top.reason}' ({top.rows:,} rows); "
                     f"{_fix(top, settings, unknown_types)}")
-    message += f"; to accept such files, raise {setting} (now {threshold:g})"
-    return Assessment(status, message, list(files), ranked)
+    return message + f"; to accept such files, raise {setting} (now {threshold:g})"
+
+
+def _attribute_message(flagged: Sequence[FileVerdict], files: Sequence[FileVerdict], warn_share: float) -> str:
+    example = max(flagged, key=lambda f: (f.dropped_share, f.name))
+    dropped = example.dropped
+    assert dropped is not None
+    return (f"data health: {_which(flagged, example, len(files))} losing {dropped.column} on more than "
+            f"{warn_share:.0%} of lines (events kept): '{dropped.reason}' on {dropped.rows:,} of "
+            f"{example.lines_read:,} lines ({example.dropped_share:.0%}){f' of {example.name}' if len(flagged) > 1 else ''}; "
+            f"{attribute_consequence(dropped.column)}; to accept such files, raise HEALTH_WARN_SHARE "
+            f"(now {warn_share:g})")
+
+
+def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], settings: dict[str, Any],
+           unknown_types: Sequence[str] = ()) -> Assessment:
+    """Judge the files against the thresholds; the message describes the worst level reached, and
+    then the files that lost an attribute on more than the warn share of their lines."""
+    warn_share, error_share = float(settings["health_warn_share"]), float(settings["health_error_share"])
+    errors = [f for f in files if f.share > error_share]
+    warns = [f for f in files if warn_share < f.share <= error_share]
+    attributes = [f for f in files if f.dropped_share > warn_share and f.share <= error_share]
+    status = "error" if errors else "warn" if warns or attributes else "ok"
+    ranked = sorted(problems, key=lambda p: (-p.rows, p.reason))
+    parts = []
+    if errors or warns:
+        parts.append(_unusable_message(errors or warns, files, ranked, settings, unknown_types, bool(errors)))
+    if attributes:
+        parts.append(_attribute_message(attributes, files, warn_share))
+    return Assessment(status, "; also ".join(parts), list(files), ranked)
 
 
 def report(assessment: Assessment, path: Path, checked_by: str) -> None:
@@ -137,8 +192,12 @@ def report(assessment: Assessment, path: Path, checked_by: str) -> None:
 def from_marts(query: Callable[[str], list[Any]], settings: dict[str, Any]) -> Assessment:
     """Assess the data_health marts built by dbt; ``query`` runs SQL (Spark, or the Thrift Server)
     and returns rows with columns as attributes."""
-    files = [FileVerdict(r.source_file, int(r.lines_read or 0), int(r.rejected_rows + r.quarantined_rows))
-             for r in query(f"select source_file, lines_read, rejected_rows, quarantined_rows from {FILES_TABLE}")]
+    files = [FileVerdict(r.source_file, int(r.lines_read or 0), int(r.rejected_rows + r.quarantined_rows),
+                         DroppedAttribute(r.dropped_attribute, r.dropped_attribute_reason,
+                                          round(float(r.dropped_attribute_share) * int(r.lines_read)))
+                         if r.dropped_attribute else None)
+             for r in query(f"""select source_file, lines_read, rejected_rows, quarantined_rows, dropped_attribute,
+                                       dropped_attribute_reason, dropped_attribute_share from {FILES_TABLE}""")]
     rows = query(f"""
         select outcome, reason, sum(row_count) as row_count,
                date_format(min(first_event_at), 'yyyy-MM-dd HH:mm:ss') as first_event_at,

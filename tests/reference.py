@@ -75,22 +75,22 @@ MAX_PRICE = Decimal(100000)  # dbt_project.yml vars.max_price
 MIN_TIME = dt.datetime(1990, 1, 1)  # vars.min_event_date
 
 
-def _bad_price(e: Event) -> bool:
-    return e.price is None or e.price < 0 or e.price > MAX_PRICE
+def _bad_price(e: Event, max_price: Decimal) -> bool:
+    return e.price is None or e.price < 0 or e.price > max_price
 
 
-def quarantined(e: Event) -> bool:
+def quarantined(e: Event, max_price: Decimal = MAX_PRICE) -> bool:
     latest = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=1)
-    return (e.user_id is None or e.product_id is None or (e.type == "purchase" and _bad_price(e))
+    return (e.user_id is None or e.product_id is None or (e.type == "purchase" and _bad_price(e, max_price))
             or not MIN_TIME <= e.time <= latest or e.type not in KNOWN_TYPES)
 
 
-def cleaned(events: list[Event]) -> list[Event]:
+def cleaned(events: list[Event], max_price: Decimal = MAX_PRICE) -> list[Event]:
     """Usable events without exact duplicates, repeated carts per (user, product, session, day) collapsed;
     an implausible price on an event other than a purchase is dropped (None)."""
-    usable = sorted({e for e in events if not quarantined(e)}, key=lambda e: e.time)
-    usable = [replace(e, price=None) if e.type != "purchase" and e.price is not None and _bad_price(e) else e
-              for e in usable]
+    usable = sorted({e for e in events if not quarantined(e, max_price)}, key=lambda e: e.time)
+    usable = [replace(e, price=None) if e.type != "purchase" and e.price is not None and _bad_price(e, max_price)
+              else e for e in usable]
     seen_carts: set[tuple] = set()
     out = []
     for e in usable:

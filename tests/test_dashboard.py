@@ -12,6 +12,7 @@ import pytest
 from ml.params import EvalSpec, RunParams
 from ml.run import run
 from pipeline.config import REPO_ROOT
+from pipeline.dashboard import svg
 from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
 from pipeline.dbt_runner import run_dbt
@@ -41,9 +42,11 @@ class Charts(HTMLParser):
         a = dict(attrs)
         if tag == "section" and "chart" in (a.get("class") or ""):
             self._current = a["id"]
-            self.sections[a["id"]] = {"empty": a.get("data-empty") == "true", "data": [], "rows": 0}
+            self.sections[a["id"]] = {"empty": a.get("data-empty") == "true", "data": [], "rows": 0, "heights": []}
         elif self._current and "datum" in (a.get("class") or "").split():
             self.sections[self._current]["data"].append((a["data-label"], float(a["data-value"])))
+            if tag == "rect":
+                self.sections[self._current]["heights"].append(float(a["height"]))
         elif self._current and tag == "tr":
             self.sections[self._current]["rows"] += 1
 
@@ -104,7 +107,16 @@ def test_every_chart_renders_from_the_synced_marts_without_console_errors(synced
     assert sum(statuses.values()) == 10  # one row per generated daily file
     cur.execute("select als from model_quality_latest where metric = 'ndcg' and k = 10")
     assert ("ndcg@10 ALS", pytest.approx(cur.fetchone()[0])) in charts["model-quality"]["data"]
+    cur.execute("select sum(views), sum(carts), sum(purchases) from funnel_daily_category")
+    assert charts["funnel"]["data"] == list(zip(("views", "carts", "purchases"), map(float, cur.fetchone())))
     conn.close()
+
+    # Readable: on the funnel's log axis purchases (1.5 % of views here) stand at least a quarter as tall
+    # as views, and the quality chart's axis ends near its largest score (scores around 0.1, not a 0-1 axis).
+    funnel = charts["funnel"]["heights"]
+    assert funnel[0] > funnel[1] > funnel[2] >= funnel[0] / 4
+    quality = charts["model-quality"]["heights"]
+    assert max(quality) >= 0.4 * (svg.HEIGHT - svg.MARGIN_TOP - svg.MARGIN_BOTTOM)
 
 
 def test_delta_marts_give_the_same_page_as_mysql(spark, synced):

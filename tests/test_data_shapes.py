@@ -20,7 +20,10 @@ from ml.params import InputSpec, RunParams
 from ml.run import run
 from pipeline import health
 from pipeline.config import Settings, dbt_vars
+from pipeline.dashboard.marts import DeltaMarts
+from pipeline.dashboard.page import build_page
 from pipeline.dbt_runner import run_dbt, run_dbt_checked
+from pipeline.doctor import check_data_health
 from pipeline.errors import UserError
 from pipeline.generate.params import DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
@@ -142,10 +145,26 @@ EXCEL_ROWS = [
 ]
 
 
-def test_a_spreadsheet_resaved_file_keeps_every_event_and_drops_only_the_rounded_ids(spark, settings):
+def test_a_spreadsheet_resaved_file_keeps_every_event_and_drops_only_the_rounded_ids(spark, settings, caplog):
     _land(spark, settings, {"excel.csv": ("\r\n".join([HEADER_LINE, *EXCEL_ROWS]) + "\r\n").encode()})
-    verdict = run_dbt_checked(["build", "--exclude", "tag:recommendations"])
-    assert verdict is not None and verdict.status == "ok"
+    with caplog.at_level(logging.WARNING, logger="pipeline.health"):
+        verdict = run_dbt_checked(["build", "--exclude", "tag:recommendations"])
+    # Every event is kept, but the file lost category_id on every line: a warning naming the column,
+    # its share and the likely cause, in the log, the verdict file, the health mart, the doctor and the dashboard.
+    assert verdict is not None and verdict.status == "warn"
+    assert verdict.message.startswith(
+        "data health: excel.csv is losing category_id on more than 1% of lines (events kept): "
+        "'category_id unreadable' on 4 of 4 lines (100%); as after a spreadsheet re-save")
+    assert "the category marts show these events as unknown" in verdict.message
+    assert verdict.message in caplog.text
+    assert json.loads((settings.reports_dir / "data_health.json").read_text())["message"] == verdict.message
+    assert "losing category_id" in check_data_health(settings).detail
+    (file,) = spark.table(health.FILES_TABLE).collect()
+    assert (file.health_status, file.dropped_attribute, file.dropped_attribute_share, file.unusable_share) == (
+        "warn", "category_id", 1.0, 0.0)
+    assert file.main_problem == "attribute dropped: category_id unreadable on 100.0 % of lines"
+    page = build_page(DeltaMarts(spark))
+    assert "category_id 100.0%" in page and "attribute dropped: category_id unreadable on 100.0 % of lines: as after" in page
     cleaned = {(r.event_type, r.product_id): r for r in spark.table("cleaned.cleaned_events").collect()}
     assert set(cleaned) == {("purchase", 1004856), ("remove_from_cart", 1004856), ("view", 1005115),
                             ("purchase", 1005115)}

@@ -1,9 +1,14 @@
 {#- dbt's own rule (--full-refresh or the full_refresh config), plus one of ours: an incremental
-    table that records the rules its rows were decided with (tblproperties recolake.rules) is
+    table that records the rules its rows were decided with (macros/rules_stamp.sql) is
     rebuilt in full when those rules have changed since, so a new quarantine bound re-decides
     every row instead of leaving the old verdicts next to the new ones. Overrides the global
     macro of the same name, which is_incremental() and the incremental materialization call. -#}
 {% macro should_full_refresh() %}
+    {#- `dbt show --select <incremental model>` previews what the table holds (the full query), not the
+        rows a run would merge: those are none when nothing new arrived. -#}
+    {%- if flags.WHICH == 'show' -%}
+        {{ return(true) }}
+    {%- endif -%}
     {%- set forced = config.get('full_refresh') -%}
     {%- if forced is none -%}
         {%- set forced = flags.FULL_REFRESH -%}
@@ -16,7 +21,7 @@
 
 
 {% macro rules_changed_since_build() %}
-    {%- set wanted = (config.get('tblproperties') or {}).get('recolake.rules') -%}
+    {%- set wanted = wanted_rules_stamp() -%}
     {%- if not execute or wanted is none -%}
         {{ return(false) }}
     {%- endif -%}

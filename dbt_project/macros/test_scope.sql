@@ -35,7 +35,7 @@
         {%- for node in scoped_test_models() -%}
             {%- set existing = adapter.get_relation(database=node.database, schema=node.schema,
                                                     identifier=node.alias) -%}
-            {%- set wanted = (node.config.get('tblproperties') or {}).get('recolake.rules') -%}
+            {%- set wanted = wanted_rules_stamp(node.config) -%}
             {%- if existing is not none and (wanted is none or wanted == built_with_rules(existing)) -%}
                 {%- do selects.append("select '" ~ node.unique_id ~ "' as node, max(last_ingested_at) as watermark"
                                       ~ " from " ~ existing) -%}

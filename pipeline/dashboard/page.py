@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from html import escape
 
+from pipeline import health
 from pipeline.dashboard import svg
 from pipeline.dashboard.marts import MartSource, Row
 
@@ -103,7 +104,7 @@ def _ranking_charts(marts: dict[str, list[Row]]) -> list[Chart]:
               svg.hbar_chart([f"user {r['user_id']}" for r in customers], [_f(r["spend"]) for r in customers],
                              svg.money) if customers else None),
         Chart("funnel", "View → cart → purchase funnel", rates,
-              svg.bar_chart([s for s, _ in stages], [v for _, v in stages], svg.number, "events")
+              svg.bar_chart([s for s, _ in stages], [v for _, v in stages], svg.number, "events", log=True, labelled=True)
               if funnel else None),
         Chart("category-revenue", "Revenue by top-level category", "category_revenue · level 1 (USD)",
               svg.hbar_chart([r["category"] for r in categories], [_f(r["revenue"]) for r in categories], svg.money)
@@ -141,19 +142,33 @@ def _model_charts(marts: dict[str, list[Row]]) -> list[Chart]:
     ]
 
 
+def _attribute_lost(row: Row) -> str:
+    return f"{escape(row['dropped_attribute'])} {_f(row['dropped_attribute_share']):.1%}" if row["dropped_attribute"] else ""
+
+
+def _main_problem(row: Row) -> str:
+    """The mart's main problem; for a file flagged for a lost attribute, with its consequence and likely cause."""
+    problem = str(row["main_problem"] or "")
+    if row["dropped_attribute"] and problem.startswith("attribute dropped"):
+        problem += f": {health.attribute_consequence(row['dropped_attribute'])}"
+    return problem
+
+
 def _health_chart(marts: dict[str, list[Row]]) -> Chart:
     """Files by health status, and the files with the largest unusable share and their main problem."""
     files = marts["data_health_files"]
     worst = sorted((r for r in files if r["health_status"] != "ok"),
                    key=lambda r: (-_f(r["unusable_share"]), r["source_file"]))[:8]
     counts = {s: sum(r["health_status"] == s for r in files) for s in ("ok", "warn", "error")}
-    table = ("<table><tr><th>file</th><th>status</th><th>lines</th><th>unusable</th><th>main problem</th></tr>"
+    table = ("<table><tr><th>file</th><th>status</th><th>lines</th><th>unusable</th><th>attribute lost</th>"
+             "<th>main problem</th></tr>"
              + "".join(f"<tr><td>{escape(r['source_file'])}</td><td>{r['health_status']}</td>"
                        f"<td class=\"num\">{int(r['lines_read']):,}</td>"
                        f"<td class=\"num\">{_f(r['unusable_share']):.1%}</td>"
-                       f"<td>{escape(str(r['main_problem'] or ''))}</td></tr>" for r in worst) + "</table>")
+                       f"<td>{_attribute_lost(r)}</td>"
+                       f"<td>{escape(_main_problem(r))}</td></tr>" for r in worst) + "</table>")
     subtitle = (f"data_health_files · {counts['ok']} files ok, {counts['warn']} warn, {counts['error']} error "
-                "(unusable = rejected at ingest or quarantined)")
+                "(unusable = rejected at ingest or quarantined; attribute lost = kept events that lost a column)")
     body = (svg.bar_chart(list(counts), [float(v) for v in counts.values()], svg.number, "files")
             + (table if worst else "<p class=\"sub\">Every file is within the warn threshold.</p>"))
     return Chart("data-health", "Data health by landing file", subtitle, body if files else None)

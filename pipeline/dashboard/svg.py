@@ -7,6 +7,7 @@ attributes, so tests (and curious users) can read exactly what is drawn.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from html import escape
 
@@ -17,7 +18,7 @@ Formatter = Callable[[float], str]
 
 
 def number(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"
 
 
 def money(value: float) -> str:
@@ -29,21 +30,53 @@ def ratio(value: float) -> str:
 
 
 def _nice_max(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (0.12 -> 0.2, 740 -> 1000)."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
+    magnitude = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
-        if step * magnitude >= value:
+        if step * magnitude >= value * (1 - 1e-12):
             return step * magnitude
     return value
 
 
-def _frame(inner: str, y_max: float, fmt: Formatter, y_label: str) -> str:
+class LinearScale:
+    """Values from 0 to a round maximum, five evenly spaced ticks."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.top = _nice_max(max(values, default=0.0))
+
+    def fraction(self, value: float) -> float:
+        return value / self.top
+
+    def ticks(self) -> list[float]:
+        return [self.top * i / 4 for i in range(5)]
+
+
+class LogScale:
+    """Powers of ten, for values that span orders of magnitude (views against purchases)."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        positive = [v for v in values if v > 0] or [1.0]
+        # A decade below the smallest value, so its bar is at least one decade tall.
+        self.low = math.floor(math.log10(min(positive))) - 1
+        self.high = math.ceil(math.log10(max(positive)))
+
+    def fraction(self, value: float) -> float:
+        return (math.log10(value) - self.low) / (self.high - self.low) if value > 0 else 0.0
+
+    def ticks(self) -> list[float]:
+        return [10.0 ** e for e in range(self.low, self.high + 1)]
+
+
+Scale = LinearScale | LogScale
+
+
+def _frame(inner: str, scale: Scale, fmt: Formatter, y_label: str) -> str:
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     ticks = []
-    for i in range(5):
-        value = y_max * i / 4
-        y = MARGIN_TOP + plot_h - plot_h * i / 4
+    for value in scale.ticks():
+        y = MARGIN_TOP + plot_h - plot_h * scale.fraction(value)
         ticks.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                      f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{escape(fmt(value))}</text>')
     label = (f'<text x="14" y="{MARGIN_TOP + plot_h / 2:.0f}" class="axis" text-anchor="middle" '
@@ -62,32 +95,38 @@ def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> str:
 def line_chart(labels: Sequence[str], values: Sequence[float], fmt: Formatter, y_label: str) -> str:
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
-    y_max = _nice_max(max(values))
+    scale = LinearScale(values)
     step = plot_w / max(1, len(values) - 1)
     xs = [MARGIN_LEFT + i * step for i in range(len(values))]
-    ys = [MARGIN_TOP + plot_h - plot_h * v / y_max for v in values]
+    ys = [MARGIN_TOP + plot_h - plot_h * scale.fraction(v) for v in values]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
     dots = "".join(
         f'<circle class="datum" cx="{x:.1f}" cy="{y:.1f}" r="3.5" data-label="{escape(lab)}" data-value="{v}">'
         f"<title>{escape(lab)}: {escape(fmt(v))}</title></circle>"
         for x, y, lab, v in zip(xs, ys, labels, values))
-    return _frame(f'<polyline points="{path}" class="line"/>{dots}{_x_labels(labels, xs)}', y_max, fmt, y_label)
+    return _frame(f'<polyline points="{path}" class="line"/>{dots}{_x_labels(labels, xs)}', scale, fmt, y_label)
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[float], fmt: Formatter, y_label: str) -> str:
+def bar_chart(labels: Sequence[str], values: Sequence[float], fmt: Formatter, y_label: str,
+              log: bool = False, labelled: bool = False) -> str:
+    """Vertical bars; ``log`` for values that span orders of magnitude, ``labelled`` to print each value."""
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
-    y_max = _nice_max(max(values))
+    scale: Scale = LogScale(values) if log else LinearScale(values)
     slot = plot_w / len(values)
     bars, xs = [], []
     for i, (lab, v) in enumerate(zip(labels, values)):
-        h = plot_h * v / y_max
+        h = plot_h * scale.fraction(v)
         x = MARGIN_LEFT + i * slot + slot * 0.15
+        top = MARGIN_TOP + plot_h - h
         xs.append(x + slot * 0.35)
-        bars.append(f'<rect class="datum bar" x="{x:.1f}" y="{MARGIN_TOP + plot_h - h:.1f}" width="{slot * 0.7:.1f}" '
+        bars.append(f'<rect class="datum bar" x="{x:.1f}" y="{top:.1f}" width="{slot * 0.7:.1f}" '
                     f'height="{h:.1f}" data-label="{escape(lab)}" data-value="{v}">'
                     f"<title>{escape(lab)}: {escape(fmt(v))}</title></rect>")
-    return _frame("".join(bars) + _x_labels(labels, xs), y_max, fmt, y_label)
+        if labelled:
+            bars.append(f'<text x="{x + slot * 0.35:.1f}" y="{max(top - 4, MARGIN_TOP + 10):.1f}" class="tick" '
+                        f'text-anchor="middle">{escape(fmt(v))}</text>')
+    return _frame("".join(bars) + _x_labels(labels, xs), scale, fmt, y_label + (" (log scale)" if log else ""))
 
 
 def hbar_chart(labels: Sequence[str], values: Sequence[float], fmt: Formatter) -> str:
@@ -111,7 +150,7 @@ def grouped_bar_chart(groups: Sequence[str], series: dict[str, Sequence[float]],
                       y_label: str) -> str:
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
-    y_max = _nice_max(max(max(v) for v in series.values()))
+    scale = LinearScale([v for values in series.values() for v in values])
     slot = plot_w / len(groups)
     width = slot * 0.8 / len(series)
     bars, xs = [], []
@@ -119,7 +158,7 @@ def grouped_bar_chart(groups: Sequence[str], series: dict[str, Sequence[float]],
         xs.append(MARGIN_LEFT + g * slot + slot / 2)
         for s, (name, values) in enumerate(series.items()):
             v = values[g]
-            h = plot_h * v / y_max
+            h = plot_h * scale.fraction(v)
             x = MARGIN_LEFT + g * slot + slot * 0.1 + s * width
             bars.append(f'<rect class="datum" fill="{PALETTE[s % len(PALETTE)]}" x="{x:.1f}" '
                         f'y="{MARGIN_TOP + plot_h - h:.1f}" width="{width * 0.92:.1f}" height="{h:.1f}" '
@@ -127,7 +166,7 @@ def grouped_bar_chart(groups: Sequence[str], series: dict[str, Sequence[float]],
                         f"<title>{escape(name)} {escape(group)}: {escape(fmt(v))}</title></rect>")
     legend = "".join(f'<span class="key"><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{escape(n)}</span>'
                      for s, n in enumerate(series))
-    return f'<div class="legend">{legend}</div>' + _frame("".join(bars) + _x_labels(groups, xs), y_max, fmt, y_label)
+    return f'<div class="legend">{legend}</div>' + _frame("".join(bars) + _x_labels(groups, xs), scale, fmt, y_label)
 
 
 def short_date(day: dt.date) -> str:

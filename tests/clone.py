@@ -1,0 +1,95 @@
+"""A clone of the project as a new user has it, driven only through its commands.
+
+The repository's dbt project and profile are copied beside a lakehouse, landing folder, reports and
+private MariaDB of its own; ``.jars`` and ``.venv`` are links to this checkout's. So the paths a user
+types work here exactly as in a fresh clone: ``make``'s entry points with the clone's settings in the
+environment (:meth:`Clone.run`), and plain ``dbt`` from ``dbt_project/`` with nothing but the profile
+(:meth:`Clone.dbt`), in an environment stripped of everything the project's wrapper sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.cli import entry_point_argv
+from pipeline.config import REPO_ROOT
+from pipeline.faults import CRASH_ENV
+from pipeline.mysql import local_server
+from pipeline.mysql.connection import connect
+
+# What a shell gives a user who never ran a project command: no LAKEHOUSE_*, DBT_*, VARS, rule or
+# Spark variables. JAVA_HOME is the toolchain's own and passes when set.
+ANALYST_ENV_KEEP = ("HOME", "LANG", "JAVA_HOME", "TMPDIR")
+
+
+@dataclass
+class Clone:
+    root: Path
+    env: dict[str, str]  # the clone's settings, as `make` exports them
+    outputs: list[str] = field(default_factory=list)  # every stdout/stderr, for the secrets check
+
+    def table_path(self, table: str) -> str:
+        schema, name = table.split(".")
+        return str(self.root / "lakehouse" / "warehouse" / f"{schema}.db" / name)
+
+    def run(self, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
+        """An entry point (``-m module ...`` or a script under scripts/), with the clone's settings."""
+        env = {**self.env, CRASH_ENV: crash_at} if crash_at else self.env
+        result = subprocess.run(entry_point_argv(*args), capture_output=True, text=True, env=env, timeout=900)
+        self.outputs += [result.stdout, result.stderr]
+        return result
+
+    @property
+    def dbt_project(self) -> Path:
+        return self.root / "dbt_project"
+
+    @staticmethod
+    def dbt_argv(*args: str) -> list[str]:
+        """``../.venv/bin/dbt <args> --profiles-dir ../profiles``: run it in :attr:`dbt_project`."""
+        return ["../.venv/bin/dbt", *args, "--profiles-dir", "../profiles"]
+
+    @staticmethod
+    def analyst_env() -> dict[str, str]:
+        return {**{k: v for k, v in os.environ.items() if k in ANALYST_ENV_KEEP}, "PATH": os.defpath}
+
+    def dbt(self, *args: str) -> subprocess.CompletedProcess:
+        """Plain dbt, as an analyst types it: ``cd dbt_project && ../.venv/bin/dbt <args> --profiles-dir ../profiles``."""
+        result = subprocess.run(self.dbt_argv(*args), cwd=self.dbt_project, capture_output=True, text=True,
+                                env=self.analyst_env(), timeout=900)
+        self.outputs += [result.stdout, result.stderr]
+        return result
+
+    def chain_complete(self) -> bool:
+        """Whether `make recommend`'s chain has run to its end on this clone."""
+        path = self.root / "reports" / "last_chain.json"
+        return path.exists() and json.loads(path.read_text())["complete"]
+
+    @contextmanager
+    def mysql(self) -> Iterator:
+        conn = connect(local_server.local_server(self.env).app_settings())
+        try:
+            yield conn.cursor()
+        finally:
+            conn.close()
+
+
+def make_clone(root: Path) -> Clone:
+    """The clone's tree under ``root``, its settings, and no data yet."""
+    shutil.copytree(REPO_ROOT / "dbt_project", root / "dbt_project",
+                    ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    shutil.copytree(REPO_ROOT / "profiles", root / "profiles")
+    (root / ".jars").symlink_to(os.environ.get("LAKEHOUSE_JARS_DIR", REPO_ROOT / ".jars"))
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_") and k != CRASH_ENV}
+    env.update(LAKEHOUSE_DIR=str(root / "lakehouse"), RAW_DIR=str(root / "raw"), TRUTH_DIR=str(root / "truth"),
+               REPORTS_DIR=str(root / "reports"), MYSQL_LOCAL_DIR=str(root / "mysql"),
+               MYSQL_LOCAL_PORT=str(local_server.free_port()))
+    return Clone(root, env)
