@@ -51,19 +51,9 @@ class Clone:
     def dbt_project(self) -> Path:
         return self.root / "dbt_project"
 
-    @staticmethod
-    def dbt_argv(*args: str) -> list[str]:
-        """``../.venv/bin/dbt <args> --profiles-dir ../profiles``: run it in :attr:`dbt_project`."""
-        return ["../.venv/bin/dbt", *args, "--profiles-dir", "../profiles"]
-
-    @staticmethod
-    def analyst_env() -> dict[str, str]:
-        return {**{k: v for k, v in os.environ.items() if k in ANALYST_ENV_KEEP}, "PATH": os.defpath}
-
     def dbt(self, *args: str) -> subprocess.CompletedProcess:
         """Plain dbt, as an analyst types it: ``cd dbt_project && ../.venv/bin/dbt <args> --profiles-dir ../profiles``."""
-        result = subprocess.run(self.dbt_argv(*args), cwd=self.dbt_project, capture_output=True, text=True,
-                                env=self.analyst_env(), timeout=900)
+        result = run_plain_dbt(self.root, *args)
         self.outputs += [result.stdout, result.stderr]
         return result
 
@@ -81,13 +71,35 @@ class Clone:
             conn.close()
 
 
-def make_clone(root: Path) -> Clone:
-    """The clone's tree under ``root``, its settings, and no data yet."""
+def copy_project(root: Path) -> None:
+    """The parts of a checkout plain dbt uses, under ``root``: the dbt project and the profile (copies),
+    the jars and the virtual environment (links to this checkout's)."""
     shutil.copytree(REPO_ROOT / "dbt_project", root / "dbt_project",
                     ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     shutil.copytree(REPO_ROOT / "profiles", root / "profiles")
     (root / ".jars").symlink_to(os.environ.get("LAKEHOUSE_JARS_DIR", REPO_ROOT / ".jars"))
     (root / ".venv").symlink_to(Path(sys.prefix))
+
+
+def analyst_env(**settings: str) -> dict[str, str]:
+    """A shell that never ran a project command, plus the ``settings`` an analyst exports (e.g. SPARK_THRIFT_PORT)."""
+    return {**{k: v for k, v in os.environ.items() if k in ANALYST_ENV_KEEP}, "PATH": os.defpath, **settings}
+
+
+def plain_dbt_argv(*args: str) -> list[str]:
+    """``../.venv/bin/dbt <args> --profiles-dir ../profiles``, to run in ``dbt_project/``."""
+    return ["../.venv/bin/dbt", *args, "--profiles-dir", "../profiles"]
+
+
+def run_plain_dbt(root: Path, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    """Plain dbt in ``root/dbt_project`` (see :func:`copy_project`) with :func:`analyst_env`."""
+    return subprocess.run(plain_dbt_argv(*args), cwd=root / "dbt_project", capture_output=True, text=True,
+                          env=analyst_env(**settings), timeout=900)
+
+
+def make_clone(root: Path) -> Clone:
+    """The clone's tree under ``root``, its settings, and no data yet."""
+    copy_project(root)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_") and k != CRASH_ENV}
     env.update(LAKEHOUSE_DIR=str(root / "lakehouse"), RAW_DIR=str(root / "raw"), TRUTH_DIR=str(root / "truth"),
                REPORTS_DIR=str(root / "reports"), MYSQL_LOCAL_DIR=str(root / "mysql"),

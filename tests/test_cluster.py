@@ -29,6 +29,7 @@ from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
 from pipeline.mysql import local_server
 from pipeline.ports import port_open
+from tests.clone import copy_project, run_plain_dbt
 
 # Every table dbt builds from the events (the recommendation marts depend on the model's run;
 # user_item_interactions is a view of user_item_strength).
@@ -84,6 +85,7 @@ def world(tmp_path_factory) -> Iterator[ClusterWorld]:
 
         env["LAKEHOUSE_WAREHOUSE_DIR"] = f"s3a://{BUCKET}/{root.name}/warehouse"
     generate(GeneratorParams(rows=20_000, days=4, seed=23), root / "raw", root / "truth", progress=False)
+    copy_project(root)  # for the analyst's plain dbt
     w = ClusterWorld(root, env)
     try:
         yield w
@@ -145,7 +147,9 @@ def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(
     assert finished.count("recolake-recommend") == 1 and "recolake-ingest" not in finished, finished
 
 
-def test_an_analysts_dbt_build_runs_through_the_thrift_server_while_training_runs(world):
+def test_an_analysts_plain_dbt_build_runs_through_the_thrift_server_while_training_runs(world):
+    """The analyst types `dbt build --target thrift` in dbt_project/ with nothing but the profile and the
+    server's port: no wrapper, no lock (the metastore is shared), no --vars."""
     cluster = world.cluster
     training = subprocess.Popen(entry_point_argv("-m", "ml", "run", "--quiet"), env=world.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -154,13 +158,14 @@ def test_an_analysts_dbt_build_runs_through_the_thrift_server_while_training_run
                                       master.applications(master.master_state(cluster), "activeapps")),
                           180, lambda: "training never became a running application")
         training_when_build_started = training.poll() is None
-        build = world.run("run_dbt.py", "build", "--exclude", "tag:recommendations")
+        build = run_plain_dbt(world.root, "build", "--target", "thrift", "--exclude", "tag:recommendations",
+                              SPARK_THRIFT_PORT=str(cluster.thrift_port))
         output, _ = training.communicate(timeout=900)
     finally:
         if training.poll() is None:
             training.kill()
     assert build.returncode == 0, (build.stdout + build.stderr)[-3000:]
-    assert "data health: 4 files" in build.stderr
+    assert "Completed successfully" in build.stdout and "rules changed" not in build.stdout
     assert training.returncode == 0, output[-3000:]
     assert training_when_build_started
 

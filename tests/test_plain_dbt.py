@@ -20,7 +20,7 @@ import pytest
 
 from pipeline.cli import entry_point_argv
 from tests import reference
-from tests.clone import Clone
+from tests.clone import Clone, analyst_env, plain_dbt_argv
 
 # The tables that record the rules their rows were decided with (recorded_rules in dbt_project.yml).
 STAMPED = ("cleaned_events", "cleaned_purchases", "quarantined_events", "data_health_reasons", "daily_revenue",
@@ -119,8 +119,8 @@ def test_plain_dbt_and_the_chain_refuse_each_other_while_one_runs(built):
     assert "is in use by pid" in refused.stdout and "recommend" in refused.stdout
 
     # An analyst's build holds it: the chain's next step stops at once, naming the analyst's command.
-    analyst = subprocess.Popen(built.dbt_argv("run", "--select", "daily_revenue"), cwd=built.dbt_project,
-                               env=built.analyst_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    analyst = subprocess.Popen(plain_dbt_argv("run", "--select", "daily_revenue"), cwd=built.dbt_project,
+                               env=analyst_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for_holder(lock_file, "dbt run")
         ingest = built.run("ingest_raw.py", "--quiet")

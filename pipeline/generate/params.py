@@ -47,7 +47,7 @@ class GeneratorParams:
 
 # The seed project's month (REES46 April 2020): 66,589,268 events by 4,509,623 users over about
 # 200k products. The event mix of the defaults already matches it (93.6 % views, 4.9 % carts, 1.5 %
-# purchases); the missing brand / category_code shares are those of the real slice in shared/data/real.
+# purchases); the missing brand / category_code shares are those of the real slice in tests/fixtures/real.
 REES46_MONTH_EVENTS = 66_589_268
 REES46_MONTH_USERS = 4_509_623
 SHAPES: dict[str, GeneratorParams] = {
