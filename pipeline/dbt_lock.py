@@ -22,9 +22,9 @@ from pipeline.spark import PROFILE_NAME, SetupError, render_profile
 NO_SESSION = {"parse", "list", "ls", "clean", "deps", "init"}
 
 
-def derby_lakehouse(output: dict) -> Path | None:
-    """The lakehouse folder holding the Derby metastore a session target opens, resolved as Derby does:
-    ``databaseName`` relative to ``derby.system.home``, which is relative to the working directory."""
+def derby_lakehouse(output: dict, cwd: Path) -> Path | None:
+    """The lakehouse folder holding the Derby metastore a session target opens from ``cwd``, resolved as
+    Derby does: ``databaseName`` relative to ``derby.system.home``, which is relative to the working directory."""
     if output.get("method") != "session":
         return None
     params = {key: str(value) for key, value in output.get("server_side_parameters", {}).items()}
@@ -32,7 +32,7 @@ def derby_lakehouse(output: dict) -> Path | None:
     if database is None:
         return None
     home = re.search(r"-Dderby\.system\.home=(\S+)", params.get("spark.driver.extraJavaOptions", ""))
-    return (Path.cwd() / (home.group(1) if home else ".") / database.group(1)).resolve().parent
+    return (cwd / (home.group(1) if home else ".") / database.group(1)).resolve().parent
 
 
 def hold_for_dbt_command() -> None:
@@ -48,6 +48,6 @@ def hold_for_dbt_command() -> None:
     except (OSError, KeyError, SetupError):
         return  # not this project's profile, or one dbt itself will report as broken
     target = getattr(flags, "TARGET", None) or profile.get("target")
-    lakehouse = derby_lakehouse(profile.get("outputs", {}).get(target, {}))
+    lakehouse = derby_lakehouse(profile.get("outputs", {}).get(target, {}), Path.cwd())
     if lakehouse is not None:
         lock.acquire(lakehouse / LOCK_FILE_NAME)

@@ -100,6 +100,25 @@ def test_thresholds_decide_ok_warn_and_error():
     assert (empty.status, empty.message) == ("ok", "")
 
 
+def test_an_attribute_lost_on_most_lines_warns_naming_column_share_and_cause_but_never_errors():
+    lost = health.DroppedAttribute("category_id", "category_id unreadable", 100)
+    excel = health.FileVerdict("excel.csv", 100, 0, lost)
+    fine = health.FileVerdict("fine.csv", 100, 0, health.DroppedAttribute("price", "price unreadable", 1))
+    verdict = health.assess([excel, fine], [], DEFAULTS)
+    assert verdict.status == "warn"
+    assert verdict.message == (
+        "data health: excel.csv is losing category_id on more than 1% of lines (events kept): 'category_id "
+        "unreadable' on 100 of 100 lines (100%); as after a spreadsheet re-save, which writes 64-bit ids like "
+        "1.48758E+18; the category marts show these events as unknown; load the original file, or export the id "
+        "columns as text; to accept such files, raise HEALTH_WARN_SHARE (now 0.01)")
+    # Beside an unusable file, both are named, worst first; a lost attribute never makes an error.
+    both = health.assess([excel, health.FileVerdict("bad.csv", 100, 90)], [], DEFAULTS)
+    assert both.status == "error"
+    assert both.message.startswith("data health: bad.csv is more than 50% unusable")
+    assert "; also data health: excel.csv is losing category_id" in both.message
+    assert health.assess([fine], [], DEFAULTS).status == "ok"  # 1 % is not more than the warn share
+
+
 def test_every_environment_variable_the_code_reads_is_in_the_readme():
     import re
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import REPO_ROOT, Settings
+from pipeline.dbt_lock import derby_lakehouse
 from pipeline.spark import render_profile, session_parameters
 
 PYTHON = sys.executable
@@ -17,11 +18,16 @@ PYTHON = sys.executable
 
 def test_profile_defaults_from_dbt_project_resolve_to_the_python_defaults():
     """An analyst running plain `dbt` in dbt_project/ opens the lakehouse `make` uses."""
-    params = session_parameters(render_profile(REPO_ROOT / "profiles", env={}))
+    profile = render_profile(REPO_ROOT / "profiles", env={})
+    params = session_parameters(profile)
     dbt_cwd = REPO_ROOT / "dbt_project"
     assert (dbt_cwd / params["spark.sql.warehouse.dir"]).resolve() == REPO_ROOT / "lakehouse" / "warehouse"
-    derby = params["spark.hadoop.javax.jdo.option.ConnectionURL"].split("databaseName=")[1].split(";")[0]
-    assert (dbt_cwd / derby).resolve() == REPO_ROOT / "lakehouse" / "metastore_db"
+    local = profile["recolake"]["outputs"]["local"]
+    assert derby_lakehouse(local, dbt_cwd) == REPO_ROOT / "lakehouse"  # where plain dbt takes the lock, too
+    # A relative LAKEHOUSE_DIR puts the metastore and the tables in the same folder.
+    relative = render_profile(REPO_ROOT / "profiles", env={"LAKEHOUSE_DIR": "lh"})["recolake"]["outputs"]["local"]
+    assert derby_lakehouse(relative, dbt_cwd) == dbt_cwd / "lh"
+    assert relative["server_side_parameters"]["spark.sql.warehouse.dir"] == "lh/warehouse"
     for jar in params["spark.jars"].split(","):
         assert (dbt_cwd / jar).resolve().parent == REPO_ROOT / ".jars"
 
