@@ -11,6 +11,7 @@ command-line vars again fails every one of them, starting with `dbt parse`. The 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from decimal import Decimal
@@ -58,7 +59,7 @@ def test_parse_ls_and_debug_need_nothing_but_the_profile(built):
 
 def test_show_freshness_and_docs_work_on_the_chains_lakehouse(spark, built):
     shown = _ok(built.dbt("show", "--select", "daily_revenue", "--limit", "100", "--output", "json", "--quiet"))
-    rows = json.loads(shown)["show"]
+    rows = json.loads(shown[shown.index("{"):])["show"]
     delta = spark.read.format("delta").load(built.table_path("marts.daily_revenue")).collect()
     assert {r["event_date"]: Decimal(str(r["revenue"])) for r in rows} == {
         r.event_date.isoformat(): r.revenue for r in delta}
@@ -83,7 +84,8 @@ def test_a_rule_change_through_vars_rebuilds_every_verdict_as_a_full_refresh_doe
     assert _rules(spark, built, "cleaned.cleaned_events") == DEFAULT_RULES  # the chain's stamp, via the wrapper
     vars_ = "--vars", "{max_price: 300}"
     out = _ok(built.dbt("run", *vars_))
-    assert out.count("rules changed") == len(STAMPED), out[-3000:]
+    rebuilt = {name.split(".")[-1] for name in re.findall(r"(\S+): rules changed", out)}
+    assert rebuilt == set(STAMPED), out[-3000:]
     assert _rules(spark, built, "cleaned.cleaned_events") == DEFAULT_RULES.replace("100000", "300")
 
     events = reference.parse(sorted((built.root / "raw").glob("*.csv")))
