@@ -73,8 +73,14 @@ def test_show_freshness_and_docs_work_on_the_chains_lakehouse(spark, built):
 
 
 def test_run_a_selection_test_it_and_retry(built):
+    selected = _ok(built.dbt("ls", "--select", "marts.revenue+", "--resource-type", "model", "--output", "name",
+                             "--quiet")).split()
     out = _ok(built.dbt("run", "--select", "marts.revenue+"))
-    assert "PASS=8 WARN=0 ERROR=0" in out and "rules changed" not in out
+    assert "rules changed" not in out
+    results = json.loads((built.dbt_project / "target" / "run_results.json").read_text())["results"]
+    ran = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
+    assert ran == set(selected) and len(ran) == 8  # the revenue marts, nothing downstream of them
+    assert all(r["status"] == "success" for r in results)
     out = _ok(built.dbt("test", "--select", "marts.revenue"))
     assert "Completed successfully" in out and "ERROR=0" in out
     _ok(built.dbt("retry"))  # nothing failed: nothing to re-run

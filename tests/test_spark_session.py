@@ -48,6 +48,7 @@ def test_running_session_uses_the_profile_settings(spark, settings: Settings):
 
 
 def test_second_process_on_the_same_lakehouse_fails_at_once_with_a_clear_message(spark, settings: Settings):
+    settings.raw_dir.mkdir(parents=True, exist_ok=True)  # so the lock, not a missing folder, is what stops it
     result = subprocess.run([PYTHON, str(REPO_ROOT / "scripts" / "ingest_raw.py"), "--quiet"],
                             capture_output=True, text=True, env=os.environ.copy(), timeout=120)
     assert result.returncode == 3
