@@ -34,6 +34,8 @@ VARS ?=
 export VARS
 
 ML_ARGS ?=
+# FULL=1: `make train` / `make recommend` refit the model even when the last one could be updated.
+FULL ?=
 # TUNE=1: `make recommend` runs `python -m ml tune` (TUNE_ARGS) before training on the tuned choice.
 TUNE ?=
 TUNE_ARGS ?= --trials 12 --budget-seconds 900
@@ -93,8 +95,8 @@ dbt: setup ## any dbt command on the lakehouse, e.g. make dbt DBT_ARGS="run --se
 docs: setup ## dbt docs generate (open dbt_project/target/index.html)
 	$(BIN)/recolake-dbt docs generate
 
-train: setup ## evaluate ALS, EASE, popularity (and oracle) side by side, retrain the serving model (tuned parameters when `make tune` ran), write ml.* tables; ML_ARGS for options
-	$(BIN)/recolake-ml run $(ML_ARGS)
+train: setup ## refit (evaluate ALS, EASE, popularity and the oracle, retrain the serving model on all data) or, between refits, update it for the users who changed; FULL=1 refits; ML_ARGS for options
+	$(BIN)/recolake-ml run $(if $(FULL),--full) $(ML_ARGS)
 
 tune: setup ## choose model + parameters on a validation split of the training part; `make train` then uses them
 	$(BIN)/recolake-ml tune $(TUNE_ARGS) $(ML_ARGS)
@@ -102,7 +104,7 @@ tune: setup ## choose model + parameters on a validation split of the training p
 recommend: setup ## the whole chain in one process (generates data when RAW_DIR is empty); run again for new files; TUNE=1 tunes first
 	@if [ -z "$$(find $(RAW_DIR) -name '*.csv*' -print -quit 2>/dev/null)" ]; then \
 	  $(MAKE) --no-print-directory data; fi
-	$(BIN)/recolake-recommend $(if $(TUNE),--tune) --ml-args '$(ML_ARGS)' --tune-args '$(TUNE_ARGS)'
+	$(BIN)/recolake-recommend $(if $(TUNE),--tune) --ml-args '$(if $(FULL),--full )$(ML_ARGS)' --tune-args '$(TUNE_ARGS)'
 	@$(PY) -c "import json; r = json.load(open('$(REPORTS_DIR)/last_run.json')); print('recommend: done, run', r['run_id'], '- metrics in $(REPORTS_DIR)/last_run.json, marts in MySQL database', '$${MYSQL_DATABASE:-lakehouse_marts}')"
 
 sync: setup ## copy the marts tagged mysql_sync to MySQL (private MariaDB unless MYSQL_HOST is set)

@@ -24,8 +24,12 @@ def ratios(stages: dict[str, dict[str, Any]]) -> dict[str, float | None]:
         spark_transform = get("ingest", "seconds") + get("dbt_full", "duckdb_equivalent_node_seconds")
     return {
         "spark_transforms_over_duckdb": _ratio(spark_transform, get("duckdb", "seconds")),
+        "embedded_als_fit_over_implicit_fit": _ratio(get("als_peer", "embedded_fit_seconds"),
+                                                     get("als_peer", "implicit_fit_seconds")),
         "spark_als_fit_over_implicit_fit": _ratio(get("als_peer", "spark_fit_seconds"),
                                                   get("als_peer", "implicit_fit_seconds")),
+        "ndcg10_embedded_over_implicit": _ratio(get("als_peer", "embedded_ndcg@10"),
+                                                get("als_peer", "implicit_ndcg@10")),
         "ndcg10_spark_over_implicit": _ratio(get("als_peer", "spark_ndcg@10"), get("als_peer", "implicit_ndcg@10")),
         "sync_rate_over_raw_load_rate": get("mysql_raw", "sync_vs_raw"),
         "incremental_over_full_build": _ratio(get("dbt_incremental", "seconds"), get("dbt_full", "seconds")),

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 
 from ml.metrics_table import format_metrics
 from ml.models import MODELS
-from ml.params import AlsParams, EaseParams, EvalSpec, InputSpec, RunParams
+from ml.params import ALS_BACKENDS, AlsParams, EaseParams, EvalSpec, InputSpec, RefitPolicy, RunParams, als_defaults
 from ml.splits import PROTOCOLS
 from pipeline.cli import UserError, configure_logging, run_main
 from pipeline.config import Settings, dbt_vars, ensure_writable, load_settings
@@ -52,9 +53,19 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--compare", default=",".join(RunParams.compare), help="models scored side by side")
     g.add_argument("--no-eval", action="store_true", help="skip the evaluation, only train and serve")
     g.add_argument("--keep-purchased", action="store_true", help="allow items the user already bought")
+    g = parser.add_argument_group("refit or update (ml/schedule.py)")
+    g.add_argument("--full", action="store_true", help="refit even when the last model could be updated")
+    g.add_argument("--retrain-every-days", type=int, default=int(os.environ.get("RETRAIN_EVERY_DAYS") or 7),
+                   help="refit when the last refit's newest interaction is this many days old "
+                        "(RETRAIN_EVERY_DAYS, default 7); between refits a run updates the users who changed")
+    g.add_argument("--refit-growth", type=float, default=RefitPolicy.growth_share,
+                   help="refit when users or items grew by more than this share since the last refit")
     g = parser.add_argument_group("model (defaults: the last `make tune` choice, else ml/params.py)")
     g.add_argument("--model", choices=sorted(MODELS), default=None, help=f"serving model (default {RunParams.model})")
     g.add_argument("--no-tuned", action="store_true", help="ignore ml.tuned_params")
+    g.add_argument("--als-backend", choices=ALS_BACKENDS, default=None,
+                   help="ALS fit: implicit (on the driver) or spark (MLlib); default implicit embedded, spark in "
+                        "cluster mode. Each has its own defaults and tuned parameters")
     g.add_argument("--rank", type=int, help=f"ALS rank ({als.rank})")
     g.add_argument("--reg-param", type=float, help=f"ALS regParam ({als.reg_param})")
     g.add_argument("--alpha", type=float, help=f"ALS confidence 1 + alpha * r ({als.alpha})")
@@ -69,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                         "the others get the popular list")
     g = parser.add_argument_group("tune")
     g.add_argument("--space", default=None,
-                   help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' (default: ml/tune.py DEFAULT_SPACE)")
+                   help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' (default: ml/tune.py default_space, per ALS backend)")
     g.add_argument("--trials", type=int, default=None, help="a random sample of this many combinations")
     g.add_argument("--budget-seconds", type=float, default=None, help="start no new trial after this long")
     g.add_argument("--min-gain", type=float, default=None,
@@ -84,7 +95,8 @@ def _check(args: argparse.Namespace) -> None:
                 "--holdout-days": (args.holdout_days, 1), "--reg-param": (args.reg_param, 0),
                 "--alpha": (args.alpha, 0), "--min-eval-users": (args.min_eval_users, 0), "--l2": (args.l2, 0),
                 "--max-items": (args.max_items, 1), "--trials": (args.trials, 1),
-                "--serve-active-days": (args.serve_active_days, 1)}
+                "--serve-active-days": (args.serve_active_days, 1),
+                "--retrain-every-days": (args.retrain_every_days, 1), "--refit-growth": (args.refit_growth, 0)}
     for option, (value, low) in at_least.items():
         if value is not None and value < low:
             raise UserError(f"{option} must be at least {low}, not {value}")
@@ -93,9 +105,16 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--compare names {', '.join(sorted(unknown))}: the models are {', '.join(sorted(MODELS))}")
 
 
-def base_params(args: argparse.Namespace) -> RunParams:
-    """Everything but the model parameters, which :func:`model_params` settles."""
+def als_backend(args: argparse.Namespace, engine: str) -> str:
+    """The ALS fit: as asked, else Spark's on a cluster (its executors fit) and implicit's embedded."""
+    return args.als_backend or ("spark" if engine == "cluster" else "implicit")
+
+
+def base_params(args: argparse.Namespace, engine: str = "embedded") -> RunParams:
+    """Everything but the model parameters, which :func:`model_params` settles; ALS starts from its
+    backend's defaults."""
     return RunParams(
+        als=als_defaults(als_backend(args, engine)),
         input=InputSpec(args.input_table, args.user_col, args.item_col, args.strength_col or None, args.time_col,
                         args.purchases_col or None),
         evaluation=dataclasses.replace(EvalSpec(), protocol=args.protocol, table=args.events_table,
@@ -106,6 +125,7 @@ def base_params(args: argparse.Namespace) -> RunParams:
         serve_active_days=args.serve_active_days,
         exclude_purchased=not args.keep_purchased,
         evaluate=not args.no_eval,
+        refit=RefitPolicy(force=args.full, every_days=args.retrain_every_days, growth_share=args.refit_growth),
     )
 
 
@@ -132,13 +152,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def execute(args: argparse.Namespace, settings: Settings) -> None:
     """Run the parsed command on the lakehouse of ``settings``."""
     dbt_vars(settings.dbt_project_dir)  # a malformed setting fails here, before Spark starts
-    params = base_params(args)
+    params = base_params(args, settings.engine)
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the report is written last: find out now
     spark = get_spark("ml", settings)
     if args.command == "tune":
-        from ml.tune import DEFAULT_SPACE, MIN_GAIN, format_tuning, parse_space, tune
+        from ml.tune import MIN_GAIN, default_space, format_tuning, parse_space, tune
 
-        space = parse_space(args.space) if args.space else DEFAULT_SPACE
+        space = parse_space(args.space) if args.space else default_space(params.als.backend)
         report = tune(spark, settings, model_params(args, params), space, args.trials, args.budget_seconds,
                       progress=not args.quiet, min_gain=MIN_GAIN if args.min_gain is None else args.min_gain)
         print(format_tuning(report))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from ml import ids, topk
 from ml.columns import ITEM, USER, I, U
@@ -67,8 +68,9 @@ class EvalContext:
 
     spark: SparkSession
     data: Indexed
-    users: np.ndarray  # dense u of the scored users: active in training, with a relevant item after
-    relevant: DataFrame  # user_id, item_id of the scored users
+    users: np.ndarray  # dense u of the scored users (sorted): active in training, with a relevant item after
+    relevant_users: np.ndarray  # their distinct relevant (u, i) pairs; i = -1: an item unseen in training
+    relevant_items: np.ndarray
     ex_users: np.ndarray | None  # (u, i) pairs never recommended
     ex_items: np.ndarray | None
     buyers: DataFrame | None  # u, i bought in training (popularity counts buyers)
@@ -76,26 +78,35 @@ class EvalContext:
     ks: tuple[int, ...]
     window: dict
 
-    def rank(self, scorer: topk.Scorer) -> DataFrame:
-        """(user_id, item_id, score, rank): the top max(ks) of every scored user."""
-        ranked = topk.top_n_scored(scorer, self.users, max(self.ks), self.ex_users, self.ex_items)
-        return self.data.to_ids(self.spark.createDataFrame(ranked.to_arrow(U, I)))
+    def rank(self, scorer: topk.Scorer) -> topk.TopN:
+        """The top max(ks) of every scored user."""
+        return topk.top_n_scored(scorer, self.users, max(self.ks), self.ex_users, self.ex_items)
 
     def score(self, scorer: topk.Scorer) -> dict[str, float]:
-        return evaluate(self.rank(scorer), self.relevant, self.ks, self.catalog_size)
+        return evaluate(self.rank(scorer), self.users, self.relevant_users, self.relevant_items, self.ks,
+                        self.catalog_size)
 
     def release(self) -> None:
         self.data.release()
 
 
+def _relevant_pairs(relevant: DataFrame, data: Indexed) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct relevant pairs in dense indices, sorted by user; unseen items as -1."""
+    pairs = (relevant.select(USER, ITEM).distinct().join(data.user_index, USER)
+             .join(data.item_index, ITEM, "left").select(U, F.coalesce(F.col(I), F.lit(-1)).alias(I)))
+    table = pairs.toArrow()
+    users, items = (table.column(c).to_numpy().astype(np.int64) for c in (U, I))
+    order = np.argsort(users, kind="stable")
+    return users[order], items[order]
+
+
 def prepare(spark: SparkSession, split: Split, ks: tuple[int, ...], exclude_history: bool) -> EvalContext:
     data = index_feedback(split.train)
-    scored = split.relevant.select(USER).distinct().join(data.user_index, USER)
-    users = np.sort(topk.column_values(scored, U))
+    relevant_users, relevant_items = _relevant_pairs(split.relevant, data)
     ex_users, ex_items = excluded_arrays(data.pairs(split.history) if exclude_history else None)
     return EvalContext(
-        spark=spark, data=data, users=users, relevant=split.relevant.join(scored.select(USER), USER),
-        ex_users=ex_users, ex_items=ex_items, buyers=data.pairs(split.buyers),
+        spark=spark, data=data, users=np.unique(relevant_users), relevant_users=relevant_users,
+        relevant_items=relevant_items, ex_users=ex_users, ex_items=ex_items, buyers=data.pairs(split.buyers),
         catalog_size=data.item_index.count(), ks=ks, window=split.window)
 
 

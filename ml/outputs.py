@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -38,6 +40,18 @@ def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFra
                          F.col("score").cast("double"), *stamp), RECOMMENDATIONS)
     _replace(popular.select(F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
                             F.col("score").cast("double"), *stamp), POPULAR)
+
+
+def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, run_id: str,
+                  generated_at: dt.datetime) -> None:
+    """The lists of the ``changed`` users replaced by ``lists`` (user_id, item_id, rank, score), everyone
+    else's kept with the run that made them; one commit."""
+    changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
+    kept = spark.table(RECOMMENDATIONS).join(changed_users, "user_id", "left_anti")
+    stamp = [F.lit(run_id).alias("run_id"), F.lit(generated_at).cast("timestamp").alias("generated_at")]
+    fresh = lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
+                         F.col("score").cast("double"), *stamp)
+    _replace(kept.unionByName(fresh), RECOMMENDATIONS)
 
 
 def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:

@@ -38,12 +38,16 @@ class EvalSpec:
     seed: int = 17  # random protocol: the hash seed of the draw
 
 
+ALS_BACKENDS = ("implicit", "spark")
+
+
 @dataclass(frozen=True)
 class AlsParams:
-    # Chosen by `python -m ml tune` on the default data (1M rows, seed 42), two rounds of 16:
-    # best validation ndcg@10 0.129 (popularity 0.089); rank 64 and log1p did no better.
+    # implicit: the `implicit` library on the driver (the embedded engine); spark: Spark MLlib on the
+    # executors (the cluster engine). Their regularisations differ in meaning: see als_defaults.
+    backend: str = "implicit"
     rank: int = 32
-    reg_param: float = 0.5
+    reg_param: float = 20.0  # the implicit backend's; see als_defaults
     alpha: float = 1.0
     max_iter: int = 12
     strength_transform: str = "raw"  # raw | log1p: how event-weighted strength feeds confidence
@@ -52,11 +56,33 @@ class AlsParams:
     block_size: int = 1024  # rows per BLAS block in recommendFor*
 
 
+def als_defaults(backend: str) -> AlsParams:
+    """Each backend's defaults, from `python -m ml tune` on generated data.
+    spark (1M rows, seed 42, two rounds of 16): best validation ndcg@10 0.129 (popularity 0.089); Spark
+    multiplies reg_param by each user's and item's number of pairs.
+    implicit adds reg_param unscaled (100k rows, 13 pairs per user): reg 20 scored validation ndcg@10
+    0.143, reg 10 0.135, 0.5 0.127, 50 0.121, 100 0.080 (popularity 0.077); rank 64 no better than 32."""
+    if backend == "spark":
+        return AlsParams(backend="spark", reg_param=0.5)
+    if backend == "implicit":
+        return AlsParams()
+    raise ValueError(f"unknown ALS backend {backend!r} ({' or '.join(ALS_BACKENDS)})")
+
+
 @dataclass(frozen=True)
 class EaseParams:
     l2: float = 500.0  # lambda of the closed form: larger shrinks item-item weights
     transform: str = "binary"  # binary | log1p | raw: how strength enters X
     max_items: int = 10_000  # the most popular items form the dense item x item matrix
+
+
+@dataclass(frozen=True)
+class RefitPolicy:
+    """When a run refits instead of updating the last model (ml/schedule.py)."""
+
+    force: bool = False  # --full (make train FULL=1)
+    every_days: int = 7  # RETRAIN_EVERY_DAYS: the last refit's newest interaction this many days old
+    growth_share: float = 0.2  # users or items grew by more than this share since the last refit
 
 
 @dataclass(frozen=True)
@@ -75,7 +101,8 @@ class RunParams:
     serve_active_days: int | None = None
     ks: tuple[int, ...] = (5, 10, 20)
     exclude_purchased: bool = True
-    evaluate: bool = True
+    evaluate: bool = True  # on refits; an update is not evaluated
+    refit: RefitPolicy = field(default_factory=RefitPolicy)
 
     def flat(self) -> dict[str, str]:
         """Parameters as flat 'section.name' -> string pairs, for the model_runs table."""

@@ -13,13 +13,14 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from tqdm import tqdm
 
-from ml import harness, ids, outputs, topk
-from ml.columns import USER, I, U
+from ml import harness, ids, model_state, outputs, schedule, topk, update
+from ml.columns import ITEM, USER, I, U
 from ml.data import MlDataError, StrengthRule, TooLittleHistory, load_active_users, load_feedback, load_purchased
 from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import RunParams
 from ml.splits import Split, random_protocol_buyers, split_for
+from ml.update import newest_interaction
 from pipeline.config import Settings, dbt_vars
 from pipeline.faults import crash_point
 from pipeline.timing import StageTimer
@@ -101,10 +102,29 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
     return recs, popular, fitted, data
 
 
+def _state_of_refit(spark: SparkSession, params: RunParams, fitted: Any, data: harness.Indexed,
+                    run_id: str) -> model_state.ModelState | None:
+    """The refit's factors keyed by ids, for the updates that follow it (ALS only)."""
+    if params.model != "als" or not isinstance(fitted.scorer, topk.FactorScorer):
+        return None
+    newest = newest_interaction(spark, params)
+    user_ids = topk.column_values(data.user_index.orderBy(U), USER)
+    item_ids = topk.column_values(data.item_index.orderBy(I), ITEM)
+    return model_state.ModelState(
+        run_id=run_id, kind="refit", base_run=run_id, refit_data_end=newest, data_end=newest, params=params.als,
+        users=model_state.keyed_by_ids(fitted.scorer.user_factors, user_ids),
+        items=model_state.keyed_by_ids(fitted.scorer.item_factors, item_ids))
+
+
 def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bool = True) -> dict[str, Any]:
-    """Evaluate (optional), retrain on all data, write tables, model and reports/last_run.json."""
+    """Refit (evaluate, retrain on all data) or update the last model for the users who changed, as
+    ml/schedule.py decides; write tables, model and reports/last_run.json."""
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    decision = schedule.decide(spark, params)
+    log.info("%s: %s", decision.kind, decision.reason)
+    if decision.state is not None:
+        return update_run(spark, settings, params, decision, run_id, started, progress)
     log.info("model %s, parameters from %s", params.model, params.source)
     bar = tqdm(total=5 + (len(params.compare) + 3 if params.evaluate else 0), desc="recommend", unit="stage",
                disable=not progress)
@@ -122,6 +142,9 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         outputs.write_recommendations(spark, recs, popular, run_id, started)
         crash_point("ml.after_recommendations")
         outputs.save_model(fitted, data.user_index, data.item_index, model_path)
+        state = _state_of_refit(spark, params, fitted, data, run_id)
+        if state is not None:
+            state.save(model_path)
     counts = {
         "interactions": data.feedback.count(),
         "users": data.user_index.count(),
@@ -144,12 +167,15 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     flat_metrics.update({f"{params.model}_vs_oracle.{k}": v for k, v in oracle_fraction.items()})
     outputs.append_model_run(spark, {
         "run_id": run_id, "started_at": started, "finished_at": finished, "model_path": str(model_path),
-        "params": params.flat(), "data_start": window.get("data_start"), "eval_cutoff": window.get("eval_cutoff"),
+        "params": {**params.flat(), "kind": "refit", "refit_run": run_id},
+        "data_start": window.get("data_start"), "eval_cutoff": window.get("eval_cutoff"),
         "data_end": window.get("data_end"), "counts": counts, "metrics": flat_metrics,
         "stage_seconds": timer.seconds,
     })
     report = {
         "run_id": run_id,
+        "kind": "refit",
+        "reason": decision.reason,
         "model": params.model,
         "params_source": params.source,
         "min_trusted_users": params.evaluation.min_trusted_users,
@@ -159,6 +185,42 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         "counts": counts,
         "stage_seconds": timer.seconds,
         "params": params.flat(),
+        "outputs": {"recommendations": outputs.RECOMMENDATIONS, "popular_products": outputs.POPULAR,
+                    "model_runs": outputs.MODEL_RUNS, "model": str(model_path)},
+    }
+    outputs.write_run_summary(settings.reports_dir / "last_run.json", report)
+    return report
+
+
+def update_run(spark: SparkSession, settings: Settings, params: RunParams, decision: schedule.Decision, run_id: str,
+               started: dt.datetime, progress: bool = True) -> dict[str, Any]:
+    """New vectors and lists for the users who changed since the last run; every other list stays."""
+    assert decision.state is not None
+    bar = tqdm(total=2, desc="update", unit="stage", disable=not progress)
+    timer = StageTimer(bar=bar)
+    with timer.stage("update"):
+        result = update.update(spark, params, decision.state, run_id)
+    model_path = settings.lakehouse_dir / "models" / run_id
+    with timer.stage("write"):
+        outputs.replace_lists(spark, spark.createDataFrame(result.lists), result.changed, run_id, started)
+        crash_point("ml.after_recommendations")
+        result.state.save(model_path)
+    bar.close()
+    counts = {**result.counts, "recommendation_rows": spark.table(outputs.RECOMMENDATIONS).count(),
+              "users": len(result.state.users.index), "items": len(result.state.items.index)}
+    finished = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    flat = {**params.flat(), "kind": "update", "refit_run": decision.state.base_run,
+            "updated_run": decision.state.run_id}
+    outputs.append_model_run(spark, {
+        "run_id": run_id, "started_at": started, "finished_at": finished, "model_path": str(model_path),
+        "params": flat, "data_start": None, "eval_cutoff": None, "data_end": result.state.data_end,
+        "counts": counts, "metrics": {}, "stage_seconds": timer.seconds,
+    })
+    report = {
+        "run_id": run_id, "kind": "update", "reason": decision.reason, "model": params.model,
+        "params_source": params.source, "refit_run": decision.state.base_run, "metrics": {},
+        "fraction_of_oracle": {}, "window": {}, "counts": counts, "stage_seconds": timer.seconds, "params": flat,
+        "min_trusted_users": params.evaluation.min_trusted_users,
         "outputs": {"recommendations": outputs.RECOMMENDATIONS, "popular_products": outputs.POPULAR,
                     "model_runs": outputs.MODEL_RUNS, "model": str(model_path)},
     }

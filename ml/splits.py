@@ -7,8 +7,8 @@
   (user, item) pairs, drawn by a seeded hash, is held out; relevant = the held-out pairs;
   excluded = every training pair of the user. Works on any (user, item[, strength]) table.
 
-Tuning carves its validation split out of the training part of the same protocol, so the test
-part is never seen (``validation_of``).
+Tuning carves its validation splits out of the training part of the same protocol, so the test
+part is never seen (``validation_folds``).
 """
 
 from __future__ import annotations
@@ -132,9 +132,29 @@ def split_for(spark: SparkSession, protocol: str, input_spec: InputSpec, eval_sp
     raise MlDataError(f"unknown protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
 
 
-def validation_of(spark: SparkSession, test: Split, eval_spec: EvalSpec, rule: StrengthRule) -> Split:
-    """A validation split carved out of ``test``'s training part only: the same protocol applied again."""
-    if test.protocol == "time":
-        return time_split(spark, eval_spec, rule, holdout_days=test.window["holdout_days"], end=test.end)
-    return random_split(test.train, eval_spec.test_fraction, eval_spec.seed + 1, test.buyers)
+def validation_folds(spark: SparkSession, test: Split, eval_spec: EvalSpec, rule: StrengthRule,
+                     folds: int) -> list[Split]:
+    """Up to ``folds`` validation splits carved out of ``test``'s training part only, the same protocol
+    applied again; a choice scored on their mean does not hang on one split's noise.
 
+    time: rolling origin. The first fold holds out the test window's length just before the test
+    cutoff, each next one the same length before the previous fold's cutoff; a fold whose data would
+    be too short for that length is not made (at least one fold always is).
+    random: the same draw with other seeds.
+    """
+    if test.protocol != "time":
+        return [random_split(test.train, eval_spec.test_fraction, eval_spec.seed + 1 + fold, test.buyers)
+                for fold in range(folds)]
+    days, end, out = test.window["holdout_days"], test.end, []
+    while len(out) < folds:
+        try:
+            split = time_split(spark, eval_spec, rule, holdout_days=days, end=end)
+        except MlDataError:
+            if not out:
+                raise
+            break
+        if out and split.window["holdout_days"] != days:
+            break
+        out.append(split)
+        end = split.end
+    return out

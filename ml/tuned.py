@@ -44,8 +44,18 @@ def apply_latest(spark: SparkSession, params: RunParams) -> RunParams:
     latest = spark.table(TABLE).orderBy(F.desc("tuned_at")).first()
     if latest is None or not hasattr(params, latest.model):
         return params
-    section = _typed(getattr(params, latest.model), dict(latest.params))
+    values = dict(latest.params)
     when = f"{latest.tuned_at:%Y-%m-%d %H:%M} UTC"
+    if latest.model == "als":
+        # Records from before there were two backends are Spark's. A regularisation tuned for one means
+        # something else to the other: such a choice is not carried over.
+        tuned_backend = values.setdefault("backend", "spark")
+        if tuned_backend != params.als.backend:
+            log.warning("`make tune` chose ALS parameters at %s for the %s backend; this run fits with %s, so "
+                        "it uses that backend's defaults (run `make tune` again to tune it)", when, tuned_backend,
+                        params.als.backend)
+            return params
+    section = _typed(getattr(params, latest.model), values)
     log.info("using the parameters `make tune` chose at %s: %s %s (validation %s %.4f; test %.4f vs ALS "
              "defaults %.4f)", when, latest.model, dict(latest.params), latest.objective, latest.validation_value,
              latest.test_value, latest.defaults_test_value)

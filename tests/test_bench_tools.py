@@ -59,12 +59,14 @@ def test_ratios_and_markdown_from_stage_results():
         "dbt_full": {"seconds": 100.0, "duckdb_equivalent_node_seconds": 30.0, "peak_mb": {"jvm": 2048.0}},
         "dbt_incremental": {"seconds": 12.0, "peak_mb": {}},
         "duckdb": {"seconds": 4.0, "peak_mb": {}, "agreement": {"cleaned": {"agree": True}}},
-        "als_peer": {"seconds": 50.0, "spark_fit_seconds": 9.0, "implicit_fit_seconds": 3.0, "spark_ndcg@10": 0.12,
+        "als_peer": {"seconds": 50.0, "embedded_fit_seconds": 3.3, "spark_fit_seconds": 9.0,
+                     "implicit_fit_seconds": 3.0, "embedded_ndcg@10": 0.11, "spark_ndcg@10": 0.12,
                      "implicit_ndcg@10": 0.10, "pairs": 5, "scored_users": 2, "peak_mb": {}},
         "mysql_raw": {"seconds": 1.0, "sync_vs_raw": 0.4},
     }
     summary = report.summarise("1k", 1000, "2026-11-25T00:00:00Z", stages)
-    assert summary["ratios"] == {"spark_transforms_over_duckdb": 10.0, "spark_als_fit_over_implicit_fit": 3.0,
+    assert summary["ratios"] == {"spark_transforms_over_duckdb": 10.0, "embedded_als_fit_over_implicit_fit": 1.1,
+                                 "spark_als_fit_over_implicit_fit": 3.0, "ndcg10_embedded_over_implicit": 1.1,
                                  "ndcg10_spark_over_implicit": 1.2, "sync_rate_over_raw_load_rate": 0.4,
                                  "incremental_over_full_build": 0.12}
     assert summary["end_to_end_seconds"] == 122.0 and not summary["end_to_end_complete"]

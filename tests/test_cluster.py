@@ -138,6 +138,9 @@ def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(
         keys = bucket_keys(world.warehouse)
         assert any(k.endswith(".parquet") for k in keys) and any("/_delta_log/" in k for k in keys)
 
+    # The cluster engine fits ALS with Spark MLlib on its executors (embedded runs use implicit).
+    runs = world.table(spark, "ml.model_runs").collect()
+    assert len(runs) == 1 and runs[0].params["als.backend"] == "spark" and runs[0].params["model"] == "als"
     served = world.table(spark, "marts.user_recommendations").select("user_id").distinct().count()
     assert served == world.table(spark, "marts.user_item_strength").select("user_id").distinct().count()
 

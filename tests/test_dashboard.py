@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ml.params import EvalSpec, RunParams
+from ml.params import EvalSpec, RefitPolicy, RunParams
 from ml.run import run
 from pipeline.config import REPO_ROOT
 from pipeline.dashboard import svg
@@ -70,7 +70,7 @@ def synced(spark, settings, server, tmp_path_factory):
     """A small full chain: generate, ingest, dbt, ALS, recommendation marts, MySQL sync."""
     land_generated(spark, settings, GeneratorParams(rows=40_000, days=10, seed=11), tmp_path_factory.mktemp("dash"))
     run_dbt(["run", "--full-refresh", "--exclude", "tag:recommendations"])
-    run(spark, settings, RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=3)), progress=False)
+    run(spark, settings, RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=3), refit=RefitPolicy(force=True)), progress=False)
     run_dbt(["run", "--select", "tag:recommendations"])
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
     sync_all(spark, settings, server.app_settings(), tables, progress=False)

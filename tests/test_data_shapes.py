@@ -16,7 +16,7 @@ import pytest
 
 from ml.data import MlDataError, load_feedback
 from ml.metrics_table import format_metrics
-from ml.params import InputSpec, RunParams
+from ml.params import InputSpec, RefitPolicy, RunParams
 from ml.run import run
 from pipeline import health
 from pipeline.config import Settings, dbt_vars
@@ -113,7 +113,7 @@ def test_a_rule_change_rebuilds_to_exactly_what_a_fresh_build_gives(spark, ninet
 
 def test_a_small_window_is_evaluated_on_a_shorter_holdout_and_says_how_many_users(spark, nineties, caplog):
     with caplog.at_level(logging.WARNING, logger="ml"):
-        report = run(spark, nineties[1], RunParams(), progress=False)
+        report = run(spark, nineties[1], RunParams(refit=RefitPolicy(force=True)), progress=False)
     assert report["window"]["holdout_days"] == 1  # 7 asked, the data spans 3 days
     users = report["counts"]["eval_users"]
     assert 0 < users < 200
@@ -129,7 +129,8 @@ def test_one_day_of_real_data_trains_without_evaluation_and_says_why(spark, sett
     _land(spark, settings, {real_slice.name: real_slice})
     run_dbt(["build", "--exclude", "tag:recommendations"])
     with caplog.at_level(logging.WARNING, logger="ml"):
-        report = run(spark, dataclasses.replace(settings, truth_dir=tmp_path / "no-truth"), RunParams(),
+        report = run(spark, dataclasses.replace(settings, truth_dir=tmp_path / "no-truth"),
+                     RunParams(refit=RefitPolicy(force=True)),
                      progress=False)
     assert report["metrics"] == {}
     assert report["counts"]["recommendation_rows"] > 0

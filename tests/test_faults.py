@@ -193,11 +193,17 @@ def test_the_one_process_chain_takes_a_new_day_from_the_landing_folder_to_mysql(
     assert new_day in expected
     runs = sorted(_delta(spark, clone, "ml.model_runs").collect(), key=lambda r: r.started_at)
     assert len(runs) == 2
+    # The new day updated the first run's model: its users got new lists, everyone else kept theirs.
+    assert (runs[-1].params["kind"], runs[-1].params["refit_run"]) == ("update", runs[0].run_id)
+    new_day_users = {r.user_id for r in _delta(spark, clone, "cleaned.cleaned_events")
+                     .where(f"event_date = '{new_day}'").select("user_id").distinct().collect()}
     with clone.mysql() as cur:
         cur.execute("select event_date, revenue, purchases, buyers from daily_revenue")
         assert {r[0]: tuple(r[1:]) for r in cur.fetchall()} == expected
-        cur.execute("select distinct run_id from user_recommendations")
-        assert [r[0] for r in cur.fetchall()] == [runs[-1].run_id]
+        cur.execute("select user_id, run_id from user_recommendations")
+        run_of = dict(cur.fetchall())
+    assert {run_of[u] for u in new_day_users if u in run_of} == {runs[-1].run_id}
+    assert {r for u, r in run_of.items() if u not in new_day_users} == {runs[0].run_id}
 
 
 def test_no_secret_reaches_any_output_or_log_of_the_chain(clone):

@@ -10,14 +10,14 @@ import math
 
 import numpy as np
 import pytest
-from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from ml import ids, topk
 from ml.data import StrengthRule, load_active_users
+from ml.evaluate import evaluate
 from ml.metrics import average_precision_at_k, hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k, user_metrics
-from ml.params import EvalSpec, InputSpec, RunParams
+from ml.params import EvalSpec, InputSpec, RefitPolicy, RunParams
 from ml.run import run
 from ml.splits import _weighted
 from pipeline.config import dbt_vars
@@ -48,6 +48,38 @@ def test_metrics_on_a_hand_computed_example():
     assert recall_at_k([1, 2, 3, 4, 5], many, 5) == pytest.approx(2 / 8)
     assert ndcg_at_k([20], {20}, 10) == 1.0 and average_precision_at_k([20], {20}, 10) == 1.0
     assert user_metrics([], {1}, [5])["ndcg@5"] == 0.0
+
+
+def test_array_evaluation_equals_the_per_user_reference():
+    """ml/evaluate.py (arrays, every user at once) against ml/metrics.py (plain Python, one user at a time)."""
+    rng = np.random.default_rng(5)
+    users = np.sort(rng.choice(1000, 60, replace=False))
+    ks, catalog = (1, 5, 10), 80
+    lists: dict[int, list[int]] = {}
+    for user in users[:-5]:  # the last five users have no list at all
+        lists[int(user)] = rng.choice(catalog, int(rng.integers(0, 11)), replace=False).tolist()  # some short
+    relevant: dict[int, set[int]] = {}
+    for user in users:  # relevant items: some recommended, some not, some never seen in training (-1 below)
+        relevant[int(user)] = set(rng.choice(catalog + 40, int(rng.integers(1, 8)), replace=False).tolist())
+    top = topk.TopN(
+        user=np.array([u for u, items in lists.items() for _ in items], np.int64),
+        item=np.array([i for items in lists.values() for i in items], np.int64),
+        score=np.zeros(sum(map(len, lists.values()))),
+        rank=np.array([r for items in lists.values() for r in range(1, len(items) + 1)], np.int32))
+    pairs = sorted((u, i) for u, items in relevant.items() for i in items)
+    rel_users = np.array([u for u, _ in pairs], np.int64)
+    unseen = np.array([i for _, i in pairs]) >= catalog
+    rel_items = np.where(unseen, -1, np.array([i for _, i in pairs], np.int64))
+
+    got = evaluate(top, users, rel_users, rel_items, ks, catalog)
+
+    per_user = [user_metrics(lists.get(int(u), []), relevant[int(u)], ks) for u in users]
+    for key in per_user[0]:
+        assert got[key] == pytest.approx(sum(m[key] for m in per_user) / len(users), abs=1e-12), key
+    for k in ks:
+        covered = {i for items in lists.values() for i in items[:k]}
+        assert got[f"coverage@{k}"] == len(covered) / catalog
+    assert got["users"] == len(users) and got["ndcg@10"] > 0
 
 
 def test_id_mapping_round_trips_ids_beyond_int32(spark):
@@ -110,7 +142,8 @@ def ml_lakehouse(spark, settings, tmp_path_factory):
     """150k generated events over 21 days, ingested and modelled by dbt, then one ML run."""
     land_generated(spark, settings, GeneratorParams(rows=150_000, days=21, seed=3), tmp_path_factory.mktemp("ml"))
     run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"])
-    params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=4), top_n=10)
+    params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=4), top_n=10,
+                       refit=RefitPolicy(force=True))
     report = run(spark, settings, params, progress=False)
     return report, params
 
@@ -162,9 +195,9 @@ def test_served_lists_are_the_best_unbought_items_under_the_saved_model(spark, m
     """Recomputed from the saved factors with plain collect() and float64 dot products."""
     report, params = ml_lakehouse
     saved = settings.lakehouse_dir / "models" / report["run_id"]
-    model = ALSModel.load(str(saved / "als"))
-    user_vec = {r.id: np.array(r.features, np.float64) for r in model.userFactors.collect()}
-    item_vec = {r.id: np.array(r.features, np.float64) for r in model.itemFactors.collect()}
+    with np.load(saved / "als_factors.npz") as factors:
+        user_vec = dict(zip(factors["users"].tolist(), factors["user_vectors"].astype(np.float64)))
+        item_vec = dict(zip(factors["items"].tolist(), factors["item_vectors"].astype(np.float64)))
     user_of = dict(spark.read.parquet(str(saved / "user_index")).select("user_id", "u").collect())
     item_of = dict(spark.read.parquet(str(saved / "item_index")).select("item_id", "i").collect())
     items = sorted(item_vec)
@@ -191,6 +224,7 @@ def test_run_is_recorded_and_reported(spark, ml_lakehouse, settings):
     row = spark.table("ml.model_runs").where(F.col("run_id") == report["run_id"]).first()
     assert row.metrics["als.ndcg@10"] == pytest.approx(report["metrics"]["als"]["ndcg@10"])
     assert row.counts["users"] == report["counts"]["users"]
+    assert row.params["als.backend"] == "implicit"  # the embedded engine's fit
     assert row.eval_cutoff is not None and row.data_start < row.eval_cutoff < row.data_end
     assert {"eval_als", "serve_fit", "write"} <= set(row.stage_seconds)
     saved = json.loads((settings.reports_dir / "last_run.json").read_text())
@@ -201,7 +235,7 @@ def test_run_is_recorded_and_reported(spark, ml_lakehouse, settings):
     assert all(saved["metrics"][m]["fit_seconds"] > 0 for m in ("als", "ease"))
     popular = spark.table("ml.popular_products").orderBy("rank").collect()
     assert [r.rank for r in popular] == list(range(1, len(popular) + 1))
-    assert (settings.lakehouse_dir / "models" / report["run_id"] / "als").is_dir()
+    assert (settings.lakehouse_dir / "models" / report["run_id"] / "als_factors.npz").is_file()
 
 
 def test_recommendation_marts_build_and_pass_their_tests(spark, ml_lakehouse):

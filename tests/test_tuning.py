@@ -4,6 +4,7 @@ part; EASE equals its closed form; `tune` then `run` serves the tuned model with
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import sys
 
@@ -18,7 +19,7 @@ from ml.metrics_table import format_metrics
 from ml.models.ease import fit_pairs
 from ml.params import EaseParams, EvalSpec, InputSpec, RunParams
 from ml.run import run
-from ml.splits import random_split, validation_of
+from ml.splits import random_split, validation_folds
 from ml.tune import candidates, choose, parse_space
 from pipeline.generate.params import GeneratorParams
 from tests.chain import land_generated
@@ -38,9 +39,12 @@ def test_random_split_holds_out_a_share_of_each_user_and_validation_never_sees_i
     assert {(r[0], r[1]) for r in random_split(feedback, 0.25, seed=3).relevant.collect()} == held  # reproducible
     assert {(r[0], r[1]) for r in split.history.collect()} == train  # training pairs are never listed back
 
-    validation = validation_of(spark, split, EvalSpec(protocol="random"), None)
-    seen = {(r[0], r[1]) for r in validation.train.collect()} | {(r[0], r[1]) for r in validation.relevant.collect()}
-    assert seen == train  # validation is carved from the training part only
+    folds = validation_folds(spark, split, EvalSpec(protocol="random"), None, 3)
+    assert len(folds) == 3
+    for validation in folds:  # each is carved from the training part only
+        seen = {(r[0], r[1]) for r in validation.train.collect()} | {(r[0], r[1]) for r in validation.relevant.collect()}
+        assert seen == train
+    assert len({frozenset((r[0], r[1]) for r in f.relevant.collect()) for f in folds}) == 3  # three draws
 
 
 def test_ease_is_its_closed_form_and_ranks_like_a_full_sort(spark):
@@ -114,7 +118,13 @@ def test_tuning_never_reads_the_test_window_and_train_then_serves_its_choice(spa
     assert strip == [{k: v for k, v in r.items() if k != "fit_seconds"} for r in second["trials"]]
     assert first["chosen"] == second["chosen"]
     assert first["chosen_test"]["ndcg@10"] != second["chosen_test"]["ndcg@10"]  # the test part did differ
-    assert first["validation"]["eval_cutoff"] < first["protocol"]["eval_cutoff"]
+    # Rolling-origin folds of the test window's length, the latest ending where the test window starts.
+    # 12 days with a 3-day test window: folds cut at days 7 and 4; a third would train on 1 day.
+    cutoffs = [dt.datetime.fromisoformat(f["eval_cutoff"]) for f in first["validation"]]
+    test_cutoff = dt.datetime.fromisoformat(first["protocol"]["eval_cutoff"])
+    assert first["protocol"]["holdout_days"] == 3 and len(cutoffs) == 2
+    assert [f["holdout_days"] for f in first["validation"]] == [3, 3]
+    assert cutoffs == [test_cutoff - dt.timedelta(days=3), test_cutoff - dt.timedelta(days=6)]
 
     # `run` picks the last tuned choice up by itself and records where its parameters came from.
     _cli(monkeypatch, "run", "--compare", "popularity")

@@ -1,4 +1,4 @@
--- The latest run's top-N recommendations per user, with what Tableau shows about each product.
+-- Each user's latest top-N recommendations, with what Tableau shows about each product.
 with
 
 recommendations as (

@@ -1,0 +1,80 @@
+"""Refit or update: a run refits (evaluation plus the serving fit on all data) when asked, when there
+is nothing to update, when the parameters changed, when the last refit is ``every_days`` old, or when
+users or items grew too much since it; otherwise it updates the last model for the users who changed
+(ml/update.py)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from ml import model_state, outputs
+from ml.data import read_table
+from ml.model_state import ModelState
+from ml.params import RunParams
+from ml.update import newest_interaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: ModelState | None  # the model to update; None: refit
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        return "refit" if self.state is None else "update"
+
+
+def _last_state(spark: SparkSession) -> ModelState | None:
+    """The state the last run left, when it left one (ALS runs do)."""
+    if not spark.catalog.tableExists(outputs.MODEL_RUNS):
+        return None
+    last = spark.table(outputs.MODEL_RUNS).orderBy(F.desc("finished_at")).select("model_path").first()
+    if last is None or not model_state.exists(Path(last.model_path)):
+        return None
+    return model_state.load(Path(last.model_path))
+
+
+def _changed_size(spark: SparkSession, params: RunParams, state: ModelState) -> str | None:
+    spec = params.input
+    table = read_table(spark, spec.table, [spec.user_col, spec.item_col])
+    now = table.agg(F.countDistinct(spec.user_col).alias("users"), F.countDistinct(spec.item_col).alias("items")).first()
+    for name, before, after in (("users", len(state.users.index), now.users), ("items", len(state.items.index),
+                                                                               now.items)):
+        if after < before:  # an update only adds: the data was replaced or trimmed
+            return f"{name} fell from {before:,} to {after:,} since the last model: the data was replaced"
+        if after > before * (1 + params.refit.growth_share):
+            return (f"{name} grew from {before:,} to {after:,} since the last refit (more than "
+                    f"{params.refit.growth_share:.0%})")
+    return None
+
+
+def decide(spark: SparkSession, params: RunParams) -> Decision:
+    policy = params.refit
+    if policy.force:
+        return Decision(None, "a refit was asked for (--full)")
+    if params.model != "als":
+        return Decision(None, f"{params.model} is refitted on every run (only ALS has an update step)")
+    state = _last_state(spark)
+    if state is None:
+        return Decision(None, "no earlier ALS model to update")
+    if state.params != params.als:
+        return Decision(None, "the ALS parameters changed since the last refit")
+    newest = newest_interaction(spark, params)
+    if newest is None or newest < state.data_end:
+        return Decision(None, f"the data now ends at {newest}, before the last model's {state.data_end}: it was "
+                              "replaced")
+    if (newest - state.refit_data_end).days >= policy.every_days:
+        return Decision(None, f"the last refit ({state.base_run}) is {(newest - state.refit_data_end).days} days "
+                              f"older than the newest interaction (RETRAIN_EVERY_DAYS={policy.every_days})")
+    resized = _changed_size(spark, params, state)
+    if resized:
+        return Decision(None, resized)
+    return Decision(state, f"updating {state.base_run} (last refit) for the users with interactions after "
+                           f"{state.data_end}")

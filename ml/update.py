@@ -1,0 +1,124 @@
+"""A daily update of the serving ALS model: only the users with interactions newer than the last run
+are touched. Each is re-solved on their whole history against the stored item factors (the exact
+least-squares step, ml/least_squares.py); items never seen before get vectors from the users who
+interacted with them, and those users are solved once more with them. Only the changed users get new
+lists; everyone else keeps theirs, and the model's state keeps their vectors."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ml import als_implicit, topk
+from ml.columns import ITEM, STRENGTH, USER
+from ml.data import load_feedback, load_purchased, read_table
+from ml.least_squares import solve_rows
+from ml.model_state import ModelState
+from ml.params import RunParams
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Update:
+    lists: pa.Table  # user_id, item_id, rank, score of the changed users
+    changed: np.ndarray  # every user with a new interaction: their old lists go
+    state: ModelState
+    counts: dict[str, int]
+
+
+def newest_interaction(spark: SparkSession, params: RunParams) -> dt.datetime | None:
+    spec = params.input
+    return read_table(spark, spec.table, [spec.time_col]).agg(F.max(spec.time_col)).first()[0]
+
+
+def changed_users(spark: SparkSession, params: RunParams, since: dt.datetime) -> DataFrame:
+    """Users with an interaction newer than ``since``."""
+    spec = params.input
+    table = read_table(spark, spec.table, [spec.user_col, spec.time_col])
+    return table.where(F.col(spec.time_col) > F.lit(since)).select(F.col(spec.user_col).alias(USER)).distinct()
+
+
+def _positions(keys: np.ndarray, sorted_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each key in ``sorted_index``, whether it is there)."""
+    pos = np.searchsorted(sorted_index, keys)
+    found = pos < len(sorted_index)
+    found[found] = sorted_index[pos[found]] == keys[found]
+    return pos, found
+
+
+def _solve(row_keys: np.ndarray, col_pos: np.ndarray, confidence: np.ndarray, other: np.ndarray,
+           params: RunParams) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct row keys, their vectors) from pairs (row key, position in ``other``)."""
+    order = np.lexsort((col_pos, row_keys))
+    keys, rows = np.unique(row_keys[order], return_inverse=True)
+    vectors = solve_rows(rows, col_pos[order], confidence[order], len(keys), other, params.als.reg_param,
+                         scale_reg_by_count=params.als.backend == "spark")
+    return keys, vectors.astype(np.float32)
+
+
+def _merge(base: topk.Factors, keys: np.ndarray, vectors: np.ndarray) -> topk.Factors:
+    """``base`` with the vectors of ``keys`` replaced or added."""
+    pos, found = _positions(base.index, keys)
+    kept = ~found
+    return topk.Factors.keyed(np.concatenate([base.index[kept], keys]),
+                              np.concatenate([base.vectors[kept], vectors.astype(base.vectors.dtype)]))
+
+
+def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: str) -> Update:
+    """New vectors and lists for the users with interactions after ``state.data_end``."""
+    newest = newest_interaction(spark, params) or state.data_end
+    changed = changed_users(spark, params, state.data_end)
+    pairs = load_feedback(spark, params.input).join(changed, USER).select(USER, ITEM, STRENGTH).toArrow()
+    users = pairs.column(USER).to_numpy().astype(np.int64)
+    items = pairs.column(ITEM).to_numpy().astype(np.int64)
+    confidence = als_implicit.confidence_values(pairs.column(STRENGTH).to_numpy(), params.als)
+    if len(users) == 0:
+        log.info("update: no interaction after %s, every list stays", state.data_end)
+        empty = pa.table({USER: pa.array([], pa.int64()), ITEM: pa.array([], pa.int64()),
+                          "rank": pa.array([], pa.int32()), "score": pa.array([], pa.float64())})
+        unchanged = dataclasses.replace(state, run_id=run_id, kind="update", data_end=newest)
+        return Update(empty, users, unchanged, {"changed_users": 0, "new_users": 0, "new_items": 0,
+                                                "new_items_without_vector": 0, "changed_pairs": 0})
+    item_pos, known = _positions(items, state.items.index)
+
+    # 1. Users against the stored item factors (a brand-new user with only new items waits for step 2).
+    first_keys, first_vectors = _solve(users[known], item_pos[known], confidence[known], state.items.vectors, params)
+    # 2. New items against every user's vector, the changed ones just solved.
+    everyone = _merge(state.users, first_keys, first_vectors)
+    new = ~known
+    holder_pos, has_vector = _positions(users[new], everyone.index)
+    new_keys, new_vectors = _solve(items[new][has_vector], holder_pos[has_vector], confidence[new][has_vector],
+                                   everyone.vectors, params)
+    all_items = _merge(state.items, new_keys, new_vectors)
+    # 3. The changed users once more, against every item that has a vector now.
+    col_pos, usable = _positions(items, all_items.index)
+    user_keys, user_vectors = _solve(users[usable], col_pos[usable], confidence[usable], all_items.vectors, params)
+
+    bought = load_purchased(spark, params.input)
+    ex_users = ex_items = None
+    if bought is not None and params.exclude_purchased:
+        mine = bought.join(changed, USER).toArrow()
+        ex_users, ex_items = (mine.column(c).to_numpy().astype(np.int64) for c in (USER, ITEM))
+    scorer = topk.FactorScorer(topk.Factors(user_keys, user_vectors), all_items)
+    top = topk.top_n_scored(scorer, user_keys, params.top_n, ex_users, ex_items, progress=True)
+    lists = pa.table({USER: pa.array(top.user, pa.int64()), ITEM: pa.array(top.item, pa.int64()),
+                      "rank": pa.array(top.rank, pa.int32()), "score": pa.array(top.score, pa.float64())})
+
+    new_users = int((~_positions(user_keys, state.users.index)[1]).sum())
+    counts = {"changed_users": len(user_keys), "new_users": new_users, "new_items": len(new_keys),
+              "new_items_without_vector": int(len(np.unique(items[new])) - len(new_keys)),
+              "changed_pairs": len(users)}
+    log.info("update: %d users with new interactions since %s (%d new), %d new items", len(user_keys),
+             state.data_end, new_users, len(new_keys))
+    next_state = ModelState(run_id=run_id, kind="update", base_run=state.base_run,
+                            refit_data_end=state.refit_data_end, data_end=newest, params=state.params,
+                            users=_merge(state.users, user_keys, user_vectors), items=all_items)
+    return Update(lists, np.unique(users), next_state, counts)
