@@ -170,11 +170,12 @@ def dbt_incremental(scale: Scale) -> dict[str, Any]:
 
 
 def _training_details(scale: Scale) -> tuple[int, dict[str, Any]]:
-    """Interactions trained on, and the figures of `ml run`'s report (reports/last_run.json)."""
+    """Interactions trained on (an update: the changed users' pairs), and the figures of `ml run`'s report
+    (reports/last_run.json)."""
     report = json.loads((scale.root / "reports" / "last_run.json").read_text())
-    metrics = report["metrics"]
-    return report["counts"]["interactions"], {
-        "stage_seconds": report["stage_seconds"], "counts": report["counts"],
+    metrics, counts = report["metrics"], report["counts"]
+    return counts.get("interactions", counts.get("changed_pairs", 0)), {
+        "kind": report.get("kind", "refit"), "stage_seconds": report["stage_seconds"], "counts": counts,
         "ndcg_at_10": {m: v["ndcg@10"] for m, v in metrics.items()},
         "fit_seconds": {m: v["fit_seconds"] for m, v in metrics.items() if "fit_seconds" in v}}
 

@@ -38,10 +38,16 @@ def format_metrics(report: dict[str, Any]) -> str:
         if users < trusted:
             lines.append(f"warning: only {users:,} evaluated users (fewer than {trusted:,}): differences between "
                          "models this small are noise, not a finding")
+    elif report.get("kind") == "update":
+        counts = report["counts"]
+        lines.append(f"update of refit {report['refit_run']} (not evaluated): new lists for "
+                     f"{counts['changed_users']:,} users with new interactions ({counts['new_users']:,} new), "
+                     f"{counts['new_items']:,} new items; every other list kept")
     else:
         lines.append("(evaluation skipped: see the warning above)")
     counts = report["counts"]
-    lines.append(f"users {counts['users']}, items {counts['items']}, interactions {counts['interactions']}, "
+    interactions = f", interactions {counts['interactions']}" if "interactions" in counts else ""
+    lines.append(f"users {counts['users']}, items {counts['items']}{interactions}, "
                  f"recommendation rows {counts['recommendation_rows']}")
     lines.append("outputs: " + ", ".join(f"{k} = {v}" for k, v in report["outputs"].items()))
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from ml import model_state
 from ml.least_squares import solve_rows
+from ml.metrics_table import format_metrics
 from ml.params import EvalSpec, RefitPolicy, RunParams
 from ml.run import run
 from pipeline.dbt_runner import run_dbt
@@ -96,6 +97,9 @@ def test_a_new_day_is_an_update_recorded_against_its_refit(spark, refit_then_upd
     assert rows[updated["run_id"]].params["refit_run"] == refit["run_id"]
     assert rows[refit["run_id"]].params["kind"] == "refit"
     assert updated["counts"]["changed_users"] > 0 and updated["counts"]["new_users"] > 0
+    printed = format_metrics(updated)  # what `make train` prints after an update
+    assert f"update of refit {refit['run_id']}" in printed
+    assert f"new lists for {updated['counts']['changed_users']:,} users" in printed
 
 
 def test_users_without_new_events_keep_their_lists_and_the_others_get_new_ones(refit_then_update):
