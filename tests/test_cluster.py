@@ -154,7 +154,9 @@ def test_an_analysts_plain_dbt_build_runs_through_the_thrift_server_while_traini
     """The analyst types `dbt build --target thrift` in dbt_project/ with nothing but the profile and the
     server's port: no wrapper, no lock (the metastore is shared), no --vars."""
     cluster = world.cluster
-    training = subprocess.Popen(entry_point_argv("-m", "ml", "run", "--quiet"), env=world.env,
+    # --full: a refit (Spark's ALS on the executors), long enough to overlap the build; without it the run
+    # would be a quick update with no new data.
+    training = subprocess.Popen(entry_point_argv("-m", "ml", "run", "--quiet", "--full"), env=world.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         master.wait_until(lambda: any(a["name"] == "recolake-ml" for a in
