@@ -27,7 +27,7 @@ from pipeline.mysql.connection import connect
 
 # What a shell gives a user who never ran a project command: no LAKEHOUSE_*, DBT_*, VARS, rule or
 # Spark variables. JAVA_HOME is the toolchain's own and passes when set.
-ANALYST_ENV_KEEP = ("HOME", "LANG", "JAVA_HOME", "TMPDIR", "SPARK_DRIVER_JAVA_OPTIONS")
+ANALYST_ENV_KEEP = ("HOME", "LANG", "JAVA_HOME", "TMPDIR")
 
 
 @dataclass

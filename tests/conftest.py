@@ -16,9 +16,6 @@ from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from tests.clone import Clone, make_clone
 
-# Every JVM of the suite lives for seconds to minutes: quick compilation beats peak speed (README settings).
-os.environ.setdefault("SPARK_DRIVER_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
-
 # The first 5,019 lines of the public REES46 October 2019 file, as published: kept in the repository so a
 # clone alone runs the suite.
 REAL_SLICE = Path(__file__).resolve().parent / "fixtures" / "real" / "rees46_2019-Oct_first5019.csv"
