@@ -1,8 +1,9 @@
 """A daily update of the serving ALS model: only the users with interactions newer than the last run
 are touched. Each is re-solved on their whole history against the stored item factors (the exact
-least-squares step, ml/least_squares.py); items never seen before get vectors from the users who
-interacted with them, and those users are solved once more with them. Only the changed users get new
-lists; everyone else keeps theirs, and the model's state keeps their vectors."""
+least-squares step, ml/least_squares.py). Items never seen before start from the returning users who
+interacted with them (or small and random when only brand-new users did), then a few rounds of ALS
+restricted to the changed users and the new items settle both, every other factor fixed. Only the
+changed users get new lists; everyone else keeps theirs, and the model's state keeps their vectors."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ from ml.model_state import ModelState
 from ml.params import RunParams
 
 log = logging.getLogger(__name__)
+
+# Rounds of users-then-new-items before the users' final step: new items that only new users touched
+# need a few to settle (starting from random); with no new item, one users' step is the whole update.
+UPDATE_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -86,21 +91,34 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
                           "rank": pa.array([], pa.int32()), "score": pa.array([], pa.float64())})
         unchanged = dataclasses.replace(state, run_id=run_id, kind="update", data_end=newest)
         return Update(empty, users, unchanged, {"changed_users": 0, "new_users": 0, "new_items": 0,
-                                                "new_items_without_vector": 0, "changed_pairs": 0})
+                                                "changed_pairs": 0})
     item_pos, known = _positions(items, state.items.index)
 
-    # 1. Users against the stored item factors (a brand-new user with only new items waits for step 2).
-    first_keys, first_vectors = _solve(users[known], item_pos[known], confidence[known], state.items.vectors, params)
-    # 2. New items against every user's vector, the changed ones just solved.
-    everyone = _merge(state.users, first_keys, first_vectors)
     new = ~known
+    # New items start from the returning users who touched them, solved against the stored item factors;
+    # an item only brand-new users touched (nothing links it to the model yet) starts small and random.
+    first_keys, first_vectors = _solve(users[known], item_pos[known], confidence[known], state.items.vectors, params)
+    everyone = _merge(state.users, first_keys, first_vectors)
     holder_pos, has_vector = _positions(users[new], everyone.index)
     new_keys, new_vectors = _solve(items[new][has_vector], holder_pos[has_vector], confidence[new][has_vector],
                                    everyone.vectors, params)
-    all_items = _merge(state.items, new_keys, new_vectors)
-    # 3. The changed users once more, against every item that has a vector now.
-    col_pos, usable = _positions(items, all_items.index)
-    user_keys, user_vectors = _solve(users[usable], col_pos[usable], confidence[usable], all_items.vectors, params)
+    unlinked = np.setdiff1d(np.unique(items[new]), new_keys)
+    start = np.random.default_rng(params.als.seed).normal(0.0, 0.01, (len(unlinked), state.items.vectors.shape[1]))
+    all_items = _merge(state.items, np.concatenate([new_keys, unlinked]),
+                       np.concatenate([new_vectors, start.astype(np.float32)]))
+    col_pos = _positions(items, all_items.index)[0]
+    # ALS restricted to the changed users and the new items, every other factor fixed; it ends on the
+    # users' exact step against the final item factors.
+    for _ in range(UPDATE_ROUNDS):
+        user_keys, user_vectors = _solve(users, col_pos, confidence, all_items.vectors, params)
+        if not new.any():
+            break
+        everyone = _merge(state.users, user_keys, user_vectors)
+        new_keys, new_vectors = _solve(items[new], _positions(users[new], everyone.index)[0], confidence[new],
+                                       everyone.vectors, params)
+        all_items = _merge(state.items, new_keys, new_vectors)
+    else:
+        user_keys, user_vectors = _solve(users, col_pos, confidence, all_items.vectors, params)
 
     bought = load_purchased(spark, params.input)
     ex_users = ex_items = None
@@ -113,11 +131,10 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
                       "rank": pa.array(top.rank, pa.int32()), "score": pa.array(top.score, pa.float64())})
 
     new_users = int((~_positions(user_keys, state.users.index)[1]).sum())
-    counts = {"changed_users": len(user_keys), "new_users": new_users, "new_items": len(new_keys),
-              "new_items_without_vector": int(len(np.unique(items[new])) - len(new_keys)),
+    counts = {"changed_users": len(user_keys), "new_users": new_users, "new_items": int(len(np.unique(items[new]))),
               "changed_pairs": len(users)}
     log.info("update: %d users with new interactions since %s (%d new), %d new items", len(user_keys),
-             state.data_end, new_users, len(new_keys))
+             state.data_end, new_users, counts["new_items"])
     next_state = ModelState(run_id=run_id, kind="update", base_run=state.base_run,
                             refit_data_end=state.refit_data_end, data_end=newest, params=state.params,
                             users=_merge(state.users, user_keys, user_vectors), items=all_items)
