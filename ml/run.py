@@ -108,6 +108,10 @@ def _state_of_refit(spark: SparkSession, params: RunParams, fitted: Any, data: h
     if params.model != "als" or not isinstance(fitted.scorer, topk.FactorScorer):
         return None
     newest = newest_interaction(spark, params)
+    if newest is None:
+        log.info("%s has no %s column: no model state is kept, every run refits", params.input.table,
+                 params.input.time_col)
+        return None
     user_ids = topk.column_values(data.user_index.orderBy(U), USER)
     item_ids = topk.column_values(data.item_index.orderBy(I), ITEM)
     return model_state.ModelState(

@@ -67,7 +67,10 @@ def decide(spark: SparkSession, params: RunParams) -> Decision:
     if state.params != params.als:
         return Decision(None, "the ALS parameters changed since the last refit")
     newest = newest_interaction(spark, params)
-    if newest is None or newest < state.data_end:
+    if newest is None:
+        return Decision(None, f"{params.input.table} has no {params.input.time_col} column or no rows: "
+                              "nothing says which users changed")
+    if newest < state.data_end:
         return Decision(None, f"the data now ends at {newest}, before the last model's {state.data_end}: it was "
                               "replaced")
     if (newest - state.refit_data_end).days >= policy.every_days:

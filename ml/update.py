@@ -40,8 +40,13 @@ class Update:
 
 
 def newest_interaction(spark: SparkSession, params: RunParams) -> dt.datetime | None:
+    """The input's newest interaction time; None when it is empty or has no time column (plain pairs:
+    nothing says what changed, so every run refits)."""
     spec = params.input
-    return read_table(spark, spec.table, [spec.time_col]).agg(F.max(spec.time_col)).first()[0]
+    table = read_table(spark, spec.table, [])
+    if spec.time_col not in table.columns:
+        return None
+    return table.agg(F.max(spec.time_col)).first()[0]
 
 
 def changed_users(spark: SparkSession, params: RunParams, since: dt.datetime) -> DataFrame:
