@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +14,6 @@ import numpy as np
 
 from ml import topk
 from ml.params import AlsParams
-
-log = logging.getLogger(__name__)
 
 STATE_DIR = "state"
 
@@ -31,6 +28,7 @@ class ModelState:
     params: AlsParams
     users: topk.Factors  # keyed by user_id
     items: topk.Factors  # keyed by item_id
+    refit_sizes: tuple[int, int]  # users and items of that refit: the schedule measures growth from them
 
     def save(self, model_path: Path) -> None:
         folder = model_path / STATE_DIR
@@ -39,6 +37,7 @@ class ModelState:
                  item_ids=self.items.index, item_vectors=self.items.vectors)
         meta = {"run_id": self.run_id, "kind": self.kind, "base_run": self.base_run,
                 "refit_data_end": self.refit_data_end.isoformat(), "data_end": self.data_end.isoformat(),
+                "refit_sizes": list(self.refit_sizes),
                 "params": dataclasses.asdict(self.params)}
         (folder / "state.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -56,7 +55,7 @@ def load(model_path: Path) -> ModelState:
     return ModelState(run_id=meta["run_id"], kind=meta["kind"], base_run=meta["base_run"],
                       refit_data_end=dt.datetime.fromisoformat(meta["refit_data_end"]),
                       data_end=dt.datetime.fromisoformat(meta["data_end"]), params=AlsParams(**meta["params"]),
-                      users=users, items=items)
+                      users=users, items=items, refit_sizes=tuple(meta["refit_sizes"]))
 
 
 def keyed_by_ids(factors: topk.Factors, ids_of_index: np.ndarray) -> topk.Factors:

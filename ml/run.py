@@ -117,7 +117,8 @@ def _state_of_refit(spark: SparkSession, params: RunParams, fitted: Any, data: h
     return model_state.ModelState(
         run_id=run_id, kind="refit", base_run=run_id, refit_data_end=newest, data_end=newest, params=params.als,
         users=model_state.keyed_by_ids(fitted.scorer.user_factors, user_ids),
-        items=model_state.keyed_by_ids(fitted.scorer.item_factors, item_ids))
+        items=model_state.keyed_by_ids(fitted.scorer.item_factors, item_ids),
+        refit_sizes=(len(user_ids), len(item_ids)))
 
 
 def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bool = True) -> dict[str, Any]:

@@ -45,12 +45,13 @@ def _changed_size(spark: SparkSession, params: RunParams, state: ModelState) -> 
     spec = params.input
     table = read_table(spark, spec.table, [spec.user_col, spec.item_col])
     now = table.agg(F.countDistinct(spec.user_col).alias("users"), F.countDistinct(spec.item_col).alias("items")).first()
-    for name, before, after in (("users", len(state.users.index), now.users), ("items", len(state.items.index),
-                                                                               now.items)):
+    last = (len(state.users.index), len(state.items.index))
+    for name, before, at_refit, after in zip(("users", "items"), last, state.refit_sizes, (now.users, now.items)):
         if after < before:  # an update only adds: the data was replaced or trimmed
             return f"{name} fell from {before:,} to {after:,} since the last model: the data was replaced"
-        if after > before * (1 + params.refit.growth_share):
-            return (f"{name} grew from {before:,} to {after:,} since the last refit (more than "
+        # Growth counts from the refit, so updates one after another cannot creep past the limit.
+        if after > at_refit * (1 + params.refit.growth_share):
+            return (f"{name} grew from {at_refit:,} to {after:,} since the last refit (more than "
                     f"{params.refit.growth_share:.0%})")
     return None
 

@@ -142,5 +142,6 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
              state.data_end, new_users, counts["new_items"])
     next_state = ModelState(run_id=run_id, kind="update", base_run=state.base_run,
                             refit_data_end=state.refit_data_end, data_end=newest, params=state.params,
-                            users=_merge(state.users, user_keys, user_vectors), items=all_items)
+                            users=_merge(state.users, user_keys, user_vectors), items=all_items,
+                            refit_sizes=state.refit_sizes)
     return Update(lists, np.unique(users), next_state, counts)
