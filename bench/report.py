@@ -33,6 +33,9 @@ def ratios(stages: dict[str, dict[str, Any]]) -> dict[str, float | None]:
         "ndcg10_spark_over_implicit": _ratio(get("als_peer", "spark_ndcg@10"), get("als_peer", "implicit_ndcg@10")),
         "sync_rate_over_raw_load_rate": get("mysql_raw", "sync_vs_raw"),
         "incremental_over_full_build": _ratio(get("dbt_incremental", "seconds"), get("dbt_full", "seconds")),
+        "daily_training_over_refit": _ratio(get("train", "seconds"), get("refit", "seconds")),
+        **{f"ndcg10_updated_{days}_days_over_refit": stages.get("update_quality", {}).get(
+            f"after_{days}_days", {}).get("over_refit") for days in (1, 6)},
     }
 
 
@@ -115,8 +118,8 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-STAGE_ORDER = ("generate", "cluster_up", "load", "ingest", "dbt_full", "duckdb", "daily", "ingest_day", "dbt_incremental", "train", "als_peer",
-               "dbt_recommendations", "sync", "tableau_extract", "mysql_raw", "ease_serve", "tune")
+STAGE_ORDER = ("generate", "cluster_up", "load", "ingest", "dbt_full", "refit", "duckdb", "daily", "ingest_day", "dbt_incremental", "train", "als_peer",
+               "update_quality", "dbt_recommendations", "sync", "tableau_extract", "mysql_raw", "ease_serve", "tune")
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -162,7 +165,13 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines += ["", f"ALS on {als['pairs']:,} training pairs ({als['scored_users']:,} users scored): Spark fit "
                       f"{als['spark_fit_seconds']} s, NDCG@10 {als['spark_ndcg@10']:.4f}; implicit fit "
                       f"{als['implicit_fit_seconds']} s, NDCG@10 {als['implicit_ndcg@10']:.4f}."]
-        train = r["stages"].get("train", {})
+        quality = r["stages"].get("update_quality")
+        if quality:
+            lines += ["", f"Daily updates against a refit on the same data ({quality['scored_users']:,} users, test "
+                      f"window from {quality['window']['eval_cutoff']}): refit NDCG@10 {quality['refit_ndcg@10']:.4f}; "
+                      + "; ".join(f"updated for {d} day(s) {quality[f'after_{d}_days']['ndcg@10']:.4f} "
+                                  f"({quality[f'after_{d}_days']['over_refit']:.3f} of the refit)" for d in (1, 6)) + "."]
+        train = r["stages"].get("refit") or r["stages"].get("train", {})
         if train.get("fit_seconds"):
             lines += ["", "Evaluation in `ml run` (same users, time split): " + "; ".join(
                 f"{m} NDCG@10 {train['ndcg_at_10'][m]:.4f}, fit {s:.1f} s" for m, s in train["fit_seconds"].items())

@@ -121,9 +121,9 @@ def ingest(scale: Scale) -> dict[str, Any]:
     return _result(scale.run("ingest", "ingest_raw.py", "--quiet"), lines)
 
 
-def _dbt_nodes() -> dict[str, float]:
-    """Execution seconds of every node of the last dbt invocation."""
-    results = json.loads((REPO_ROOT / "dbt_project" / "target" / "run_results.json").read_text())
+def _dbt_nodes(results_file: Path = REPO_ROOT / "dbt_project" / "target" / "run_results.json") -> dict[str, float]:
+    """Execution seconds of every node of a dbt invocation (default: the last one)."""
+    results = json.loads(results_file.read_text())
     return {r["unique_id"]: r["execution_time"] for r in results["results"]}
 
 
@@ -134,9 +134,8 @@ def _per_node(seconds: float, nodes: dict[str, float]) -> dict[str, Any]:
             "node_seconds_mean": round(sum(nodes.values()) / count, 3)}
 
 
-def _full_build_details(seconds: float) -> dict[str, Any]:
-    """Per-node figures of the full build that just ran (dbt's run_results.json)."""
-    nodes = _dbt_nodes()
+def _full_build_details(seconds: float, nodes: dict[str, float]) -> dict[str, Any]:
+    """Per-node figures of a full build (from dbt's run_results.json)."""
     slowest = sorted(nodes.items(), key=lambda kv: -kv[1])[:5]
     return {**_per_node(seconds, nodes),
             "duckdb_equivalent_node_seconds": round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
@@ -146,7 +145,7 @@ def _full_build_details(seconds: float) -> dict[str, Any]:
 
 def dbt_full(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_full", "run_dbt.py", "build", "--full-refresh", "--exclude", "tag:recommendations")
-    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))), **_full_build_details(measured.seconds))
+    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))), **_full_build_details(measured.seconds, _dbt_nodes()))
 
 
 def duckdb(scale: Scale) -> dict[str, Any]:
@@ -201,17 +200,22 @@ def _step(seconds: float, chain: str, rows: int | None = None, **extra: Any) -> 
 
 
 def load(scale: Scale) -> dict[str, dict[str, Any]]:
-    """The first load as one process: ingest every file, then the full build."""
+    """The first load as `make recommend` runs it, one process: ingest every file, the full build, the
+    first (full) fit, the recommendation marts and the first sync. The days after it update that fit."""
     lines = _data_lines(sorted(scale.raw_dir.glob("*.csv")))
-    measured, steps = _chain(scale, "load", "--steps", "ingest,transform", "--full-refresh")
+    serve = " ".join(SERVE_OPTIONS.get(scale.shape, ()))
+    measured, steps = _chain(scale, "load", "--full-refresh", *(["--ml-args", serve] if serve else []))
+    interactions, training = _training_details(scale)
     return {"load": _result(measured, lines, steps=steps),
             "ingest": _step(steps["ingest"], "load", lines),
-            "dbt_full": _step(steps["transform"], "load", lines, **_full_build_details(steps["transform"]))}
+            "dbt_full": _step(steps["transform"], "load", lines, **_full_build_details(
+                steps["transform"], _dbt_nodes(scale.root / "reports" / "run_results_transform.json"))),
+            "refit": _step(steps["train"], "load", interactions, **training)}
 
 
 def daily(scale: Scale) -> dict[str, dict[str, Any]]:
-    """A new day as `make recommend` runs it, one process: ingest it, incremental build, train,
-    recommendation marts, sync."""
+    """A new day as `make recommend` runs it, one process: ingest it, incremental build, the model's
+    update for the users who changed (a refit when ml/schedule.py says so), their new lists, the sync."""
     day = next(scale.held_back.glob("*.csv"))
     shutil.move(str(day), scale.raw_dir / day.name)
     lines = _data_lines([scale.raw_dir / day.name])
@@ -229,6 +233,20 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
 # At the seed month's 4.5M users, personal lists go to users active in the last week (ml/params.py
 # serve_active_days); the others are served the popular list.
 SERVE_OPTIONS = {"rees46-month": ("--serve-active-days", "7")}
+
+
+def refit(scale: Scale) -> dict[str, Any]:
+    """`make train FULL=1`: evaluation and the serving fit on all data, whatever the schedule says."""
+    measured = scale.run("refit", "-m", "ml", "run", "--quiet", "--full", *SERVE_OPTIONS.get(scale.shape, ()))
+    rows, details = _training_details(scale)
+    return _result(measured, rows, **details)
+
+
+def update_quality(scale: Scale) -> dict[str, Any]:
+    """NDCG@10 of the model updated day by day for 1 and 6 days against a refit on the same data
+    (bench/update_quality.py)."""
+    measured = scale.run("update_quality", "-m", "bench.update_quality")
+    return _result(measured, None, **scale.last_json("update_quality"))
 
 
 def train(scale: Scale) -> dict[str, Any]:
@@ -299,23 +317,24 @@ def tune(scale: Scale) -> dict[str, Any]:
 
 STAGES: dict[str, Callable[[Scale], dict[str, Any]]] = {
     "generate": generate, "ingest": ingest, "dbt_full": dbt_full, "duckdb": duckdb, "ingest_day": ingest_day,
-    "dbt_incremental": dbt_incremental, "train": train, "als_peer": als_peer,
+    "dbt_incremental": dbt_incremental, "refit": refit, "train": train, "als_peer": als_peer,
+    "update_quality": update_quality,
     "dbt_recommendations": dbt_recommendations, "sync": sync, "tableau_extract": tableau_extract,
     "mysql_raw": mysql_raw, "ease_serve": ease_serve,
     "tune": tune,
 }
 # The same work as `make recommend` runs it: each chain is one process and reports its steps under the
-# stage names above (ingest and dbt_full; ingest_day, dbt_incremental, train, dbt_recommendations, sync).
+# stage names above (ingest, dbt_full, refit; ingest_day, dbt_incremental, train, dbt_recommendations, sync).
 CHAINS: dict[str, Callable[[Scale], dict[str, dict[str, Any]]]] = {"load": load, "daily": daily}
-CHAIN_STEPS = {"load": ("ingest", "dbt_full"),
+CHAIN_STEPS = {"load": ("ingest", "dbt_full", "refit"),
                "daily": ("ingest_day", "dbt_incremental", "train", "dbt_recommendations", "sync")}
 # Run order: a chain takes the place of its steps; peers run where their inputs are ready.
-ORDER = ("generate", "load", "ingest", "dbt_full", "duckdb", "daily", "ingest_day", "dbt_incremental", "train",
-         "als_peer", "dbt_recommendations", "sync", "tableau_extract", "mysql_raw", "ease_serve", "tune")
+ORDER = ("generate", "load", "ingest", "dbt_full", "refit", "duckdb", "daily", "ingest_day", "dbt_incremental",
+         "train", "als_peer", "update_quality", "dbt_recommendations", "sync", "tableau_extract", "mysql_raw", "ease_serve", "tune")
 # `make bench` without STAGES: the chains and the peers.
 DEFAULT_STAGES = tuple(s for s in ORDER if s not in {step for steps in CHAIN_STEPS.values() for step in steps})
 # The chain a user runs; peers (duckdb, als_peer, mysql_raw) are not part of end-to-end time.
-PIPELINE = ("generate", "load", "ingest", "dbt_full", "daily", "ingest_day", "dbt_incremental", "train",
+PIPELINE = ("generate", "load", "ingest", "dbt_full", "refit", "daily", "ingest_day", "dbt_incremental", "train",
             "dbt_recommendations", "sync")
 
 

@@ -44,7 +44,7 @@ class Split:
     end: dt.datetime | None = None
 
 
-def _weighted(events: DataFrame, rule: StrengthRule, as_of: dt.datetime) -> DataFrame:
+def weighted(events: DataFrame, rule: StrengthRule, as_of: dt.datetime) -> DataFrame:
     """The mart's strength formula: weight(type) * 0.5 ^ (age_days / half_life), summed per pair."""
     age_days = (F.unix_timestamp(F.lit(as_of)) - F.unix_timestamp("time")).cast("double") / 86400
     weight = F.lit(0.0)
@@ -84,7 +84,7 @@ def time_split(spark: SparkSession, spec: EvalSpec, rule: StrengthRule, holdout_
     bought_before = before.where(F.col("event_type") == "purchase").select(USER, ITEM).distinct()
     return Split(
         protocol="time",
-        train=_weighted(before, rule, cutoff),
+        train=weighted(before, rule, cutoff),
         relevant=after.where(F.col("event_type") == spec.relevant_type).select(USER, ITEM).distinct(),
         history=bought_before,
         buyers=bought_before,

@@ -22,7 +22,7 @@ from ml.columns import ITEM, STRENGTH, USER
 from ml.data import load_feedback, load_purchased, read_table
 from ml.least_squares import solve_rows
 from ml.model_state import ModelState
-from ml.params import RunParams
+from ml.params import AlsParams, RunParams
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +65,56 @@ def _positions(keys: np.ndarray, sorted_index: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _solve(row_keys: np.ndarray, col_pos: np.ndarray, confidence: np.ndarray, other: np.ndarray,
-           params: RunParams) -> tuple[np.ndarray, np.ndarray]:
+           params: AlsParams) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct row keys, their vectors) from pairs (row key, position in ``other``)."""
     order = np.lexsort((col_pos, row_keys))
     keys, rows = np.unique(row_keys[order], return_inverse=True)
-    vectors = solve_rows(rows, col_pos[order], confidence[order], len(keys), other, params.als.reg_param,
-                         scale_reg_by_count=params.als.backend == "spark")
+    vectors = solve_rows(rows, col_pos[order], confidence[order], len(keys), other, params.reg_param,
+                         scale_reg_by_count=params.backend == "spark")
     return keys, vectors.astype(np.float32)
 
 
-def _merge(base: topk.Factors, keys: np.ndarray, vectors: np.ndarray) -> topk.Factors:
+def merge_factors(base: topk.Factors, keys: np.ndarray, vectors: np.ndarray) -> topk.Factors:
     """``base`` with the vectors of ``keys`` replaced or added."""
     pos, found = _positions(base.index, keys)
     kept = ~found
     return topk.Factors.keyed(np.concatenate([base.index[kept], keys]),
                               np.concatenate([base.vectors[kept], vectors.astype(base.vectors.dtype)]))
+
+
+def solve_changed(stored_users: topk.Factors, stored_items: topk.Factors, users: np.ndarray, items: np.ndarray,
+                  confidence: np.ndarray, params: AlsParams) -> tuple[topk.Factors, topk.Factors]:
+    """(the changed users' new vectors, every item's vectors: the stored ones plus the new items') from
+    the changed users' whole histories as (user id, item id, confidence) pairs."""
+    item_pos, known = _positions(items, stored_items.index)
+
+    new = ~known
+    # New items start from the returning users who touched them, solved against the stored item factors;
+    # an item only brand-new users touched (nothing links it to the model yet) starts small and random.
+    first_keys, first_vectors = _solve(users[known], item_pos[known], confidence[known], stored_items.vectors, params)
+    everyone = merge_factors(stored_users, first_keys, first_vectors)
+    holder_pos, has_vector = _positions(users[new], everyone.index)
+    new_keys, new_vectors = _solve(items[new][has_vector], holder_pos[has_vector], confidence[new][has_vector],
+                                   everyone.vectors, params)
+    unlinked = np.setdiff1d(np.unique(items[new]), new_keys)
+    start = np.random.default_rng(params.seed).normal(0.0, 0.01, (len(unlinked), stored_items.vectors.shape[1]))
+    all_items = merge_factors(stored_items, np.concatenate([new_keys, unlinked]),
+                       np.concatenate([new_vectors, start.astype(np.float32)]))
+    col_pos = _positions(items, all_items.index)[0]
+    # ALS restricted to the changed users and the new items, every other factor fixed; it ends on the
+    # users' exact step against the final item factors.
+    for _ in range(UPDATE_ROUNDS):
+        user_keys, user_vectors = _solve(users, col_pos, confidence, all_items.vectors, params)
+        if not new.any():
+            break
+        everyone = merge_factors(stored_users, user_keys, user_vectors)
+        new_keys, new_vectors = _solve(items[new], _positions(users[new], everyone.index)[0], confidence[new],
+                                       everyone.vectors, params)
+        all_items = merge_factors(stored_items, new_keys, new_vectors)
+    else:
+        user_keys, user_vectors = _solve(users, col_pos, confidence, all_items.vectors, params)
+
+    return topk.Factors(user_keys, user_vectors), all_items
 
 
 def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: str) -> Update:
@@ -97,33 +132,9 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
         unchanged = dataclasses.replace(state, run_id=run_id, kind="update", data_end=newest)
         return Update(empty, users, unchanged, {"changed_users": 0, "new_users": 0, "new_items": 0,
                                                 "changed_pairs": 0})
-    item_pos, known = _positions(items, state.items.index)
-
-    new = ~known
-    # New items start from the returning users who touched them, solved against the stored item factors;
-    # an item only brand-new users touched (nothing links it to the model yet) starts small and random.
-    first_keys, first_vectors = _solve(users[known], item_pos[known], confidence[known], state.items.vectors, params)
-    everyone = _merge(state.users, first_keys, first_vectors)
-    holder_pos, has_vector = _positions(users[new], everyone.index)
-    new_keys, new_vectors = _solve(items[new][has_vector], holder_pos[has_vector], confidence[new][has_vector],
-                                   everyone.vectors, params)
-    unlinked = np.setdiff1d(np.unique(items[new]), new_keys)
-    start = np.random.default_rng(params.als.seed).normal(0.0, 0.01, (len(unlinked), state.items.vectors.shape[1]))
-    all_items = _merge(state.items, np.concatenate([new_keys, unlinked]),
-                       np.concatenate([new_vectors, start.astype(np.float32)]))
-    col_pos = _positions(items, all_items.index)[0]
-    # ALS restricted to the changed users and the new items, every other factor fixed; it ends on the
-    # users' exact step against the final item factors.
-    for _ in range(UPDATE_ROUNDS):
-        user_keys, user_vectors = _solve(users, col_pos, confidence, all_items.vectors, params)
-        if not new.any():
-            break
-        everyone = _merge(state.users, user_keys, user_vectors)
-        new_keys, new_vectors = _solve(items[new], _positions(users[new], everyone.index)[0], confidence[new],
-                                       everyone.vectors, params)
-        all_items = _merge(state.items, new_keys, new_vectors)
-    else:
-        user_keys, user_vectors = _solve(users, col_pos, confidence, all_items.vectors, params)
+    user_factors, all_items = solve_changed(state.users, state.items, users, items, confidence, params.als)
+    user_keys, user_vectors = user_factors.index, user_factors.vectors
+    new_items = int(len(np.setdiff1d(np.unique(items), state.items.index)))
 
     bought = load_purchased(spark, params.input)
     ex_users = ex_items = None
@@ -136,12 +147,12 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
                       "rank": pa.array(top.rank, pa.int32()), "score": pa.array(top.score, pa.float64())})
 
     new_users = int((~_positions(user_keys, state.users.index)[1]).sum())
-    counts = {"changed_users": len(user_keys), "new_users": new_users, "new_items": int(len(np.unique(items[new]))),
+    counts = {"changed_users": len(user_keys), "new_users": new_users, "new_items": new_items,
               "changed_pairs": len(users)}
     log.info("update: %d users with new interactions since %s (%d new), %d new items", len(user_keys),
              state.data_end, new_users, counts["new_items"])
     next_state = ModelState(run_id=run_id, kind="update", base_run=state.base_run,
                             refit_data_end=state.refit_data_end, data_end=newest, params=state.params,
-                            users=_merge(state.users, user_keys, user_vectors), items=all_items,
+                            users=merge_factors(state.users, user_keys, user_vectors), items=all_items,
                             refit_sizes=state.refit_sizes)
     return Update(lists, np.unique(users), next_state, counts)

@@ -63,12 +63,18 @@ def test_ratios_and_markdown_from_stage_results():
                      "implicit_fit_seconds": 3.0, "embedded_ndcg@10": 0.11, "spark_ndcg@10": 0.12,
                      "implicit_ndcg@10": 0.10, "pairs": 5, "scored_users": 2, "peak_mb": {}},
         "mysql_raw": {"seconds": 1.0, "sync_vs_raw": 0.4},
+        "refit": {"seconds": 80.0, "in_process": "load"},
+        "train": {"seconds": 8.0, "in_process": "daily"},
+        "update_quality": {"seconds": 60.0, "scored_users": 300, "window": {"eval_cutoff": "2026-01-24"},
+                           "refit_ndcg@10": 0.2, "after_1_days": {"ndcg@10": 0.199, "over_refit": 0.995},
+                           "after_6_days": {"ndcg@10": 0.19, "over_refit": 0.95}},
     }
     summary = report.summarise("1k", 1000, "2026-11-25T00:00:00Z", stages)
     assert summary["ratios"] == {"spark_transforms_over_duckdb": 10.0, "embedded_als_fit_over_implicit_fit": 1.1,
                                  "spark_als_fit_over_implicit_fit": 3.0, "ndcg10_embedded_over_implicit": 1.1,
                                  "ndcg10_spark_over_implicit": 1.2, "sync_rate_over_raw_load_rate": 0.4,
-                                 "incremental_over_full_build": 0.12}
+                                 "incremental_over_full_build": 0.12, "daily_training_over_refit": 0.1,
+                                 "ndcg10_updated_1_days_over_refit": 0.995, "ndcg10_updated_6_days_over_refit": 0.95}
     assert summary["end_to_end_seconds"] == 122.0 and not summary["end_to_end_complete"]
     assert summary["peak_memory_gib"] == 2.0  # pipeline stages only; the peers are reported apart
     assert summary["peer_peak_memory_gib"] == 0.0
@@ -78,6 +84,7 @@ def test_ratios_and_markdown_from_stage_results():
     text = report.markdown([summary])
     assert "| ingest | 10.0 | 1,000 | 100 | 100 | 900 |" in text
     assert "cleaned agrees" in text
+    assert "updated for 6 day(s) 0.1900 (0.950 of the refit)" in text
 
 
 def test_one_process_chains_count_once_and_report_their_steps():
@@ -107,12 +114,15 @@ def test_one_process_chains_count_once_and_report_their_steps():
 def test_a_chain_and_its_own_steps_cannot_both_be_chosen():
     from bench.__main__ import _stages
 
-    assert _stages(None) == ["generate", "load", "duckdb", "daily", "als_peer", "tableau_extract", "mysql_raw",
+    assert _stages(None) == ["generate", "load", "duckdb", "daily", "als_peer", "update_quality", "tableau_extract",
+                             "mysql_raw",
                              "ease_serve", "tune"]
     assert _stages("daily generate load") == ["generate", "load", "daily"]
     assert _stages("train ingest") == ["ingest", "train"]
     with pytest.raises(UserError, match="stage daily runs .* in one process: choose it or train"):
         _stages("daily train")
+    with pytest.raises(UserError, match="stage load runs .* in one process: choose it or refit"):
+        _stages("load refit")
 
 
 def test_scales_parse_like_the_generator():

@@ -19,7 +19,7 @@ from ml.evaluate import evaluate
 from ml.metrics import average_precision_at_k, hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k, user_metrics
 from ml.params import EvalSpec, InputSpec, RefitPolicy, RunParams
 from ml.run import run
-from ml.splits import _weighted
+from ml.splits import weighted
 from pipeline.config import dbt_vars
 from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
@@ -164,7 +164,7 @@ def test_evaluation_weighs_events_exactly_as_the_interaction_mart(spark, ml_lake
         "user_id", "product_id as item_id", "event_type", "event_time as time")
     newest = events.agg(F.max("time")).first()[0]
     rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
-    python_side = {(r.user_id, r.item_id): r.strength for r in _weighted(events, rule, newest).collect()}
+    python_side = {(r.user_id, r.item_id): r.strength for r in weighted(events, rule, newest).collect()}
     mart = {(r.user_id, r.product_id): r.strength
             for r in spark.table("marts.user_item_interactions").where("strength > 0").collect()}
     assert mart.keys() == python_side.keys() and len(mart) > 1000

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import shlex
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,6 +76,17 @@ def step_actions(args: argparse.Namespace) -> dict[str, Callable[[Settings], Non
     }
 
 
+DBT_STEPS = ("transform", "recommendations")
+
+
+def keep_dbt_results(settings: Settings, step: str) -> None:
+    """A dbt step's run_results.json as reports/run_results_<step>.json: the next dbt step of the chain
+    overwrites dbt's own copy, and the per-model seconds of each are wanted (the benchmark reads them)."""
+    results = settings.dbt_project_dir / "target" / "run_results.json"
+    if step in DBT_STEPS and results.is_file():
+        shutil.copyfile(results, settings.reports_dir / f"run_results_{step}.json")
+
+
 def write_timings(path: Path, started: str, timer: StageTimer, steps: list[str], seconds: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     summary = {"started": started, "steps": timer.seconds, "seconds": round(seconds, 3),
@@ -109,6 +121,7 @@ def main() -> int:
         with timer.stage(step):
             actions[step](settings)
         release_driver_memory()
+        keep_dbt_results(settings, step)
         write_timings(timings, started, timer, steps, time.perf_counter() - clock)
     if bar is not None:
         bar.close()
