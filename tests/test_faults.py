@@ -159,7 +159,7 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clon
     with clone.mysql() as cur:
         cur.execute("show tables")
         tables = {r[0] for r in cur.fetchall()}
-        assert tables == set(synced) | {"_sync_log"}, "no __new or __old leftovers"
+        assert tables == set(synced) | {"_sync_log", "_sync_versions"}, "no __new or __old leftovers"
         for name, source in synced.items():
             cur.execute(f"select count(*) from `{name}`")
             assert cur.fetchone()[0] == _delta(spark, clone, source).count(), name
@@ -176,13 +176,7 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clon
 
 def test_the_one_process_chain_takes_a_new_day_from_the_landing_folder_to_mysql(spark, clone):
     """`make recommend`'s chain (pipeline/commands/recommend.py): every step in one process, on one SparkSession."""
-    day = max(p.name for p in (clone.root / "raw").glob("*.csv"))
-    new_day = dt.date.fromisoformat(day.removeprefix("rees46_").removesuffix(".csv")) + dt.timedelta(days=1)
-    generate(GeneratorParams(rows=3_000, days=1, start=new_day, seed=12), clone.root / "new_day",
-             clone.root / "new_day_truth", progress=False)
-    for path in (clone.root / "new_day").glob("*.csv"):
-        shutil.copy(path, clone.root / "raw" / path.name)
-
+    new_day = _land_day(clone, seed=12)
     # The generated day comes with a catalogue of its own (half as many items again): without the raised
     # growth limit the schedule would rightly refit.
     result = clone.run("-m", "pipeline.commands.recommend", "--quiet", "--ml-args",
@@ -207,6 +201,48 @@ def test_the_one_process_chain_takes_a_new_day_from_the_landing_folder_to_mysql(
         run_of = dict(cur.fetchall())
     assert {run_of[u] for u in new_day_users if u in run_of} == {runs[-1].run_id}
     assert {r for u, r in run_of.items() if u not in new_day_users} == {runs[0].run_id}
+
+
+def _land_day(clone: Clone, seed: int) -> dt.date:
+    """One generated day after the newest file of the clone's landing folder; its date."""
+    day = max(p.name for p in (clone.root / "raw").glob("*.csv"))
+    new_day = dt.date.fromisoformat(day.removeprefix("rees46_").removesuffix(".csv")) + dt.timedelta(days=1)
+    generate(GeneratorParams(rows=3_000, days=1, start=new_day, seed=seed), clone.root / f"day_{seed}",
+             clone.root / f"day_{seed}_truth", progress=False)
+    for path in (clone.root / f"day_{seed}").glob("*.csv"):
+        shutil.copy(path, clone.root / "raw" / path.name)
+    return new_day
+
+
+def test_sync_killed_inside_the_partial_apply_then_rerun_equals_delta(spark, clone):
+    """The next day's update reaches MySQL as a partial apply of the changed users; SIGKILL inside its
+    transaction leaves every list as it was, and the rerun brings MySQL to Delta's lists."""
+    with clone.mysql() as cur:
+        cur.execute("select user_id, product_id, recommendation_rank, run_id from user_recommendations")
+        before = sorted(cur.fetchall())
+    _land_day(clone, seed=13)
+    crashed = clone.run("-m", "pipeline.commands.recommend", "--quiet", "--ml-args",
+                        "--no-eval --max-iter 4 --refit-growth 10", crash_at="sync.inside_partial_apply")
+    assert crashed.returncode == KILLED, crashed.stderr[-3000:]
+    runs = sorted(_delta(spark, clone, "ml.model_runs").collect(), key=lambda r: r.started_at)
+    assert runs[-1].params["kind"] == "update"
+    with clone.mysql() as cur:
+        cur.execute("select user_id, product_id, recommendation_rank, run_id from user_recommendations")
+        assert sorted(cur.fetchall()) == before  # the transaction never committed
+
+    rerun = clone.run("sync_mysql.py", "--quiet")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    in_delta = sorted(tuple(r) for r in _delta(spark, clone, "marts.user_recommendations")
+                      .select("user_id", "product_id", "recommendation_rank", "run_id").collect())
+    with clone.mysql() as cur:
+        cur.execute("select user_id, product_id, recommendation_rank, run_id from user_recommendations")
+        assert sorted(cur.fetchall()) == in_delta
+        cur.execute("select load_path, rows_loaded from _sync_log where table_name = 'user_recommendations' "
+                    "order by id desc limit 1")
+        path, rows = cur.fetchone()
+    fresh = [r for r in in_delta if r[3] == runs[-1].run_id]
+    assert path == "partial_infile" and rows == len(fresh) > 0  # only the changed users' rows travelled
+    assert set(before) - set(in_delta) and {r for r in before if r[0] not in {f[0] for f in fresh}} <= set(in_delta)
 
 
 def test_no_secret_reaches_any_output_or_log_of_the_chain(clone):

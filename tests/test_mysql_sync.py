@@ -15,7 +15,7 @@ from pipeline.config import REPO_ROOT
 from pipeline.dbt_runner import run_dbt
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, quote_identifier
-from pipeline.sync.catalog import SyncTable, tagged_tables
+from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.run import sync_all
 
@@ -184,6 +184,70 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     assert tables["daily_revenue"].primary_key == ("event_date",)
     assert tables["daily_revenue"].source == "marts.daily_revenue"
     assert tables["user_recommendations"].indexes == ("user_id", "product_id")
+    assert tables["user_recommendations"].partial == PartialSpec("user_id", "run_id")
+    assert tables["daily_revenue"].partial is None
+
+
+LISTS = SyncTable("synctest.lists", "lists", indexes=("user_id",), partial=PartialSpec("user_id", "run_id"))
+LISTS_SCHEMA = "user_id bigint, list_rank int, product_id bigint, score double, run_id string"
+
+
+def _lists(runs: dict[int, tuple[str, list[int]]]) -> list[tuple]:
+    """user -> (run, products) as rows; scores make every row distinct."""
+    return [(user, rank, product, user + rank / 100, run) for user, (run, products) in runs.items()
+            for rank, product in enumerate(products, start=1)]
+
+
+def _write_lists(spark, rows: list[tuple]) -> None:
+    spark.createDataFrame(rows, LISTS_SCHEMA).write.format("delta").mode("overwrite").saveAsTable("synctest.lists")
+
+
+def _mysql_lists(server) -> list[tuple]:
+    conn = connect(server.app_settings())
+    cur = conn.cursor()
+    cur.execute("select user_id, list_rank, product_id, score, run_id from lists order by user_id, list_rank")
+    rows = [tuple(r) for r in cur.fetchall()]
+    conn.close()
+    return rows
+
+
+@pytest.fixture()
+def lists_source(spark, server):
+    spark.sql("create database if not exists synctest")
+    conn = connect(server.app_settings())
+    for table in ("lists", "_sync_log", "_sync_versions"):
+        conn.cursor().execute(f"drop table if exists {table}")
+    conn.close()
+    refit = {user: ("r1", [user * 10 + i for i in range(5)]) for user in range(1, 41)}
+    _write_lists(spark, _lists(refit))
+    return refit
+
+
+def test_an_update_replaces_only_the_changed_users_in_one_apply(spark, settings, server, lists_source):
+    first = sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0]
+    assert first.path == "local_infile" and first.rows == 200
+    update = {**lists_source, 3: ("r2", [7, 8, 9]), 17: ("r2", [1, 2, 3, 4, 5, 6]), 99: ("r2", [42])}
+    _write_lists(spark, _lists(update))
+    second = sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0]
+    assert second.path == "partial_infile" and second.rows == 3 + 6 + 1  # only the changed users' rows
+    assert _mysql_lists(server) == sorted(_lists(update))
+    conn = connect(server.app_settings())
+    cur = conn.cursor()
+    cur.execute("select version, rows_held from _sync_versions where table_name = 'lists' order by version")
+    assert cur.fetchall() == [("r1", 190), ("r2", 10)]
+    cur.execute("show tables like 'lists\\_\\_%'")
+    assert cur.fetchall() == []  # no staging left behind
+    conn.close()
+
+
+def test_a_group_that_left_delta_makes_the_sync_load_the_whole_table(spark, settings, server, lists_source):
+    sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)
+    update = {u: v for u, v in lists_source.items() if u != 5}  # user 5's list is gone, no new run says so
+    update[6] = ("r2", [1])
+    _write_lists(spark, _lists(update))
+    result = sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0]
+    assert result.path == "local_infile" and result.rows == len(_lists(update))
+    assert _mysql_lists(server) == sorted(_lists(update))
 
 
 def test_a_taken_port_fails_at_once_naming_its_holder_and_the_setting(tmp_path):

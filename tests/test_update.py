@@ -77,6 +77,8 @@ def refit_then_update(spark, settings, tmp_path_factory):
     params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=1), top_n=10)
     refit = run(spark, settings, params, progress=False)
     before = {(r.user_id, r.rank): r for r in spark.table("ml.recommendations").collect()}
+    run_dbt(["build", "--full-refresh", "--select", "tag:recommendations"])
+    mart_before = {(r.user_id, r.recommendation_rank): r for r in spark.table("marts.user_recommendations").collect()}
 
     shutil.copy(days[4], settings.raw_dir / days[4].name)
     ingest(spark, settings.raw_dir, progress=False)
@@ -85,7 +87,21 @@ def refit_then_update(spark, settings, tmp_path_factory):
     after = {(r.user_id, r.rank): r for r in spark.table("ml.recommendations").collect()}
     day_users = {r.user_id for r in spark.table("cleaned.cleaned_events")
                  .where(F.col("event_date") == days[4].stem.split("_")[1]).select("user_id").distinct().collect()}
-    return refit, updated, before, after, day_users, params
+    run_dbt(["build", "--select", "tag:recommendations"])
+    return refit, updated, before, after, day_users, params, mart_before
+
+
+def test_the_recommendation_mart_merges_only_the_changed_users(spark, refit_then_update):
+    *_, updated, _, after, day_users, _, mart_before = refit_then_update
+    mart = {(r.user_id, r.recommendation_rank): r for r in spark.table("marts.user_recommendations").collect()}
+    assert {k: (r.product_id, r.score, r.run_id) for k, r in mart.items()} == {
+        k: (r.product_id, r.score, r.run_id) for k, r in after.items()}
+    assert all(mart[k] == r for k, r in mart_before.items() if k[0] not in day_users)  # rows untouched
+    merge = max(spark.sql("describe history marts.user_recommendations").where("operation = 'MERGE'").collect(),
+                key=lambda r: r.version).operationMetrics
+    fresh = sum(1 for r in after.values() if r.run_id == updated["run_id"])
+    assert int(merge["numSourceRows"]) >= fresh
+    assert int(merge["numTargetRowsInserted"]) + int(merge["numTargetRowsUpdated"]) == fresh
 
 
 def test_a_new_day_is_an_update_recorded_against_its_refit(spark, refit_then_update):
@@ -103,7 +119,7 @@ def test_a_new_day_is_an_update_recorded_against_its_refit(spark, refit_then_upd
 
 
 def test_users_without_new_events_keep_their_lists_and_the_others_get_new_ones(refit_then_update):
-    refit, updated, before, after, day_users, params = refit_then_update
+    refit, updated, before, after, day_users, params, _ = refit_then_update
     kept = {k: v for k, v in before.items() if k[0] not in day_users}
     assert kept and all(after[k] == v for k, v in kept.items())  # same item, score, run and time
     assert {r.run_id for k, r in after.items() if k[0] not in day_users} == {refit["run_id"]}
@@ -119,7 +135,7 @@ def test_users_without_new_events_keep_their_lists_and_the_others_get_new_ones(r
 
 def test_an_updated_user_is_the_exact_solve_on_their_whole_history(spark, settings, refit_then_update):
     """One changed user recomputed by hand: strengths from the mart, item vectors from the refit."""
-    refit, updated, _, _, day_users, params = refit_then_update
+    refit, updated, _, _, day_users, params, _ = refit_then_update
     base = model_state.load(settings.lakehouse_dir / "models" / refit["run_id"])
     state = model_state.load(settings.lakehouse_dir / "models" / updated["run_id"])
     items = dict(zip(base.items.index.tolist(), base.items.vectors.astype(np.float64)))
@@ -146,7 +162,7 @@ def test_an_updated_user_is_the_exact_solve_on_their_whole_history(spark, settin
 
 
 def test_the_schedule_refits_when_asked_or_when_the_last_refit_is_old(spark, settings, refit_then_update):
-    _, updated, *_, params = refit_then_update
+    _, updated, *_, params, _ = refit_then_update
     asked = run(spark, settings, dataclasses.replace(params, evaluate=False, refit=RefitPolicy(force=True)),
                 progress=False)
     assert asked["kind"] == "refit" and "asked" in asked["reason"]

@@ -1,4 +1,5 @@
-{#- dbt-spark's merge, with additive updates (macros/additive_merge.sql) and merge pruning.
+{#- dbt-spark's merge, with group replacement (macros/replace_groups.sql), additive updates
+    (macros/additive_merge.sql) and merge pruning.
 
     Merge pruning. A model configured with merge_prune_column (a partition column) merges into
     the changed event dates only: the dates its source was filtered to (macros/changed_event_dates.sql;
@@ -8,6 +9,10 @@
     prune, and Delta refuses subqueries in merge conditions). The source holds only those dates,
     so no match is lost. -#}
 {% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) %}
+    {%- set group_key = config.get('replace_groups_by') -%}
+    {%- if group_key -%}
+        {{ return(replace_groups_merge_sql(target, source, unique_key, group_key)) }}
+    {%- endif -%}
     {%- set additive = config.get('additive_merge') -%}
     {%- if additive and execute and additive_update_applies() -%}
         {{ return(additive_merge_sql(target, source, unique_key, additive)) }}

@@ -18,11 +18,21 @@ MAX_VARCHAR = 4000  # longer strings become TEXT
 
 
 @dataclass(frozen=True)
+class PartialSpec:
+    """Rows replaced in groups: all rows of one ``key`` value carry the ``version`` that wrote them
+    (dbt: ``config: {meta: {mysql_sync: {replace_by: user_id, version: run_id}}}``)."""
+
+    key: str
+    version: str
+
+
+@dataclass(frozen=True)
 class SyncTable:
     source: str  # Spark table, e.g. marts.daily_revenue
     target: str  # MySQL table name
     primary_key: tuple[str, ...] = ()
     indexes: tuple[str, ...] = field(default=())
+    partial: PartialSpec | None = None  # changed groups only, when the versions allow (pipeline/sync/partial.py)
 
 
 KEY_TESTS = ("primary_key", "unique", "not_null")
@@ -49,8 +59,20 @@ def tagged_tables(manifest_path: Path) -> list[SyncTable]:
         primary = (keys[0],) if keys else ()
         columns = set(node.get("columns", {}))
         indexes = tuple(c for c in INDEXED_COLUMNS if c in columns and (c,) != primary)
-        tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes))
+        tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes,
+                                _partial_spec(node, columns)))
     return tables
+
+
+def _partial_spec(node: dict, columns: set[str]) -> PartialSpec | None:
+    wanted = (node["config"].get("meta") or {}).get(SYNC_TAG) or {}
+    if not wanted:
+        return None
+    key, version = wanted.get("replace_by"), wanted.get("version")
+    if key not in columns or version not in columns:
+        raise SyncError(f"{node['name']}: meta.{SYNC_TAG} needs replace_by and version naming documented columns "
+                        f"(got {wanted})")
+    return PartialSpec(key, version)
 
 
 def _mysql_type(data_type: T.DataType, max_length: int | None) -> str:

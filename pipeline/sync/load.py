@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from pipeline.faults import crash_point
 from pipeline.mysql.connection import quote_identifier
-from pipeline.sync import SyncError, checksum
+from pipeline.sync import SyncError, checksum, partial
 from pipeline.sync.catalog import SyncTable, create_table_sql
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class TableSync:
     table: str
     rows: int
     seconds: float
-    path: str  # local_infile | batched_insert | unchanged
+    path: str  # local_infile | batched_insert | unchanged; partial_infile | partial_insert: changed groups only
     checksum: str
     source_version: int
 
@@ -157,32 +157,14 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
         return TableSync(target, rows, time.perf_counter() - started, "unchanged", previous[1], version)
 
     df = spark.table(table.source)
+    if table.partial is not None and _table_exists(cursor, target):
+        changed = _sync_changes(conn, table, df, work_dir, progress, version, started)
+        if changed is not None:
+            return changed
+
     profile = checksum.spark_profile(df)
     expected, rows = profile.fingerprint, profile.rows
-    cursor.execute(f"drop table if exists {quote_identifier(staging)}")
-    cursor.execute(create_table_sql(table, staging, df, profile.string_lengths))
-    path = "local_infile"
-    with tqdm(total=rows, desc=f"sync {target}", unit="row", unit_scale=True, disable=not progress) as bar:
-        try:
-            _load_files(cursor, staging, df.columns, _export(df, work_dir / target), bar)
-        except mysql.connector.Error as exc:
-            if exc.errno not in _LOCAL_INFILE_REFUSED:
-                raise
-            log.warning("%s: LOAD DATA LOCAL INFILE refused (%s); using batched inserts", target, exc.errno)
-            path = "batched_insert"
-            cursor.execute(f"truncate table {quote_identifier(staging)}")
-            bar.reset()
-            _insert_batches(cursor, staging, df, bar)
-        finally:
-            shutil.rmtree(work_dir / target, ignore_errors=True)
-
-    cursor.execute(f"select count(*) from {quote_identifier(staging)}")
-    loaded = cursor.fetchone()[0]
-    if loaded != rows:
-        raise SyncError(f"{target}: {loaded} rows arrived in MySQL but the source has {rows}; previous table kept")
-    differ = checksum.same(expected, checksum.mysql_fingerprint(cursor, staging, df))
-    if differ:
-        raise SyncError(f"{target}: column checksums differ for {differ}; previous table kept")
+    path = _stage(cursor, table, staging, df, profile, work_dir, progress)
     if before_swap is not None:
         before_swap(target)
     crash_point("sync.before_swap")
@@ -195,9 +177,95 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     else:
         cursor.execute(f"rename table {quote_identifier(staging)} to {quote_identifier(target)}")
     crash_point("sync.before_log")  # swapped but not logged: the next run reloads this table
+    if table.partial is not None:  # what the next run's partial apply starts from
+        partial.ensure_versions_table(cursor)
+        partial.record_counts(cursor, target, partial.version_counts(df, table.partial))
     result = TableSync(target, rows, time.perf_counter() - started, path, checksum.digest(expected), version)
+    _log_sync(cursor, table, result)
+    return result
+
+
+def _log_sync(cursor, table: SyncTable, result: TableSync) -> None:
     cursor.execute(f"insert into {SYNC_LOG} (table_name, rows_loaded, checksum, source_table, source_version, "
                    "load_path, seconds) values (%s, %s, %s, %s, %s, %s, %s)",
-                   (target, rows, result.checksum, table.source, version, path, result.seconds))
-    log.info("%s: %d rows via %s in %.1fs (%.0f rows/s)", target, rows, path, result.seconds, result.rows_per_second)
+                   (result.table, result.rows, result.checksum, table.source, result.source_version, result.path,
+                    result.seconds))
+    log.info("%s: %d rows via %s in %.1fs (%.0f rows/s)", result.table, result.rows, result.path, result.seconds,
+             result.rows_per_second)
+
+
+def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: checksum.SourceProfile, work_dir: Path,
+           progress: bool) -> str:
+    """``df`` loaded into a fresh ``staging`` table and verified (rows, column checksums); the load path."""
+    target = table.target
+    cursor.execute(f"drop table if exists {quote_identifier(staging)}")
+    cursor.execute(create_table_sql(table, staging, df, profile.string_lengths))
+    path = "local_infile"
+    with tqdm(total=profile.rows, desc=f"sync {target}", unit="row", unit_scale=True, disable=not progress) as bar:
+        try:
+            _load_files(cursor, staging, df.columns, _export(df, work_dir / target), bar)
+        except mysql.connector.Error as exc:
+            if exc.errno not in _LOCAL_INFILE_REFUSED:
+                raise
+            log.warning("%s: LOAD DATA LOCAL INFILE refused (%s); using batched inserts", target, exc.errno)
+            path = "batched_insert"
+            cursor.execute(f"truncate table {quote_identifier(staging)}")
+            bar.reset()
+            _insert_batches(cursor, staging, df, bar)
+        finally:
+            shutil.rmtree(work_dir / target, ignore_errors=True)
+    cursor.execute(f"select count(*) from {quote_identifier(staging)}")
+    loaded = cursor.fetchone()[0]
+    if loaded != profile.rows:
+        raise SyncError(f"{target}: {loaded} rows arrived in MySQL but the source has {profile.rows}; "
+                        "previous table kept")
+    differ = checksum.same(profile.fingerprint, checksum.mysql_fingerprint(cursor, staging, df))
+    if differ:
+        raise SyncError(f"{target}: column checksums differ for {differ}; previous table kept")
+    return path
+
+
+def _fits(cursor, target: str, df: DataFrame, lengths: dict[str, int]) -> bool:
+    """Whether rows of ``df`` go into the existing ``target`` as they are: same columns in the same order,
+    strings no longer than its VARCHARs."""
+    cursor.execute("select column_name, character_maximum_length from information_schema.columns "
+                   "where table_schema = database() and table_name = %s order by ordinal_position", (target,))
+    columns = cursor.fetchall()
+    if [c for c, _ in columns] != df.columns:
+        return False
+    room = {c: n for c, n in columns}
+    return all(room.get(c) is None or length <= room[c] for c, length in lengths.items())
+
+
+def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
+                  started: float) -> TableSync | None:
+    """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded."""
+    cursor = conn.cursor()
+    partial.ensure_versions_table(cursor)
+    held = partial.recorded_counts(cursor, table.target)
+    the_plan = partial.plan(df, table.partial, held)
+    if the_plan is None:
+        return None
+    profile = checksum.spark_profile(the_plan.rows)
+    if not _fits(cursor, table.target, df, profile.string_lengths):
+        log.info("%s: its columns changed or a value outgrew them: loading the whole table", table.target)
+        return None
+    staging, keys = f"{table.target}__changes", f"{table.target}__keys"
+    path = _stage(cursor, table, staging, the_plan.rows, profile, work_dir, progress)
+    key = quote_identifier(table.partial.key)
+    cursor.execute(f"drop table if exists {quote_identifier(keys)}")
+    cursor.execute(f"create table {quote_identifier(keys)} (key {quote_identifier('ix_' + table.partial.key)} ({key})) "
+                   f"select distinct {key} from {quote_identifier(staging)}")
+    try:
+        applied = partial.apply(conn, table.target, staging, keys, table.partial, held, the_plan)
+    finally:
+        cursor.execute(f"drop table if exists {quote_identifier(staging)}, {quote_identifier(keys)}")
+    if not applied:
+        return None
+    path = {"local_infile": "partial_infile", "batched_insert": "partial_insert"}[path]
+    result = TableSync(table.target, profile.rows, time.perf_counter() - started, path,
+                       checksum.digest(profile.fingerprint), version)
+    _log_sync(cursor, table, result)
+    log.info("%s: %d changed groups (%s = %s) replaced", table.target, the_plan.changed_groups,
+             table.partial.version, ", ".join(the_plan.new_versions) or "none new")
     return result

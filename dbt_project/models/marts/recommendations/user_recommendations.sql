@@ -1,9 +1,14 @@
--- Each user's latest top-N recommendations, with what Tableau shows about each product.
+-- Each user's latest top-N recommendations, with what Tableau shows about each product as it
+-- was when the list was made.
 with
 
 recommendations as (
 
     select * from {{ ref('stg_ml__recommendations') }}
+    {% if is_incremental() %}
+        -- the lists that runs wrote since the last build: a daily update's changed users
+        where run_id not in (select distinct run_id from {{ this }})
+    {% endif %}
 
 ),
 

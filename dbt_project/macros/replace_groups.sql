@@ -1,0 +1,29 @@
+{#- Group replacement. A model configured with replace_groups_by (a column, e.g. user_id) selects, on an
+    incremental run, only the new rows of the groups that changed; one MERGE then replaces each such
+    group whole: its new rows are inserted or update the row with the same unique key, and its other
+    rows (a shorter list) are deleted, as are the rows of groups that left the model's input
+    (replace_groups_input names it). Readers see a group's old rows or its new rows, never a mix. -#}
+{% macro replace_groups_merge_sql(target, source, unique_key, group_key) -%}
+    {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+    {%- set columns = adapter.get_columns_in_relation(target) | map(attribute='name') | list -%}
+    {%- set input = ref(config.require('replace_groups_input')) -%}
+    merge into {{ target }} as DBT_INTERNAL_DEST
+    using (
+        select *, false as dbt_stale from {{ source }}
+        union all
+        select stale.*, true as dbt_stale
+        from {{ target }} as stale
+        left anti join {{ source }} as fresh
+            on {% for key in keys %}stale.{{ key }} = fresh.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+        where stale.{{ group_key }} in (select {{ group_key }} from {{ source }})
+            or stale.{{ group_key }} not in (select {{ group_key }} from {{ input }})
+    ) as DBT_INTERNAL_SOURCE
+    on {% for key in keys %}DBT_INTERNAL_DEST.{{ key }} = DBT_INTERNAL_SOURCE.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+    when matched and DBT_INTERNAL_SOURCE.dbt_stale then delete
+    when matched then update set
+    {%- for column in columns %}
+        {{ column }} = DBT_INTERNAL_SOURCE.{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+    when not matched and not DBT_INTERNAL_SOURCE.dbt_stale then insert ({{ columns | join(', ') }})
+        values ({% for column in columns %}DBT_INTERNAL_SOURCE.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
+{%- endmacro %}

@@ -1,0 +1,116 @@
+"""Apply only what changed to a MySQL table whose rows are replaced in groups: every row of one key
+(user_id) carries the version (run_id) that wrote the group. A daily ML update rewrites the lists of
+the users with new interactions and leaves everyone else's rows, and their run_id, untouched.
+
+The plan: the versions in Delta that MySQL does not hold yet name the changed groups. In one
+transaction their old rows are deleted and their new rows inserted from a staging table, so a
+reader sees a user's old list or new list, never a mix. Before the commit the row count of every
+version is checked against Delta's (MySQL's counts before, minus the rows deleted, plus the rows
+inserted); a group that vanished from Delta, or anything else unexpected, rolls the transaction back
+and the caller swaps the whole table instead. `_sync_versions` records each version's row count in
+the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from pipeline.faults import crash_point
+from pipeline.mysql.connection import quote_identifier
+from pipeline.sync.catalog import PartialSpec
+
+log = logging.getLogger(__name__)
+
+SYNC_VERSIONS = "_sync_versions"
+# Past this share of changed groups, a full load and swap is cheaper than deletes and inserts.
+MAX_CHANGED_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Plan:
+    rows: DataFrame  # the new rows of the changed groups
+    keys: DataFrame  # the changed groups' keys
+    new_versions: list[str]
+    delta_counts: dict[str, int]  # rows per version in Delta, after
+    changed_groups: int
+
+
+def ensure_versions_table(cursor) -> None:
+    cursor.execute(f"""
+        create table if not exists {SYNC_VERSIONS} (
+          table_name varchar(64) not null,
+          version varchar(200) not null,
+          rows_held bigint not null,
+          primary key (table_name, version)
+        ) engine=InnoDB default charset=utf8mb4""")
+
+
+def recorded_counts(cursor, target: str) -> dict[str, int]:
+    cursor.execute(f"select version, rows_held from {SYNC_VERSIONS} where table_name = %s", (target,))
+    return {str(v): int(n) for v, n in cursor.fetchall()}
+
+
+def record_counts(cursor, target: str, counts: dict[str, int]) -> None:
+    """Replace the table's recorded versions (inside the caller's transaction, when there is one)."""
+    cursor.execute(f"delete from {SYNC_VERSIONS} where table_name = %s", (target,))
+    if counts:
+        cursor.executemany(f"insert into {SYNC_VERSIONS} (table_name, version, rows_held) values (%s, %s, %s)",
+                           [(target, v, n) for v, n in sorted(counts.items())])
+
+
+def version_counts(df: DataFrame, spec: PartialSpec) -> dict[str, int]:
+    return {str(r[0]): int(r[1]) for r in df.groupBy(spec.version).count().collect()}
+
+
+def plan(df: DataFrame, spec: PartialSpec, held: dict[str, int]) -> Plan | None:
+    """The changed groups, or None when a whole swap is the way (nothing recorded, too much changed)."""
+    if not held:
+        return None
+    counts = version_counts(df, spec)
+    new_versions = sorted(set(counts) - set(held))
+    rows = df.where(F.col(spec.version).isin(new_versions))
+    keys = rows.select(spec.key).distinct()
+    changed = keys.count() if new_versions else 0
+    total = df.select(spec.key).distinct().count()
+    if total and changed > MAX_CHANGED_SHARE * total:
+        log.info("%d of %d groups changed: a whole load is cheaper", changed, total)
+        return None
+    return Plan(rows, keys, new_versions, counts, changed)
+
+
+def apply(conn, target: str, staging: str, keys_table: str, spec: PartialSpec, held: dict[str, int],
+          the_plan: Plan) -> bool:
+    """Delete the changed groups' rows and insert ``staging``'s in one transaction; False (rolled back)
+    when the per-version row counts would not equal Delta's."""
+    cursor = conn.cursor()
+    t, s, k = (quote_identifier(n) for n in (target, staging, keys_table))
+    key, version = quote_identifier(spec.key), quote_identifier(spec.version)
+    conn.start_transaction()
+    try:
+        cursor.execute(f"select {version}, count(*) from {t} join {k} using ({key}) group by {version}")
+        deleted = Counter({str(v): int(n) for v, n in cursor.fetchall()})
+        cursor.execute(f"delete {t} from {t} join {k} using ({key})")
+        cursor.execute(f"insert into {t} select * from {s}")
+        cursor.execute(f"select {version}, count(*) from {s} group by {version}")
+        inserted = Counter({str(v): int(n) for v, n in cursor.fetchall()})
+        after = Counter(held)
+        after.subtract(deleted)
+        after.update(inserted)
+        expected = {v: n for v, n in after.items() if n}
+        if expected != the_plan.delta_counts:
+            conn.rollback()
+            log.warning("%s: the changed groups do not account for every difference (a group left Delta?); "
+                        "loading the whole table instead", target)
+            return False
+        record_counts(cursor, target, the_plan.delta_counts)
+        crash_point("sync.inside_partial_apply")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return True
