@@ -38,7 +38,7 @@ ML_ARGS ?=
 FULL ?=
 # TUNE=1: `make recommend` runs `python -m ml tune` (TUNE_ARGS) before training on the tuned choice.
 TUNE ?=
-TUNE_ARGS ?= --trials 12 --budget-seconds 900
+TUNE_ARGS ?=
 
 DASHBOARD_ARGS ?=
 

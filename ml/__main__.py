@@ -81,8 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     g = parser.add_argument_group("tune")
     g.add_argument("--space", default=None,
                    help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' (default: ml/tune.py default_space, per ALS backend)")
-    g.add_argument("--trials", type=int, default=None, help="a random sample of this many combinations")
-    g.add_argument("--budget-seconds", type=float, default=None, help="start no new trial after this long")
+    g.add_argument("--search", choices=["tpe", "random", "grid"], default="tpe",
+                   help="Optuna TPE (default), a random sample of the grid, or the whole grid")
+    g.add_argument("--trials", type=int, default=None,
+                   help="candidates to score, the current parameters included (default 24; grid: all)")
+    g.add_argument("--budget-seconds", type=float, default=None,
+                   help="start no new candidate after this long (default 30; grid: none)")
     g.add_argument("--min-gain", type=float, default=None,
                    help="relative validation gain a challenger needs to replace the current parameters (0.01)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -156,10 +160,13 @@ def execute(args: argparse.Namespace, settings: Settings) -> None:
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the report is written last: find out now
     spark = get_spark("ml", settings)
     if args.command == "tune":
-        from ml.tune import MIN_GAIN, default_space, format_tuning, parse_space, tune
+        from ml.tune import BUDGET_SECONDS, MIN_GAIN, TRIALS, default_space, format_tuning, parse_space, tune
 
         space = parse_space(args.space) if args.space else default_space(params.als.backend)
-        report = tune(spark, settings, model_params(args, params), space, args.trials, args.budget_seconds,
+        bounded = args.search != "grid"
+        report = tune(spark, settings, model_params(args, params), space, args.search,
+                      args.trials if args.trials is not None else TRIALS if bounded else None,
+                      args.budget_seconds if args.budget_seconds is not None else BUDGET_SECONDS if bounded else None,
                       progress=not args.quiet, min_gain=MIN_GAIN if args.min_gain is None else args.min_gain)
         print(format_tuning(report))
         return

@@ -104,8 +104,8 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
 
 def _state_of_refit(spark: SparkSession, params: RunParams, fitted: Any, data: harness.Indexed,
                     run_id: str) -> model_state.ModelState | None:
-    """The refit's factors keyed by ids, for the updates that follow it (ALS only)."""
-    if params.model != "als" or not isinstance(fitted.scorer, topk.FactorScorer):
+    """The refit's model keyed by ids, for the updates that follow it (ALS and EASE)."""
+    if params.model not in model_state.MODELS_WITH_STATE:
         return None
     newest = newest_interaction(spark, params)
     if newest is None:
@@ -114,11 +114,17 @@ def _state_of_refit(spark: SparkSession, params: RunParams, fitted: Any, data: h
         return None
     user_ids = topk.column_values(data.user_index.orderBy(U), USER)
     item_ids = topk.column_values(data.item_index.orderBy(I), ITEM)
+    scorer = fitted.scorer
+    if params.model == "als":
+        users = model_state.keyed_by_ids(scorer.user_factors, user_ids)
+        items = model_state.keyed_by_ids(scorer.item_factors, item_ids)
+    else:
+        users = model_state.ids_only(user_ids)
+        items = model_state.ease_weights_by_ids(scorer.items, scorer.weights, item_ids)
     return model_state.ModelState(
-        run_id=run_id, kind="refit", base_run=run_id, refit_data_end=newest, data_end=newest, params=params.als,
-        users=model_state.keyed_by_ids(fitted.scorer.user_factors, user_ids),
-        items=model_state.keyed_by_ids(fitted.scorer.item_factors, item_ids),
-        refit_sizes=(len(user_ids), len(item_ids)))
+        run_id=run_id, kind="refit", base_run=run_id, refit_data_end=newest, data_end=newest,
+        params=getattr(params, params.model), users=users, items=items,
+        refit_sizes=(len(user_ids), len(item_ids)), model=params.model)
 
 
 def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bool = True) -> dict[str, Any]:

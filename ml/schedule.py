@@ -32,7 +32,7 @@ class Decision:
 
 
 def _last_state(spark: SparkSession) -> ModelState | None:
-    """The state the last run left, when it left one (ALS runs do)."""
+    """The state the last run left, when it left one (ALS and EASE runs do)."""
     if not spark.catalog.tableExists(outputs.MODEL_RUNS):
         return None
     last = spark.table(outputs.MODEL_RUNS).orderBy(F.desc("finished_at")).select("model_path").first()
@@ -60,13 +60,15 @@ def decide(spark: SparkSession, params: RunParams) -> Decision:
     policy = params.refit
     if policy.force:
         return Decision(None, "a refit was asked for (--full)")
-    if params.model != "als":
-        return Decision(None, f"{params.model} is refitted on every run (only ALS has an update step)")
+    if params.model not in model_state.MODELS_WITH_STATE:
+        return Decision(None, f"{params.model} is refitted on every run (it has no update step)")
     state = _last_state(spark)
     if state is None:
-        return Decision(None, "no earlier ALS model to update")
-    if state.params != params.als:
-        return Decision(None, "the ALS parameters changed since the last refit")
+        return Decision(None, f"no earlier {params.model} model to update")
+    if state.model != params.model:
+        return Decision(None, f"the serving model changed from {state.model} to {params.model}")
+    if state.params != getattr(params, params.model):
+        return Decision(None, f"the {params.model} parameters changed since the last refit")
     newest = newest_interaction(spark, params)
     if newest is None:
         return Decision(None, f"{params.input.table} has no {params.input.time_col} column or no rows: "

@@ -2,10 +2,10 @@
 part of the evaluation protocol, so the test part is never seen (ml/splits.py ``validation_folds``;
 a candidate scores the mean over its folds).
 
-The search space is configurable (``--space``); the search is a full grid or, with ``--trials``, a
-seeded random sample of it, and stops starting new trials once ``--budget-seconds`` are spent. Each
-family's current parameters are always tried first, so the choice is never worse than them on
-validation. A challenger replaces the current parameters only when it beats them on validation by
+The search space is configurable (``--space``); the search (``--search``, ml/search.py) is Optuna's
+TPE by default, or a seeded random sample of the grid, or the whole grid. It scores at most
+``--trials`` candidates and starts none after ``--budget-seconds``. Each family's current parameters
+are always tried first, so the choice is never worse than them on validation. A challenger replaces the current parameters only when it beats them on validation by
 ``min_gain`` (relative; default 1 %): smaller differences are noise on a few thousand users, and
 chasing them overfits the validation split. The winner is scored once on the test split next to the
 defaults (reported, never used to choose), written to reports/tuning.json and to ml.tuned_params,
@@ -15,11 +15,10 @@ where `make train` finds it.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import logging
-import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -28,7 +27,8 @@ from tqdm import tqdm
 from ml import harness, tuned
 from ml.data import MlDataError, StrengthRule
 from ml.params import RunParams, als_defaults
-from ml.splits import random_protocol_buyers, split_for, validation_folds
+from ml.search import make_search
+from ml.splits import Split, random_protocol_buyers, split_for, validation_folds
 from pipeline.config import Settings, dbt_vars
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,11 @@ OBJECTIVE = "ndcg@10"
 # models on a public benchmark (ALS 0.270 vs EASE 0.266 on validation, 0.451 vs 0.477 on test).
 FOLDS = 3
 MIN_GAIN = 0.01
+# The default budget: candidates scored (each on every fold) and seconds of search. On 100k generated
+# events a candidate costs about a second over three folds.
+TRIALS = 24
+BUDGET_SECONDS = 30.0
+SEARCH_SEED = 7
 # family -> parameter -> values. ALS's regularisation means something else to each backend
 # (ml/params.py als_defaults), so each has its own values: 3 x 4 x 3 x 2 x 2 = 144 combinations for
 # implicit, 3 x 3 x 3 x 2 x 2 = 108 for Spark; EASE: 4 x 2.
@@ -74,22 +79,6 @@ def parse_space(text: str) -> dict[str, dict[str, list[Any]]]:
     return space
 
 
-def candidates(space: dict[str, dict[str, list[Any]]], base: RunParams, trials: int | None,
-               seed: int = 7) -> list[RunParams]:
-    """The current parameters of each family first, then the grid (or a seeded sample of it)."""
-    out = [dataclasses.replace(base, model=family) for family in space]
-    grid = [(family, dict(zip(params, values))) for family, params in space.items()
-            for values in itertools.product(*params.values())]
-    if trials is not None:
-        grid = random.Random(seed).sample(grid, min(trials, len(grid)))
-    for family, values in grid:
-        section = dataclasses.replace(getattr(base, family), **values)
-        candidate = dataclasses.replace(base, model=family, **{family: section})
-        if candidate not in out:
-            out.append(candidate)
-    return out
-
-
 def describe(params: RunParams) -> dict[str, Any]:
     return {"model": params.model, **dataclasses.asdict(getattr(params, params.model))}
 
@@ -111,10 +100,23 @@ def choose(scored: list[tuple[RunParams, dict[str, float]]], incumbent: RunParam
     return best
 
 
-def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict[str, dict[str, list[Any]]],
-         trials: int | None = None, budget_seconds: float | None = None, progress: bool = True,
-         min_gain: float = MIN_GAIN) -> dict[str, Any]:
-    """Search, record the winner, and return the tuning report (also in reports/tuning.json)."""
+@dataclass
+class Prepared:
+    """The test split and its validation folds, each prepared once for every candidate."""
+
+    test: Split
+    folds: list[Split]
+    contexts: list[harness.EvalContext]
+
+    def score(self, name: str, candidate: RunParams) -> dict[str, float]:
+        return mean_over_folds([harness.score_model(ctx, name, candidate) for ctx in self.contexts])
+
+    def release(self) -> None:
+        for ctx in self.contexts:
+            ctx.release()
+
+
+def prepare(spark: SparkSession, settings: Settings, params: RunParams) -> Prepared:
     rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
     test = split_for(spark, params.evaluation.protocol, params.input, params.evaluation, rule,
                      random_protocol_buyers(spark, params))
@@ -124,43 +126,63 @@ def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict
     contexts = [harness.prepare(spark, fold, params.ks, params.exclude_purchased) for fold in folds]
     if not all(len(ctx.users) for ctx in contexts):
         raise MlDataError("a validation fold has no user with a relevant item: too little data to tune on")
+    return Prepared(test, folds, contexts)
 
-    def score(name: str, candidate: RunParams) -> dict[str, float]:
-        return mean_over_folds([harness.score_model(ctx, name, candidate) for ctx in contexts])
 
-    rows: list[dict[str, Any]] = [{"model": "popularity", **score("popularity", params)}]
+def run_search(prepared: Prepared, params: RunParams, space: dict[str, dict[str, list[Any]]], search: str,
+               trials: int | None, budget_seconds: float | None, seed: int = SEARCH_SEED,
+               progress: bool = True) -> list[tuple[RunParams, dict[str, float]]]:
+    """Candidates and their validation metrics, in the order scored: at most ``trials`` of them, and
+    none started after ``budget_seconds``."""
     started, scored = time.perf_counter(), []
-    bar = tqdm(candidates(space, params, trials), desc="tune", unit="fit", disable=not progress)
-    for candidate in bar:
+    proposer = make_search(search, space, params, trials, seed)
+    bar = tqdm(total=trials, desc=f"tune ({search})", unit="fit", disable=not progress)
+    while trials is None or len(scored) < trials:
         if budget_seconds is not None and scored and time.perf_counter() - started > budget_seconds:
             log.info("time budget of %ss spent: %d candidates tried", budget_seconds, len(scored))
             break
-        metrics = score(candidate.model, candidate)
-        rows.append({**describe(candidate), **metrics})
+        candidate = proposer.ask()
+        if candidate is None:
+            break
+        metrics = prepared.score(candidate.model, candidate)
+        proposer.tell(candidate, metrics[OBJECTIVE])
         scored.append((candidate, metrics))
         leader = max(scored, key=lambda pair: pair[1][OBJECTIVE])
+        bar.update()
         bar.set_postfix_str(f"best {OBJECTIVE} {leader[1][OBJECTIVE]:.4f} ({leader[0].model})")
     bar.close()
-    for ctx in contexts:
-        ctx.release()
+    return scored
+
+
+def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict[str, dict[str, list[Any]]],
+         search: str = "tpe", trials: int | None = TRIALS, budget_seconds: float | None = BUDGET_SECONDS,
+         progress: bool = True, min_gain: float = MIN_GAIN) -> dict[str, Any]:
+    """Search, record the winner, and return the tuning report (also in reports/tuning.json)."""
+    started = time.perf_counter()
+    prepared = prepare(spark, settings, params)
+    popularity = prepared.score("popularity", params)
+    scored = run_search(prepared, params, space, search, trials, budget_seconds, progress=progress)
+    prepared.release()
     chosen, chosen_validation = choose(scored, params, min_gain)
+    rows = [{"model": "popularity", **popularity}, *({**describe(c), **m} for c, m in scored)]
 
     # The test split, for the record only: the choice above never looked at it.
+    test = prepared.test
     test_ctx = harness.prepare(spark, test, params.ks, params.exclude_purchased)
     chosen_test = harness.score_model(test_ctx, chosen.model, chosen)
     default_test = harness.score_model(test_ctx, "als", RunParams(
         input=params.input, evaluation=params.evaluation, als=als_defaults(params.als.backend)))
     test_ctx.release()
     report = {
-        "objective": OBJECTIVE, "protocol": test.window, "validation": [f.window for f in folds],
+        "objective": OBJECTIVE, "protocol": test.window, "validation": [f.window for f in prepared.folds],
         "chosen": describe(chosen), "chosen_validation": chosen_validation, "chosen_test": chosen_test,
         "defaults_test": default_test, "validation_users": int(chosen_validation["users"]),
         "test_users": int(chosen_test["users"]), "trials": sorted(rows, key=lambda r: -r[OBJECTIVE]),
-        "min_gain": min_gain, "kept_current": chosen == params,
+        "min_gain": min_gain, "kept_current": chosen == params, "search": search,
         "seconds": round(time.perf_counter() - started, 1),
     }
     tuned.record(spark, chosen, params.evaluation.protocol, OBJECTIVE, chosen_validation[OBJECTIVE],
-                 chosen_test[OBJECTIVE], default_test[OBJECTIVE], len(rows) - 1)
+                 chosen_test[OBJECTIVE], default_test[OBJECTIVE], len(scored))
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     (settings.reports_dir / "tuning.json").write_text(json.dumps(report, indent=2, default=str) + "\n",
                                                       encoding="utf-8")

@@ -1,9 +1,12 @@
-"""A daily update of the serving ALS model: only the users with interactions newer than the last run
-are touched. Each is re-solved on their whole history against the stored item factors (the exact
+"""A daily update of the serving model: only the users with interactions newer than the last run are
+touched, and only they get new lists; everyone else keeps theirs.
+
+ALS: each changed user is re-solved on their whole history against the stored item factors (the exact
 least-squares step, ml/least_squares.py). Items never seen before start from the returning users who
 interacted with them (or small and random when only brand-new users did), then a few rounds of ALS
-restricted to the changed users and the new items settle both, every other factor fixed. Only the
-changed users get new lists; everyone else keeps theirs, and the model's state keeps their vectors."""
+restricted to the changed users and the new items settle both, every other factor fixed.
+EASE: the changed users' whole histories are scored against the stored item-item weights (new items
+join at the next refit)."""
 
 from __future__ import annotations
 
@@ -14,15 +17,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ml import als_implicit, topk
+from ml import als_implicit, model_state, topk
 from ml.columns import ITEM, STRENGTH, USER
 from ml.data import load_feedback, load_purchased, read_table
 from ml.least_squares import solve_rows
 from ml.model_state import ModelState
-from ml.params import AlsParams, RunParams
+from ml.models.ease import EaseScorer, ease_values
+from ml.params import AlsParams, EaseParams, RunParams
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +122,36 @@ def solve_changed(stored_users: topk.Factors, stored_items: topk.Factors, users:
     return topk.Factors(user_keys, user_vectors), all_items
 
 
+def _als_step(state: ModelState, users: np.ndarray, items: np.ndarray, strength: np.ndarray,
+              params: AlsParams) -> tuple[topk.Scorer, topk.Factors, topk.Factors]:
+    """(scorer of the changed users, next state's users, next state's items) for ALS."""
+    confidence = als_implicit.confidence_values(strength, params)
+    changed, all_items = solve_changed(state.users, state.items, users, items, confidence, params)
+    return (topk.FactorScorer(changed, all_items), merge_factors(state.users, changed.index, changed.vectors),
+            all_items)
+
+
+def _ease_step(state: ModelState, users: np.ndarray, items: np.ndarray, strength: np.ndarray,
+               params: EaseParams) -> tuple[topk.Scorer, topk.Factors, topk.Factors]:
+    """EASE: the changed users' histories against the stored item-item weights. Items outside the
+    weights (new, or beyond max_items) wait for the next refit."""
+    pos, known = _positions(items, state.items.index)
+    keys, rows = np.unique(users[known], return_inverse=True)
+    history = sp.csr_matrix((ease_values(strength[known], params.transform).astype(np.float32), (rows, pos[known])),
+                            shape=(len(keys), len(state.items.index)))
+    scorer = EaseScorer(keys, state.items.index, history, state.items.vectors)
+    seen = np.union1d(state.users.index, users)
+    return scorer, model_state.ids_only(seen), state.items
+
+
 def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: str) -> Update:
-    """New vectors and lists for the users with interactions after ``state.data_end``."""
+    """New lists (and, for ALS, vectors) for the users with interactions after ``state.data_end``."""
     newest = newest_interaction(spark, params) or state.data_end
     changed = changed_users(spark, params, state.data_end)
     pairs = load_feedback(spark, params.input).join(changed, USER).select(USER, ITEM, STRENGTH).toArrow()
     users = pairs.column(USER).to_numpy().astype(np.int64)
     items = pairs.column(ITEM).to_numpy().astype(np.int64)
-    confidence = als_implicit.confidence_values(pairs.column(STRENGTH).to_numpy(), params.als)
+    strength = pairs.column(STRENGTH).to_numpy()
     if len(users) == 0:
         log.info("update: no interaction after %s, every list stays", state.data_end)
         empty = pa.table({USER: pa.array([], pa.int64()), ITEM: pa.array([], pa.int64()),
@@ -132,27 +159,27 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
         unchanged = dataclasses.replace(state, run_id=run_id, kind="update", data_end=newest)
         return Update(empty, users, unchanged, {"changed_users": 0, "new_users": 0, "new_items": 0,
                                                 "changed_pairs": 0})
-    user_factors, all_items = solve_changed(state.users, state.items, users, items, confidence, params.als)
-    user_keys, user_vectors = user_factors.index, user_factors.vectors
-    new_items = int(len(np.setdiff1d(np.unique(items), state.items.index)))
+    step = _als_step if state.model == "als" else _ease_step
+    scorer, next_users, next_items = step(state, users, items, strength, state.params)
 
     bought = load_purchased(spark, params.input)
     ex_users = ex_items = None
     if bought is not None and params.exclude_purchased:
         mine = bought.join(changed, USER).toArrow()
         ex_users, ex_items = (mine.column(c).to_numpy().astype(np.int64) for c in (USER, ITEM))
-    scorer = topk.FactorScorer(topk.Factors(user_keys, user_vectors), all_items)
-    top = topk.top_n_scored(scorer, user_keys, params.top_n, ex_users, ex_items, progress=True)
+    top = topk.top_n_scored(scorer, scorer.users, params.top_n, ex_users, ex_items, progress=True)
     lists = pa.table({USER: pa.array(top.user, pa.int64()), ITEM: pa.array(top.item, pa.int64()),
                       "rank": pa.array(top.rank, pa.int32()), "score": pa.array(top.score, pa.float64())})
 
-    new_users = int((~_positions(user_keys, state.users.index)[1]).sum())
-    counts = {"changed_users": len(user_keys), "new_users": new_users, "new_items": new_items,
+    distinct_users = np.unique(users)
+    counts = {"changed_users": len(distinct_users),
+              "new_users": int((~_positions(distinct_users, state.users.index)[1]).sum()),
+              "new_items": int(len(np.setdiff1d(np.unique(items), state.items.index))),
               "changed_pairs": len(users)}
-    log.info("update: %d users with new interactions since %s (%d new), %d new items", len(user_keys),
-             state.data_end, new_users, counts["new_items"])
+    log.info("update: %d users with new interactions since %s (%d new), %d new items", counts["changed_users"],
+             state.data_end, counts["new_users"], counts["new_items"])
     next_state = ModelState(run_id=run_id, kind="update", base_run=state.base_run,
                             refit_data_end=state.refit_data_end, data_end=newest, params=state.params,
-                            users=merge_factors(state.users, user_keys, user_vectors), items=all_items,
-                            refit_sizes=state.refit_sizes)
-    return Update(lists, np.unique(users), next_state, counts)
+                            users=next_users, items=next_items, refit_sizes=state.refit_sizes, model=state.model,
+                            items_file=state.items_file if state.model == "ease" else None)
+    return Update(lists, distinct_users, next_state, counts)

@@ -19,8 +19,9 @@ from ml.metrics_table import format_metrics
 from ml.models.ease import fit_pairs
 from ml.params import EaseParams, EvalSpec, InputSpec, RunParams
 from ml.run import run
+from ml.search import make_search
 from ml.splits import random_split, validation_folds
-from ml.tune import candidates, choose, parse_space
+from ml.tune import choose, parse_space
 from pipeline.generate.params import GeneratorParams
 from tests.chain import land_generated
 
@@ -67,16 +68,35 @@ def test_ease_is_its_closed_form_and_ranks_like_a_full_sort(spark):
     assert capped.items.tolist() == (np.unique(items)[top5] * 3).tolist()  # the 5 items with most users
 
 
-def test_space_and_candidates_start_from_the_current_parameters():
+def _drain(search, objective) -> list[RunParams]:
+    proposed = []
+    while (candidate := search.ask()) is not None:
+        proposed.append(candidate)
+        search.tell(candidate, objective(candidate))
+    return proposed
+
+
+def test_every_search_starts_from_the_current_parameters_and_proposes_each_candidate_once():
     space = parse_space("als.rank=8,16 als.alpha=2 ease.l2=50")
     assert space == {"als": {"rank": [8, 16], "alpha": [2.0]}, "ease": {"l2": [50.0]}}
-    found = candidates(space, RunParams(), trials=None)
-    assert [c.model for c in found[:2]] == ["als", "ease"] and found[0] == RunParams()
-    assert {(c.model, c.als.rank, c.als.alpha) for c in found if c.model == "als"} >= {("als", 8, 2.0),
-                                                                                       ("als", 16, 2.0)}
-    assert len(candidates(space, RunParams(), trials=1)) == 3
     with pytest.raises(Exception, match="family.parameter"):
         parse_space("als.ranks=3")
+    # The space with each family's current values: ALS rank 8, 16, 32 x alpha 2, 1; EASE l2 50, 500.
+    everything = {RunParams(model="als", als=dataclasses.replace(RunParams().als, rank=r, alpha=a))
+                  for r in (8, 16, 32) for a in (1.0, 2.0)}
+    everything |= {RunParams(model="ease", ease=dataclasses.replace(RunParams().ease, l2=v)) for v in (50.0, 500.0)}
+
+    def objective(c: RunParams) -> float:
+        return c.als.rank / 100 if c.model == "als" else 0.0
+
+    grid = _drain(make_search("grid", space, RunParams(), None), objective)
+    assert grid[:2] == [RunParams(), RunParams(model="ease")]
+    assert len(grid) == len(set(grid)) == 2 + 3 and set(grid) <= everything  # the incumbents, then the grid
+    sample = _drain(make_search("random", space, RunParams(), 2, seed=1), objective)
+    assert sample[:2] == grid[:2] and len(sample) == 4 and set(sample) <= set(grid)
+    tpe = _drain(make_search("tpe", space, RunParams(), None), objective)
+    assert tpe[:2] == grid[:2]
+    assert len(tpe) == len(set(tpe)) and set(tpe) <= everything  # drawn again: told the known score, not refitted
 
 
 @pytest.fixture(scope="module")

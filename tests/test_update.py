@@ -5,7 +5,9 @@ ones, and the schedule refits when asked or when the last refit is old."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import datetime as dt
 import shutil
 
 import numpy as np
@@ -171,3 +173,54 @@ def test_the_schedule_refits_when_asked_or_when_the_last_refit_is_old(spark, set
     old = run(spark, settings, dataclasses.replace(params, evaluate=False, refit=RefitPolicy(every_days=0)),
               progress=False)
     assert old["kind"] == "refit" and "RETRAIN_EVERY_DAYS=0" in old["reason"]
+
+
+def _land_next_day(spark, settings, new_user: int) -> set[int]:
+    """A sixth day: the fifth day's first 400 events a day later, the first 40 of them by a brand-new user.
+    Landed, ingested and modelled; returns the users with events that day."""
+    last = sorted(settings.raw_dir.glob("*.csv"))[-1]
+    day = dt.date.fromisoformat(last.stem.split("_")[1]) + dt.timedelta(days=1)
+    with open(last, newline="") as handle:
+        rows = list(csv.reader(handle))
+    header, events = rows[0], rows[1:401]
+    at, user_col = header.index("event_time"), header.index("user_id")
+    for n, row in enumerate(events):
+        row[at] = f"{day.isoformat()}{row[at][10:]}"
+        if n < 40:
+            row[user_col] = str(new_user)
+    with open(settings.raw_dir / f"rees46_{day.isoformat()}.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([header, *events])
+    ingest(spark, settings.raw_dir, progress=False)
+    run_dbt(FEATURE_MODELS)
+    return {int(row[user_col]) for row in events}
+
+
+def test_ease_updates_the_changed_users_from_its_stored_weights(spark, settings, refit_then_update):
+    *_, params, _ = refit_then_update
+    ease = dataclasses.replace(params, model="ease", evaluate=False)
+    refit = run(spark, settings, dataclasses.replace(ease, refit=RefitPolicy(force=True)), progress=False)
+    before = {(r.user_id, r.rank): r for r in spark.table("ml.recommendations").collect()}
+    new_user = 9_000_000_001
+    day_users = _land_next_day(spark, settings, new_user)
+    updated = run(spark, settings, ease, progress=False)
+    assert refit["kind"] == "refit" and updated["kind"] == "update" and updated["refit_run"] == refit["run_id"]
+    after = {(r.user_id, r.rank): r for r in spark.table("ml.recommendations").collect()}
+    assert all(after[k] == v for k, v in before.items() if k[0] not in day_users)
+
+    # One changed user by hand: their binary history over the refit's weights, purchases excluded.
+    state = model_state.load(settings.lakehouse_dir / "models" / refit["run_id"])
+    assert model_state.load(settings.lakehouse_dir / "models" / updated["run_id"]).items_file == state.items_file
+    ids, weights = state.items.index, state.items.vectors.astype(np.float64)
+    history = spark.table("marts.user_item_interactions").where("strength > 0").collect()
+    for user in (new_user, min(day_users - {new_user})):
+        mine = [r for r in history if r.user_id == user and r.product_id in set(ids.tolist())]
+        x = np.zeros(len(ids))
+        x[np.searchsorted(ids, [r.product_id for r in mine])] = 1.0
+        scores = x @ weights
+        scores[np.searchsorted(ids, [r.product_id for r in mine if r.purchases > 0])] = -np.inf
+        expected = np.sort(scores)[::-1][:params.top_n]
+        got = [after[(user, rank)] for rank in range(1, params.top_n + 1)]
+        assert {r.run_id for r in got} == {updated["run_id"]}
+        assert np.allclose([r.score for r in got], expected, rtol=1e-4, atol=1e-6)
+        assert all(scores[np.searchsorted(ids, r.product_id)] == pytest.approx(r.score, rel=1e-4, abs=1e-6)
+                   for r in got)

@@ -41,7 +41,7 @@ class EaseScorer:
         return out
 
 
-def _values(strength: np.ndarray, transform: str) -> np.ndarray:
+def ease_values(strength: np.ndarray, transform: str) -> np.ndarray:
     if transform == "binary":
         return np.ones_like(strength, dtype=np.float64)
     if transform == "log1p":
@@ -56,7 +56,7 @@ def fit_pairs(pairs: pa.Table, params: EaseParams) -> EaseScorer:
     started = time.perf_counter()
     users_of = pairs.column(U).to_numpy().astype(np.int64)
     items_of = pairs.column(I).to_numpy().astype(np.int64)
-    values = _values(pairs.column(STRENGTH).to_numpy(), params.transform)
+    values = ease_values(pairs.column(STRENGTH).to_numpy(), params.transform)
     item_ids, item_cols, users_per_item = np.unique(items_of, return_inverse=True, return_counts=True)
     if len(item_ids) > params.max_items:
         # The most popular items by distinct users; ties to the smaller index, so the choice is stable.
