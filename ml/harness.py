@@ -10,48 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ml import ids, topk
+from ml import topk
 from ml.columns import ITEM, USER, I, U
 from ml.evaluate import evaluate
+from ml.indexed import Indexed, index_feedback
 from ml.models import MODELS
 from ml.oracle import oracle_scorer, truth_available
 from ml.params import RunParams
 from ml.splits import Split
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Indexed:
-    """Feedback in dense indices, with the maps back to ids."""
-
-    feedback: DataFrame  # u, i, strength
-    user_index: DataFrame  # user_id, u
-    item_index: DataFrame  # item_id, i
-
-    def pairs(self, df: DataFrame | None) -> DataFrame | None:
-        """(user_id, item_id) -> (u, i), dropping ids the model has never seen."""
-        if df is None:
-            return None
-        return ids.to_index(ids.to_index(df, self.user_index, USER), self.item_index, ITEM)
-
-    def to_ids(self, ranked: DataFrame) -> DataFrame:
-        """(u, i, score, rank) -> (user_id, item_id, score, rank)."""
-        return ids.to_id(ids.to_id(ranked, self.user_index, U), self.item_index, I)
-
-    def release(self) -> None:
-        self.feedback.unpersist()
-
-
-def index_feedback(feedback: DataFrame) -> Indexed:
-    user_index = ids.build_index(feedback, USER, U)
-    item_index = ids.build_index(feedback, ITEM, I)
-    indexed = ids.to_index(ids.to_index(feedback, user_index, USER), item_index, ITEM)
-    return Indexed(indexed.persist(StorageLevel.MEMORY_AND_DISK), user_index, item_index)
 
 
 def excluded_arrays(pairs: DataFrame | None) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -102,6 +73,7 @@ def _relevant_pairs(relevant: DataFrame, data: Indexed) -> tuple[np.ndarray, np.
 
 def prepare(spark: SparkSession, split: Split, ks: tuple[int, ...], exclude_history: bool) -> EvalContext:
     data = index_feedback(split.train)
+    data.keep_arrow = True
     relevant_users, relevant_items = _relevant_pairs(split.relevant, data)
     ex_users, ex_items = excluded_arrays(data.pairs(split.history) if exclude_history else None)
     return EvalContext(
@@ -113,7 +85,7 @@ def prepare(spark: SparkSession, split: Split, ks: tuple[int, ...], exclude_hist
 def score_model(ctx: EvalContext, name: str, params: RunParams) -> dict[str, float]:
     """Fit model ``name`` on the split's training part and score it; adds ``fit_seconds``."""
     started = time.perf_counter()
-    fitted = MODELS[name].fit(ctx.data.feedback, ctx.buyers, params)
+    fitted = MODELS[name].fit(ctx.data, ctx.buyers, params)
     fit_seconds = time.perf_counter() - started
     metrics = ctx.score(fitted.scorer)
     return {**metrics, "fit_seconds": round(fit_seconds, 3)}

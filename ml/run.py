@@ -16,6 +16,7 @@ from tqdm import tqdm
 from ml import harness, ids, model_state, outputs, schedule, topk, update
 from ml.columns import ITEM, USER, I, U
 from ml.data import MlDataError, StrengthRule, TooLittleHistory, load_active_users, load_feedback, load_purchased
+from ml.indexed import Indexed, index_feedback
 from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import RunParams
@@ -66,13 +67,13 @@ def evaluate_split(spark: SparkSession, split: Split, params: RunParams, setting
     return results
 
 
-def _popular_list(data: harness.Indexed, buyers: DataFrame | None, top_n: int) -> DataFrame:
+def _popular_list(data: Indexed, buyers: DataFrame | None, top_n: int) -> DataFrame:
     top = popularity(buyers, data.feedback).orderBy(F.desc("score"), I).limit(max(100, top_n))
     return ids.to_id(top.withColumn("rank", F.row_number().over(Window.orderBy(F.desc("score"), I))),
                      data.item_index, I)
 
 
-def _served_users(spark: SparkSession, params: RunParams, data: harness.Indexed) -> DataFrame:
+def _served_users(spark: SparkSession, params: RunParams, data: Indexed) -> DataFrame:
     """Every user, or those active in the data's last ``serve_active_days`` days."""
     if params.serve_active_days is None:
         return data.user_index
@@ -85,14 +86,14 @@ def _served_users(spark: SparkSession, params: RunParams, data: harness.Indexed)
 def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
     """Retrain the serving model on all feedback; top-N for every user and the popular fallback list."""
     with timer.stage("serve_prepare"):
-        data = harness.index_feedback(load_feedback(spark, params.input))
+        data = index_feedback(load_feedback(spark, params.input))
         if data.user_index.isEmpty():
             raise MlDataError(f"{params.input.table} has no interaction with a positive strength: nothing to "
                               "train on; check the data health (`make doctor`) and the event_weights setting")
         buyers = data.pairs(load_purchased(spark, params.input))
         ex_users, ex_items = harness.excluded_arrays(buyers if params.exclude_purchased else None)
     with timer.stage("serve_fit"):
-        fitted = MODELS[params.model].fit(data.feedback, buyers, params)
+        fitted = MODELS[params.model].fit(data, buyers, params)
     with timer.stage("serve_recommend"):
         users = topk.column_values(_served_users(spark, params, data), U)
         ranked = topk.top_n_scored(fitted.scorer, users, params.top_n, ex_users, ex_items, progress=True)
@@ -102,7 +103,7 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
     return recs, popular, fitted, data
 
 
-def _state_of_refit(spark: SparkSession, params: RunParams, fitted: Any, data: harness.Indexed,
+def _state_of_refit(spark: SparkSession, params: RunParams, fitted: Any, data: Indexed,
                     run_id: str) -> model_state.ModelState | None:
     """The refit's model keyed by ids, for the updates that follow it (ALS and EASE)."""
     if params.model not in model_state.MODELS_WITH_STATE:

@@ -10,7 +10,7 @@ import numpy as np
 from pyspark.sql import DataFrame
 
 from ml import als, als_implicit, topk
-from ml.columns import STRENGTH, I, U
+from ml.indexed import Indexed
 from ml.models.base import Fitted
 from ml.params import RunParams
 
@@ -33,11 +33,11 @@ def load_factors(path: Path) -> topk.FactorScorer:
 class AlsRecommender:
     name = "als"
 
-    def fit(self, feedback: DataFrame, buyers: DataFrame | None, params: RunParams) -> Fitted:
+    def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
         if params.als.backend == "implicit":
-            scorer = als_implicit.fit_pairs(feedback.select(U, I, STRENGTH).toArrow(), params.als)
+            scorer = als_implicit.fit_pairs(data.arrow(), params.als)
             return Fitted(scorer, lambda path: save_factors(scorer, path), asdict(params.als))
-        model = als.fit(feedback, params.als)
+        model = als.fit(data.feedback, params.als)
         scorer = topk.FactorScorer(*als.factors(model))
 
         def save(path: Path) -> None:

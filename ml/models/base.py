@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from pyspark.sql import DataFrame
 
 from ml import topk
+from ml.indexed import Indexed
 from ml.params import RunParams
 
 
@@ -23,6 +24,7 @@ class Fitted:
 class Recommender(Protocol):
     name: str
 
-    def fit(self, feedback: DataFrame, buyers: DataFrame | None, params: RunParams) -> Fitted:
-        """Fit on (u, i, strength); ``buyers`` holds (u, i) purchase pairs when the data has them."""
+    def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
+        """Fit on ``data`` (u, i, strength: a Spark frame, or its pairs collected once with ``arrow()``);
+        ``buyers`` holds (u, i) purchase pairs when the data has them."""
         ...

@@ -20,6 +20,7 @@ from scipy.linalg import lapack
 
 from ml.columns import STRENGTH, I, U
 from ml.data import MlDataError
+from ml.indexed import Indexed
 from ml.models.base import Fitted
 from ml.params import EaseParams, RunParams
 
@@ -89,8 +90,8 @@ def fit_pairs(pairs: pa.Table, params: EaseParams) -> EaseScorer:
 class EaseRecommender:
     name = "ease"
 
-    def fit(self, feedback: DataFrame, buyers: DataFrame | None, params: RunParams) -> Fitted:
-        scorer = fit_pairs(feedback.select(U, I, STRENGTH).toArrow(), params.ease)
+    def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
+        scorer = fit_pairs(data.arrow(), params.ease)
 
         def save(path: Path) -> None:
             path.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 
 from ml import topk
 from ml.columns import SCORE, STRENGTH, I, U
+from ml.indexed import Indexed
 from ml.models.base import Fitted
 from ml.params import RunParams
 
@@ -27,7 +28,7 @@ class PopularityRecommender:
 
     name = "popularity"
 
-    def fit(self, feedback: DataFrame, buyers: DataFrame | None, params: RunParams) -> Fitted:
-        items = topk.Factors.from_arrow(popularity(buyers, feedback).toArrow(), I, SCORE)
-        users = topk.column_values(feedback.select(U).distinct(), U)
+    def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
+        items = topk.Factors.from_arrow(popularity(buyers, data.feedback).toArrow(), I, SCORE)
+        users = topk.column_values(data.feedback.select(U).distinct(), U)
         return Fitted(topk.FactorScorer(topk.Factors(np.sort(users), np.ones((len(users), 1))), items))
