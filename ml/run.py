@@ -211,7 +211,7 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
     bar = tqdm(total=2, desc="update", unit="stage", disable=not progress)
     timer = StageTimer(bar=bar)
     with timer.stage("update"):
-        result = update.update(spark, params, decision.state, run_id)
+        result = update.update(spark, params, decision.state, run_id, decision.newest)
     model_path = settings.lakehouse_dir / "models" / run_id
     with timer.stage("write"):
         outputs.replace_lists(spark, spark.createDataFrame(result.lists), result.changed, run_id, started)

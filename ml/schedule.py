@@ -5,6 +5,7 @@ users or items grew too much since it; otherwise it updates the last model for t
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 class Decision:
     state: ModelState | None  # the model to update; None: refit
     reason: str
+    newest: dt.datetime | None = None  # the input's newest interaction, when the decision read it
 
     @property
     def kind(self) -> str:
@@ -83,4 +85,4 @@ def decide(spark: SparkSession, params: RunParams) -> Decision:
     if resized:
         return Decision(None, resized)
     return Decision(state, f"updating {state.base_run} (last refit) for the users with interactions after "
-                           f"{state.data_end}")
+                           f"{state.data_end}", newest)

@@ -144,9 +144,11 @@ def _ease_step(state: ModelState, users: np.ndarray, items: np.ndarray, strength
     return scorer, model_state.ids_only(seen), state.items
 
 
-def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: str) -> Update:
-    """New lists (and, for ALS, vectors) for the users with interactions after ``state.data_end``."""
-    newest = newest_interaction(spark, params) or state.data_end
+def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: str,
+           newest: dt.datetime | None = None) -> Update:
+    """New lists (and, for ALS, vectors) for the users with interactions after ``state.data_end``, up to
+    ``newest`` (the input's newest interaction; read when not given)."""
+    newest = newest or newest_interaction(spark, params) or state.data_end
     changed = changed_users(spark, params, state.data_end)
     pairs = load_feedback(spark, params.input).join(changed, USER).select(USER, ITEM, STRENGTH).toArrow()
     users = pairs.column(USER).to_numpy().astype(np.int64)
