@@ -15,7 +15,7 @@ from pipeline.config import REPO_ROOT
 from pipeline.dbt_runner import run_dbt
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, quote_identifier
-from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables
+from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables, varchar_room
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.run import sync_all
 
@@ -78,7 +78,7 @@ def test_values_types_and_keys_survive_exactly(spark, settings, server, source):
     cur.execute("select column_name, column_type from information_schema.columns "
                 "where table_schema = database() and table_name = 'sample' order by ordinal_position")
     assert dict(cur.fetchall()) == {"id": "int(11)", "user_id": "bigint(20)", "price": "decimal(18,2)",
-                                    "seen_at": "datetime(6)", "day": "date", "label": f"varchar({max(len(r[5]) for r in ROWS)})",
+                                    "seen_at": "datetime(6)", "day": "date", "label": f"varchar({varchar_room(max(len(r[5]) for r in ROWS))})",
                                     "flag": "tinyint(1)", "ratio": "double"}
     cur.execute("show index from sample")
     assert {(r[2], r[4]) for r in cur.fetchall()} == {("PRIMARY", "id"), ("ix_user_id", "user_id")}

@@ -17,6 +17,13 @@ INDEXED_COLUMNS = ("user_id", "product_id", "event_date")  # what Tableau filter
 MAX_VARCHAR = 4000  # longer strings become TEXT
 
 
+def varchar_room(longest: int) -> int:
+    """A VARCHAR's length for strings up to ``longest``: twice that, rounded up to a power of two (at least
+    16, at most MAX_VARCHAR). The partial sync adds rows to the table in place; a value longer than the
+    column would force a whole reload, so a new day's longer brand or category must usually still fit."""
+    return min(MAX_VARCHAR, max(16, 1 << (2 * max(1, longest) - 1).bit_length()))
+
+
 @dataclass(frozen=True)
 class PartialSpec:
     """Rows replaced in groups: all rows of one ``key`` value carry the ``version`` that wrote them
@@ -92,7 +99,7 @@ def _mysql_type(data_type: T.DataType, max_length: int | None) -> str:
         return "datetime(6)"
     if isinstance(data_type, T.StringType):
         length = max(1, max_length or 0)
-        return f"varchar({length})" if length <= MAX_VARCHAR else "mediumtext"
+        return f"varchar({varchar_room(length)})" if length <= MAX_VARCHAR else "mediumtext"
     raise SyncError(f"no MySQL type for Spark type {data_type.simpleString()}")
 
 
