@@ -11,12 +11,17 @@
     using (
         select *, false as dbt_stale from {{ source }}
         union all
+        -- Equality joins only: `in (subquery) or not in (subquery)` plans as a nested-loop existence
+        -- join, which at 1M events (750k rows against 5,677 changed users) ran for minutes.
         select stale.*, true as dbt_stale
         from {{ target }} as stale
         left anti join {{ source }} as fresh
             on {% for key in keys %}stale.{{ key }} = fresh.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
-        where stale.{{ group_key }} in (select {{ group_key }} from {{ source }})
-            or stale.{{ group_key }} not in (select {{ group_key }} from {{ input }})
+        left join (select distinct {{ group_key }} as dbt_group from {{ source }}) as changed
+            on stale.{{ group_key }} = changed.dbt_group
+        left join (select distinct {{ group_key }} as dbt_group from {{ input }}) as present
+            on stale.{{ group_key }} = present.dbt_group
+        where changed.dbt_group is not null or present.dbt_group is null
     ) as DBT_INTERNAL_SOURCE
     on {% for key in keys %}DBT_INTERNAL_DEST.{{ key }} = DBT_INTERNAL_SOURCE.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
     when matched and DBT_INTERNAL_SOURCE.dbt_stale then delete
