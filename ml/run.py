@@ -208,10 +208,9 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
                started: dt.datetime, progress: bool = True) -> dict[str, Any]:
     """New vectors and lists for the users who changed since the last run; every other list stays."""
     assert decision.state is not None
-    bar = tqdm(total=2, desc="update", unit="stage", disable=not progress)
+    bar = tqdm(total=4, desc="update", unit="stage", disable=not progress)
     timer = StageTimer(bar=bar)
-    with timer.stage("update"):
-        result = update.update(spark, params, decision.state, run_id, decision.newest)
+    result = update.update(spark, params, decision.state, run_id, decision.newest, timer)
     model_path = settings.lakehouse_dir / "models" / run_id
     with timer.stage("write"):
         outputs.replace_lists(spark, spark.createDataFrame(result.lists), result.changed, run_id, started)

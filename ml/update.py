@@ -28,6 +28,7 @@ from ml.least_squares import solve_rows
 from ml.model_state import ModelState
 from ml.models.ease import EaseScorer, ease_values
 from ml.params import AlsParams, EaseParams, RunParams
+from pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +146,24 @@ def _ease_step(state: ModelState, users: np.ndarray, items: np.ndarray, strength
 
 
 def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: str,
-           newest: dt.datetime | None = None) -> Update:
+           newest: dt.datetime | None = None, timer: StageTimer | None = None) -> Update:
     """New lists (and, for ALS, vectors) for the users with interactions after ``state.data_end``, up to
-    ``newest`` (the input's newest interaction; read when not given)."""
-    newest = newest or newest_interaction(spark, params) or state.data_end
-    changed = changed_users(spark, params, state.data_end)
-    pairs = load_feedback(spark, params.input).join(changed, USER).select(USER, ITEM, STRENGTH).toArrow()
-    users = pairs.column(USER).to_numpy().astype(np.int64)
-    items = pairs.column(ITEM).to_numpy().astype(np.int64)
-    strength = pairs.column(STRENGTH).to_numpy()
+    ``newest`` (the input's newest interaction; read when not given). ``timer`` gets the seconds of
+    reading the changed users' histories, solving, and ranking."""
+    timer = timer or StageTimer()
+    with timer.stage("update_read"):
+        newest = newest or newest_interaction(spark, params) or state.data_end
+        changed = changed_users(spark, params, state.data_end).persist()
+        pairs = load_feedback(spark, params.input).join(changed, USER).select(USER, ITEM, STRENGTH).toArrow()
+        users = pairs.column(USER).to_numpy().astype(np.int64)
+        items = pairs.column(ITEM).to_numpy().astype(np.int64)
+        strength = pairs.column(STRENGTH).to_numpy()
+        bought = load_purchased(spark, params.input)
+        ex_users = ex_items = None
+        if bought is not None and params.exclude_purchased and len(users):
+            mine = bought.join(changed, USER).toArrow()
+            ex_users, ex_items = (mine.column(c).to_numpy().astype(np.int64) for c in (USER, ITEM))
+        changed.unpersist()
     if len(users) == 0:
         log.info("update: no interaction after %s, every list stays", state.data_end)
         empty = pa.table({USER: pa.array([], pa.int64()), ITEM: pa.array([], pa.int64()),
@@ -161,17 +171,13 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
         unchanged = dataclasses.replace(state, run_id=run_id, kind="update", data_end=newest)
         return Update(empty, users, unchanged, {"changed_users": 0, "new_users": 0, "new_items": 0,
                                                 "changed_pairs": 0})
-    step = _als_step if state.model == "als" else _ease_step
-    scorer, next_users, next_items = step(state, users, items, strength, state.params)
-
-    bought = load_purchased(spark, params.input)
-    ex_users = ex_items = None
-    if bought is not None and params.exclude_purchased:
-        mine = bought.join(changed, USER).toArrow()
-        ex_users, ex_items = (mine.column(c).to_numpy().astype(np.int64) for c in (USER, ITEM))
-    top = topk.top_n_scored(scorer, scorer.users, params.top_n, ex_users, ex_items, progress=True)
-    lists = pa.table({USER: pa.array(top.user, pa.int64()), ITEM: pa.array(top.item, pa.int64()),
-                      "rank": pa.array(top.rank, pa.int32()), "score": pa.array(top.score, pa.float64())})
+    with timer.stage("update_solve"):
+        step = _als_step if state.model == "als" else _ease_step
+        scorer, next_users, next_items = step(state, users, items, strength, state.params)
+    with timer.stage("update_rank"):
+        top = topk.top_n_scored(scorer, scorer.users, params.top_n, ex_users, ex_items, progress=True)
+        lists = pa.table({USER: pa.array(top.user, pa.int64()), ITEM: pa.array(top.item, pa.int64()),
+                          "rank": pa.array(top.rank, pa.int32()), "score": pa.array(top.score, pa.float64())})
 
     distinct_users = np.unique(users)
     counts = {"changed_users": len(distinct_users),
