@@ -118,8 +118,9 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-STAGE_ORDER = ("generate", "cluster_up", "load", "ingest", "dbt_full", "refit", "duckdb", "daily", "ingest_day", "dbt_incremental", "train", "als_peer",
-               "update_quality", "dbt_recommendations", "sync", "tableau_extract", "mysql_raw", "ease_serve", "tune")
+STAGE_ORDER = ("generate", "cluster_up", "load", "ingest", "dbt_full", "refit", "duckdb", "daily", "ingest_day",
+               "dbt_incremental", "train", "dbt_recommendations", "sync", "als_peer", "update_quality",
+               "tableau_extract", "mysql_raw", "ease_serve", "tune")
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
