@@ -37,15 +37,22 @@ def confidence_values(strength: np.ndarray, params: AlsParams) -> np.ndarray:
     return (1.0 + params.alpha * r).astype(np.float32)
 
 
-def fit_pairs(pairs: pa.Table, params: AlsParams) -> topk.FactorScorer:
-    """Fit on (u, i, strength) pairs (dense indices, collected from Spark); factors keyed by those indices."""
+def _rows(keys: np.ndarray, dense: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct keys, each pair's row among them); dense keys (0..n-1, every one present, as
+    ml/ids.py makes them) are their own rows, which spares a sort."""
+    if dense:
+        return np.arange(int(keys.max(initial=-1)) + 1), keys
+    return np.unique(keys, return_inverse=True)
+
+
+def fit_pairs(pairs: pa.Table, params: AlsParams, dense: bool = False) -> topk.FactorScorer:
+    """Fit on (u, i, strength) pairs collected from Spark; factors keyed by their u and i (``dense``:
+    they are 0..n-1 indices, every one present)."""
     from implicit.cpu.als import AlternatingLeastSquares  # its import starts OpenMP: only when fitting
 
     started = time.perf_counter()
-    users_of = pairs.column(U).to_numpy().astype(np.int64)
-    items_of = pairs.column(I).to_numpy().astype(np.int64)
-    user_ids, rows = np.unique(users_of, return_inverse=True)
-    item_ids, cols = np.unique(items_of, return_inverse=True)
+    user_ids, rows = _rows(pairs.column(U).to_numpy().astype(np.int64), dense)
+    item_ids, cols = _rows(pairs.column(I).to_numpy().astype(np.int64), dense)
     matrix = sp.csr_matrix((confidence_values(pairs.column(STRENGTH).to_numpy(), params), (rows, cols)),
                            shape=(len(user_ids), len(item_ids)), dtype=np.float32)
     with threadpool_limits(1, "blas"):  # implicit parallelises over users; a threaded BLAS inside thrashes

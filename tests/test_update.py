@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from pyspark.sql import functions as F
 from threadpoolctl import threadpool_limits
 
-from ml import model_state
+from ml import least_squares, model_state
 from ml.least_squares import solve_rows
 from ml.metrics_table import format_metrics
 from ml.params import EvalSpec, RefitPolicy, RunParams
@@ -36,7 +36,7 @@ def _random_pairs(seed: int, n_rows: int = 200, n_cols: int = 90) -> sp.csr_matr
     return sp.csr_matrix(np.where(counts > 0, 1.0 + 1.5 * counts, 0.0), dtype=np.float32)
 
 
-def test_the_least_squares_step_equals_implicit_s_and_the_formula_with_spark_s_scaling():
+def test_the_least_squares_step_equals_implicit_s_and_the_formula_with_spark_s_scaling(monkeypatch):
     confidence = _random_pairs(1)
     from implicit.cpu.als import AlternatingLeastSquares
 
@@ -50,6 +50,10 @@ def test_the_least_squares_step_equals_implicit_s_and_the_formula_with_spark_s_s
     items = model.item_factors.astype(np.float64)
     got = solve_rows(rows, cols, values, confidence.shape[0], items, 0.8, scale_reg_by_count=False)
     assert np.abs(got - reference).max() < 1e-4 * np.abs(reference).max()
+    assert len(rows) > 1_000  # the smallest batch: the second call solves in two
+    monkeypatch.setattr(least_squares, "BATCH_BYTES", 1)
+    batched = solve_rows(rows, cols, values, confidence.shape[0], items, 0.8, scale_reg_by_count=False)
+    assert np.allclose(batched, got, rtol=1e-10, atol=1e-12)
 
     # Spark's regularisation: lambda times the row's number of pairs, solved one row at a time.
     scaled = solve_rows(rows, cols, values, confidence.shape[0], items, 0.8, scale_reg_by_count=True)

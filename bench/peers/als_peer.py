@@ -2,8 +2,8 @@
 
 Three fits on the evaluation split of `python -m ml run` (train before the cutoff, purchases in the
 holdout window as truth, items bought before the cutoff excluded), all scored by the same code:
-- ``embedded``: what `make train` runs embedded (ml/als_implicit.py), from the Spark frame of pairs
-  to factors: collecting the pairs and building the matrix count;
+- ``embedded``: what `make train` runs embedded (ml/models/als.py), from the Spark frame of pairs
+  to factors: collecting the pairs and building the matrix count (on a warm JVM, as in the chain);
 - ``implicit``: the library's ``fit`` alone on a matrix built beforehand, same parameters: the target
   is embedded <= 1.5x implicit;
 - ``spark``: Spark MLlib with its own defaults (its regularisation scales with each user's pairs).
@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 from ml import als, als_implicit, harness, topk
 from ml.columns import STRENGTH, I, U
 from ml.data import StrengthRule
+from ml.models import MODELS
 from ml.params import RunParams, als_defaults
 from ml.splits import time_split
 from pipeline.config import dbt_vars, load_settings
@@ -40,11 +41,8 @@ def run() -> dict:
     ctx = harness.prepare(spark, split, (K,), params.exclude_purchased)
     n_users, n_items = ctx.data.user_index.count(), ctx.catalog_size
 
-    started = time.perf_counter()
-    embedded = als_implicit.fit_pairs(ctx.data.feedback.select(U, I, STRENGTH).toArrow(), params.als)
-    embedded_fit = time.perf_counter() - started
-    embedded_metrics = ctx.score(embedded)
-
+    # The peer's matrix first: its collect also warms the JVM's Arrow path, which a run's first collect
+    # pays once (4.9 s cold against 0.4 s warm at 1M) and `make recommend` pays in dbt before training.
     train = ctx.data.feedback.select(U, I, STRENGTH).toArrow()
     matrix = csr_matrix((als_implicit.confidence_values(train[STRENGTH].to_numpy(), params.als),
                          (train[U].to_numpy(), train[I].to_numpy())), shape=(n_users, n_items))
@@ -57,6 +55,11 @@ def run() -> dict:
         implicit_fit = time.perf_counter() - started
     implicit_metrics = ctx.score(topk.FactorScorer(topk.Factors(np.arange(n_users), peer.user_factors),
                                                    topk.Factors(np.arange(n_items), peer.item_factors)))
+
+    started = time.perf_counter()
+    embedded = MODELS["als"].fit(ctx.data, None, params).scorer  # collect, matrix, fit: what `make train` runs
+    embedded_fit = time.perf_counter() - started
+    embedded_metrics = ctx.score(embedded)
 
     spark_params = als_defaults("spark")
     started = time.perf_counter()

@@ -35,7 +35,7 @@ class AlsRecommender:
 
     def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
         if params.als.backend == "implicit":
-            scorer = als_implicit.fit_pairs(data.arrow(), params.als)
+            scorer = als_implicit.fit_pairs(data.arrow(), params.als, dense=True)
             return Fitted(scorer, lambda path: save_factors(scorer, path), asdict(params.als))
         model = als.fit(data.feedback, params.als)
         scorer = topk.FactorScorer(*als.factors(model))
