@@ -74,6 +74,22 @@ def load_feedback(spark: SparkSession, spec: InputSpec) -> DataFrame:
             .where(F.col(STRENGTH) > 0))
 
 
+def load_history(spark: SparkSession, spec: InputSpec, users: DataFrame) -> DataFrame:
+    """(user_id, item_id, strength, bought) of ``users`` only, in one scan: the strength summed per pair as
+    in :func:`load_feedback` (pairs of strength 0 kept, they may be bought), bought as in
+    :func:`load_purchased` (false without a purchases column). The users are picked before the sums, so
+    the rest of the table is never aggregated."""
+    table = read_table(spark, spec.table, [spec.user_col, spec.item_col, spec.strength_col, spec.purchases_col])
+    strength = F.col(spec.strength_col).cast("double") if spec.strength_col else F.lit(1.0)
+    bought = (F.col(spec.purchases_col) > 0) if spec.purchases_col else F.lit(False)
+    rows = (table.select(F.col(spec.user_col).alias(USER), F.col(spec.item_col).alias(ITEM),
+                         strength.alias(STRENGTH), bought.alias("bought"))
+            .where(F.col(USER).isNotNull() & F.col(ITEM).isNotNull())
+            .join(users.select(USER), USER, "left_semi"))
+    return rows.groupBy(USER, ITEM).agg(F.sum(STRENGTH).alias(STRENGTH),
+                                        F.coalesce(F.max("bought"), F.lit(False)).alias("bought"))
+
+
 def load_purchased(spark: SparkSession, spec: InputSpec) -> DataFrame | None:
     """(user_id, item_id) pairs already bought, when the input table says so."""
     if not spec.purchases_col:

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ml import als_implicit, model_state, topk
 from ml.columns import ITEM, STRENGTH, USER
-from ml.data import load_feedback, load_purchased, read_table
+from ml.data import load_history, read_table
 from ml.least_squares import solve_rows
 from ml.model_state import ModelState
 from ml.models.ease import EaseScorer, ease_values
@@ -153,17 +154,16 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
     timer = timer or StageTimer()
     with timer.stage("update_read"):
         newest = newest or newest_interaction(spark, params) or state.data_end
-        changed = changed_users(spark, params, state.data_end).persist()
-        pairs = load_feedback(spark, params.input).join(changed, USER).select(USER, ITEM, STRENGTH).toArrow()
+        history = load_history(spark, params.input, changed_users(spark, params, state.data_end)).toArrow()
+        positive = pc.greater(history.column(STRENGTH), 0)
+        pairs = history.filter(positive)
         users = pairs.column(USER).to_numpy().astype(np.int64)
         items = pairs.column(ITEM).to_numpy().astype(np.int64)
         strength = pairs.column(STRENGTH).to_numpy()
-        bought = load_purchased(spark, params.input)
         ex_users = ex_items = None
-        if bought is not None and params.exclude_purchased and len(users):
-            mine = bought.join(changed, USER).toArrow()
+        if params.exclude_purchased:
+            mine = history.filter(history.column("bought"))
             ex_users, ex_items = (mine.column(c).to_numpy().astype(np.int64) for c in (USER, ITEM))
-        changed.unpersist()
     if len(users) == 0:
         log.info("update: no interaction after %s, every list stays", state.data_end)
         empty = pa.table({USER: pa.array([], pa.int64()), ITEM: pa.array([], pa.int64()),
