@@ -14,9 +14,13 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from ml import ids, topk
+from ml.columns import SCORE, STRENGTH, I, U
 from ml.data import StrengthRule, load_active_users
 from ml.evaluate import evaluate
+from ml.indexed import Indexed
 from ml.metrics import average_precision_at_k, hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k, user_metrics
+from ml.models import MODELS
+from ml.models.popularity import popularity
 from ml.params import EvalSpec, InputSpec, RefitPolicy, RunParams
 from ml.run import run
 from ml.splits import weighted
@@ -29,6 +33,22 @@ from tests.chain import land_generated
 # ALS parameters), measured for generator seeds 1-5: 1.64, 1.57, 2.29, 1.48, 1.38. The bound sits
 # below the worst of them, so the test does not hang on one lucky seed.
 MIN_NDCG_RATIO = 1.2
+
+
+def test_the_driver_side_popularity_scores_items_like_the_spark_rule(spark):
+    rng = np.random.default_rng(11)
+    pairs = {(int(u), int(i)): float(rng.integers(1, 9)) / 2 for u, i in rng.integers(0, 40, (300, 2))}
+    feedback = spark.createDataFrame([(u, i, s) for (u, i), s in pairs.items()], f"{U} int, {I} int, {STRENGTH} double")
+    bought = [(u, i) for (u, i) in list(pairs)[::3]] + [(u, i) for (u, i) in list(pairs)[::3]]  # duplicates too
+    buyers = spark.createDataFrame(bought, f"{U} int, {I} int")
+    data = Indexed(feedback, None, None)
+    for who in (buyers, None):
+        expected = {r[I]: r[SCORE] for r in popularity(who, feedback).collect()}
+        scorer = MODELS["popularity"].fit(data, who, RunParams()).scorer
+        got = dict(zip(scorer.items.tolist(), scorer.item_factors.vectors[:, 0].tolist()))
+        assert got.keys() == expected.keys()
+        assert all(got[i] == pytest.approx(v, rel=1e-12) for i, v in expected.items())
+    assert sorted(scorer.users.tolist()) == sorted({u for u, _ in pairs})
 
 
 def test_metrics_on_a_hand_computed_example():

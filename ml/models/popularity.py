@@ -24,11 +24,25 @@ def popularity(buyers: DataFrame | None, feedback: DataFrame) -> DataFrame:
 
 class PopularityRecommender:
     """A rank-1 model (every user's vector is 1, an item's is its score): it shares the ALS lists'
-    exclusion and tie rules; float64 keeps near-equal scores apart."""
+    exclusion and tie rules; float64 keeps near-equal scores apart. Scored on the driver from the
+    collected pairs, with :func:`popularity`'s rule: tuning scores it on every fold, and the Spark
+    aggregations cost seconds each there."""
 
     name = "popularity"
 
     def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
-        items = topk.Factors.from_arrow(popularity(buyers, data.feedback).toArrow(), I, SCORE)
-        users = topk.column_values(data.feedback.select(U).distinct(), U)
-        return Fitted(topk.FactorScorer(topk.Factors(np.sort(users), np.ones((len(users), 1))), items))
+        pairs = data.arrow()  # distinct (u, i) with their strength
+        items = pairs.column(I).to_numpy().astype(np.int64)
+        size = int(items.max(initial=-1)) + 1
+        per_item = np.bincount(items, minlength=size)
+        total = np.bincount(items, weights=pairs.column(STRENGTH).to_numpy().astype(np.float64), minlength=size)
+        if buyers is not None:
+            bought = buyers.select(U, I).distinct().toArrow().column(I).to_numpy().astype(np.int64)
+            counted = np.bincount(bought[bought < size], minlength=size)
+        else:
+            counted = per_item  # distinct users per item: the pairs are distinct
+        keys = np.flatnonzero(per_item)
+        scores = counted[keys] + total[keys] / (1 + total[keys])
+        users = np.unique(pairs.column(U).to_numpy().astype(np.int64))
+        return Fitted(topk.FactorScorer(topk.Factors(users, np.ones((len(users), 1))),
+                                        topk.Factors(keys, scores.reshape(-1, 1))))
