@@ -169,9 +169,10 @@ def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict
     # The test split, for the record only: the choice above never looked at it.
     test = prepared.test
     test_ctx = harness.prepare(spark, test, params.ks, params.exclude_purchased)
+    defaults = dataclasses.replace(params, model="als", als=als_defaults(params.als.backend))
     chosen_test = harness.score_model(test_ctx, chosen.model, chosen)
-    default_test = harness.score_model(test_ctx, "als", RunParams(
-        input=params.input, evaluation=params.evaluation, als=als_defaults(params.als.backend)))
+    default_test = chosen_test if describe(chosen) == describe(defaults) else harness.score_model(
+        test_ctx, "als", defaults)
     test_ctx.release()
     report = {
         "objective": OBJECTIVE, "protocol": test.window, "validation": [f.window for f in prepared.folds],
