@@ -8,6 +8,7 @@ The tests of this module are one chain and run in order."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import shutil
@@ -203,14 +204,25 @@ def test_the_one_process_chain_takes_a_new_day_from_the_landing_folder_to_mysql(
     assert {r for u, r in run_of.items() if u not in new_day_users} == {runs[0].run_id}
 
 
-def _land_day(clone: Clone, seed: int) -> dt.date:
-    """One generated day after the newest file of the clone's landing folder; its date."""
+def _land_day(clone: Clone, seed: int, returning: int = 0) -> dt.date:
+    """One generated day after the newest file of the clone's landing folder; its date. ``returning``:
+    that many of its events go to users of the newest file (a generated day has new users only)."""
     day = max(p.name for p in (clone.root / "raw").glob("*.csv"))
     new_day = dt.date.fromisoformat(day.removeprefix("rees46_").removesuffix(".csv")) + dt.timedelta(days=1)
     generate(GeneratorParams(rows=3_000, days=1, start=new_day, seed=seed), clone.root / f"day_{seed}",
              clone.root / f"day_{seed}_truth", progress=False)
+    with open(clone.root / "raw" / day, newline="") as handle:
+        known = sorted({row["user_id"] for row in csv.DictReader(handle)})[:returning]
     for path in (clone.root / f"day_{seed}").glob("*.csv"):
-        shutil.copy(path, clone.root / "raw" / path.name)
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames, list(reader)
+        for row, user in zip(rows, known * 5):
+            row["user_id"] = user
+        with open(clone.root / "raw" / path.name, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fields, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
     return new_day
 
 
@@ -220,7 +232,7 @@ def test_sync_killed_inside_the_partial_apply_then_rerun_equals_delta(spark, clo
     with clone.mysql() as cur:
         cur.execute("select user_id, product_id, recommendation_rank, run_id from user_recommendations")
         before = sorted(cur.fetchall())
-    _land_day(clone, seed=13)
+    _land_day(clone, seed=13, returning=20)
     crashed = clone.run("-m", "pipeline.commands.recommend", "--quiet", "--ml-args",
                         "--no-eval --max-iter 4 --refit-growth 10", crash_at="sync.inside_partial_apply")
     assert crashed.returncode == KILLED, crashed.stderr[-3000:]
