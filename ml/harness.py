@@ -72,8 +72,7 @@ def _relevant_pairs(relevant: DataFrame, data: Indexed) -> tuple[np.ndarray, np.
 
 
 def prepare(spark: SparkSession, split: Split, ks: tuple[int, ...], exclude_history: bool) -> EvalContext:
-    data = index_feedback(split.train)
-    data.keep_arrow = True
+    data = index_feedback(split.train, keep_arrow=True)
     relevant_users, relevant_items = _relevant_pairs(split.relevant, data)
     ex_users, ex_items = excluded_arrays(data.pairs(split.history) if exclude_history else None)
     return EvalContext(

@@ -47,8 +47,8 @@ class Indexed:
         self._arrow = None
 
 
-def index_feedback(feedback: DataFrame) -> Indexed:
+def index_feedback(feedback: DataFrame, keep_arrow: bool = False) -> Indexed:
     user_index = ids.build_index(feedback, USER, U)
     item_index = ids.build_index(feedback, ITEM, I)
     indexed = ids.to_index(ids.to_index(feedback, user_index, USER), item_index, ITEM)
-    return Indexed(indexed.persist(StorageLevel.MEMORY_AND_DISK), user_index, item_index)
+    return Indexed(indexed.persist(StorageLevel.MEMORY_AND_DISK), user_index, item_index, keep_arrow)

@@ -77,12 +77,12 @@ def decide(spark: SparkSession, params: RunParams) -> Decision:
                               "nothing says which users changed")
     if newest < state.data_end:
         return Decision(None, f"the data now ends at {newest}, before the last model's {state.data_end}: it was "
-                              "replaced")
+                              "replaced", newest)
     if (newest - state.refit_data_end).days >= policy.every_days:
         return Decision(None, f"the last refit ({state.base_run}) is {(newest - state.refit_data_end).days} days "
-                              f"older than the newest interaction (RETRAIN_EVERY_DAYS={policy.every_days})")
+                              f"older than the newest interaction (RETRAIN_EVERY_DAYS={policy.every_days})", newest)
     resized = _changed_size(spark, params, state)
     if resized:
-        return Decision(None, resized)
+        return Decision(None, resized, newest)
     return Decision(state, f"updating {state.base_run} (last refit) for the users with interactions after "
                            f"{state.data_end}", newest)

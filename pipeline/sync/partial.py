@@ -34,7 +34,6 @@ MAX_CHANGED_SHARE = 0.5
 @dataclass(frozen=True)
 class Plan:
     rows: DataFrame  # the new rows of the changed groups
-    keys: DataFrame  # the changed groups' keys
     new_versions: list[str]
     delta_counts: dict[str, int]  # rows per version in Delta, after
     changed_groups: int
@@ -74,13 +73,12 @@ def plan(df: DataFrame, spec: PartialSpec, held: dict[str, int]) -> Plan | None:
     counts = version_counts(df, spec)
     new_versions = sorted(set(counts) - set(held))
     rows = df.where(F.col(spec.version).isin(new_versions))
-    keys = rows.select(spec.key).distinct()
-    changed = keys.count() if new_versions else 0
+    changed = rows.select(spec.key).distinct().count() if new_versions else 0
     total = df.select(spec.key).distinct().count()
     if total and changed > MAX_CHANGED_SHARE * total:
         log.info("%d of %d groups changed: a whole load is cheaper", changed, total)
         return None
-    return Plan(rows, keys, new_versions, counts, changed)
+    return Plan(rows, new_versions, counts, changed)
 
 
 def apply(conn, target: str, staging: str, keys_table: str, spec: PartialSpec, held: dict[str, int],
