@@ -27,7 +27,8 @@ from pipeline.mysql.connection import connect
 
 # What a shell gives a user who never ran a project command: no LAKEHOUSE_*, DBT_*, VARS, rule or
 # Spark variables. JAVA_HOME is the toolchain's own and passes when set.
-ANALYST_ENV_KEEP = ("HOME", "LANG", "JAVA_HOME", "TMPDIR")
+# LAKEHOUSE_DRIVER_JAVA_OPTIONS: the suite's JIT setting (conftest), not a project setting.
+ANALYST_ENV_KEEP = ("HOME", "LANG", "JAVA_HOME", "TMPDIR", "LAKEHOUSE_DRIVER_JAVA_OPTIONS")
 
 
 @dataclass
