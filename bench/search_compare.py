@@ -18,7 +18,7 @@ from typing import Any
 
 from ml import harness
 from ml.params import RunParams
-from ml.tune import OBJECTIVE, choose, default_space, prepare, run_search
+from ml.tune import OBJECTIVE, choose, context, default_space, prepare, run_search
 from pipeline.config import load_settings
 from pipeline.spark import get_spark
 
@@ -35,7 +35,7 @@ def main() -> None:
     params = RunParams()
     space = default_space(params.als.backend)
     prepared = prepare(spark, settings, params)
-    test_ctx = harness.prepare(spark, prepared.test, params.ks, params.exclude_purchased)
+    test_ctx = context(spark, prepared.test, params)
     runs: dict[str, list[dict[str, Any]]] = {}
     plan = [(search, seed) for seed in range(1, args.seeds + 1) for search in ("tpe", "random")]
     if not args.no_grid:

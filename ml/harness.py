@@ -10,17 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ml import topk
-from ml.columns import ITEM, USER, I, U
+from ml.columns import ITEM, STRENGTH, USER, I, U
 from ml.evaluate import evaluate
 from ml.indexed import Indexed, index_feedback
 from ml.models import MODELS
 from ml.oracle import oracle_scorer, truth_available
 from ml.params import RunParams
 from ml.splits import Split
+from ml.time_arrays import ArraySplit
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,43 @@ def prepare(spark: SparkSession, split: Split, ks: tuple[int, ...], exclude_hist
         spark=spark, data=data, users=np.unique(relevant_users), relevant_users=relevant_users,
         relevant_items=relevant_items, ex_users=ex_users, ex_items=ex_items, buyers=data.pairs(split.buyers),
         catalog_size=data.item_index.count(), ks=ks, window=split.window)
+
+
+def _dense(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Each id's position in the sorted ``known`` ids; -1 when it is not there."""
+    if not len(known):
+        return np.full(len(ids), -1, np.int64)
+    at = np.searchsorted(known, ids).clip(max=len(known) - 1)
+    return np.where(known[at] == ids, at, -1)
+
+
+def _frame(spark: SparkSession, columns: dict[str, np.ndarray]) -> DataFrame:
+    return spark.createDataFrame(pa.table(columns))
+
+
+def prepare_arrays(spark: SparkSession, split: ArraySplit, ks: tuple[int, ...], exclude_history: bool) -> EvalContext:
+    """:func:`prepare` for a split cut on the driver (ml/time_arrays.py): the same context, indexed in
+    numpy. Indices follow id order, as :func:`ml.ids.build_index` numbers them."""
+    user_ids, item_ids = np.unique(split.train_users), np.unique(split.train_items)
+    u = np.searchsorted(user_ids, split.train_users).astype(np.int32)
+    i = np.searchsorted(item_ids, split.train_items).astype(np.int32)
+    feedback = pa.table({U: u, I: i, STRENGTH: split.train_strength.astype(np.float64)})
+    data = Indexed(_frame(spark, {U: u, I: i, STRENGTH: split.train_strength}),
+                   _frame(spark, {USER: user_ids, U: np.arange(len(user_ids), dtype=np.int32)}),
+                   _frame(spark, {ITEM: item_ids, I: np.arange(len(item_ids), dtype=np.int32)}),
+                   keep_arrow=True, _arrow=feedback)
+    rel_u, rel_i = _dense(split.relevant.users, user_ids), _dense(split.relevant.items, item_ids)
+    order = np.argsort(rel_u[rel_u >= 0], kind="stable")
+    relevant_users, relevant_items = rel_u[rel_u >= 0][order], rel_i[rel_u >= 0][order]
+    hist_u, hist_i = _dense(split.history.users, user_ids), _dense(split.history.items, item_ids)
+    known = (hist_u >= 0) & (hist_i >= 0)
+    bought = {U: hist_u[known].astype(np.int32), I: hist_i[known].astype(np.int32)}
+    return EvalContext(
+        spark=spark, data=data, users=np.unique(relevant_users), relevant_users=relevant_users,
+        relevant_items=relevant_items,
+        ex_users=bought[U].astype(np.int64) if exclude_history else None,
+        ex_items=bought[I].astype(np.int64) if exclude_history else None,
+        buyers=_frame(spark, bought), catalog_size=len(item_ids), ks=ks, window=split.window)
 
 
 def score_model(ctx: EvalContext, name: str, params: RunParams) -> dict[str, float]:

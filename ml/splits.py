@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -28,6 +29,7 @@ from ml.params import EvalSpec, InputSpec, RunParams
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("time", "random")
+S = TypeVar("S")  # a split: Split, or ml/time_arrays.py ArraySplit
 
 
 @dataclass(frozen=True)
@@ -137,18 +139,23 @@ def validation_folds(spark: SparkSession, test: Split, eval_spec: EvalSpec, rule
     """Up to ``folds`` validation splits carved out of ``test``'s training part only, the same protocol
     applied again; a choice scored on their mean does not hang on one split's noise.
 
-    time: rolling origin. The first fold holds out the test window's length just before the test
-    cutoff, each next one the same length before the previous fold's cutoff; a fold whose data would
-    be too short for that length is not made (at least one fold always is).
-    random: the same draw with other seeds.
+    time: rolling origin (:func:`rolling_folds`). random: the same draw with other seeds.
     """
     if test.protocol != "time":
         return [random_split(test.train, eval_spec.test_fraction, eval_spec.seed + 1 + fold, test.buyers)
                 for fold in range(folds)]
-    days, end, out = test.window["holdout_days"], test.end, []
+    return rolling_folds(test.window["holdout_days"], test.end, folds,
+                         lambda days, end: time_split(spark, eval_spec, rule, holdout_days=days, end=end))
+
+
+def rolling_folds(days: int, end: dt.datetime, folds: int, cut: Callable[[int, dt.datetime], S]) -> list[S]:
+    """Rolling origin: the first fold holds out ``days`` just before ``end`` (the test cutoff), each next
+    one the same length before the previous fold's cutoff; ``cut(days, end)`` makes a fold. A fold whose
+    data would be too short for that length is not made (at least one fold always is)."""
+    out: list[S] = []
     while len(out) < folds:
         try:
-            split = time_split(spark, eval_spec, rule, holdout_days=days, end=end)
+            split = cut(days, end)
         except MlDataError:
             if not out:
                 raise

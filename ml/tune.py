@@ -24,11 +24,12 @@ from typing import Any
 from pyspark.sql import SparkSession
 from tqdm import tqdm
 
-from ml import harness, tuned
+from ml import harness, time_arrays, tuned
 from ml.data import MlDataError, StrengthRule
 from ml.params import RunParams, als_defaults
 from ml.search import make_search
-from ml.splits import Split, random_protocol_buyers, split_for, validation_folds
+from ml.splits import Split, random_protocol_buyers, rolling_folds, split_for, validation_folds
+from ml.time_arrays import ArraySplit
 from pipeline.config import Settings, dbt_vars
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,8 @@ def choose(scored: list[tuple[RunParams, dict[str, float]]], incumbent: RunParam
 class Prepared:
     """The test split and its validation folds, each prepared once for every candidate."""
 
-    test: Split
-    folds: list[Split]
+    test: Split | ArraySplit
+    folds: list[Split] | list[ArraySplit]
     contexts: list[harness.EvalContext]
 
     def score(self, name: str, candidate: RunParams) -> dict[str, float]:
@@ -116,14 +117,31 @@ class Prepared:
             ctx.release()
 
 
+def context(spark: SparkSession, split: Split | ArraySplit, params: RunParams) -> harness.EvalContext:
+    if isinstance(split, ArraySplit):
+        return harness.prepare_arrays(spark, split, params.ks, params.exclude_purchased)
+    return harness.prepare(spark, split, params.ks, params.exclude_purchased)
+
+
+def _splits(spark: SparkSession, params: RunParams, rule: StrengthRule) -> tuple[Split | ArraySplit, list]:
+    """The test split and its folds: the time protocol cut on the driver from one collect of the events
+    (ml/time_arrays.py), the random protocol in Spark."""
+    spec = params.evaluation
+    if spec.protocol == "time":
+        events = time_arrays.collect_events(spark, spec)
+        test = time_arrays.time_split(events, spec, rule)
+        return test, rolling_folds(test.window["holdout_days"], test.end, FOLDS,
+                                   lambda days, end: time_arrays.time_split(events, spec, rule, days, end))
+    test = split_for(spark, spec.protocol, params.input, spec, rule, random_protocol_buyers(spark, params))
+    return test, validation_folds(spark, test, spec, rule, FOLDS)
+
+
 def prepare(spark: SparkSession, settings: Settings, params: RunParams) -> Prepared:
     rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
-    test = split_for(spark, params.evaluation.protocol, params.input, params.evaluation, rule,
-                     random_protocol_buyers(spark, params))
-    folds = validation_folds(spark, test, params.evaluation, rule, FOLDS)
+    test, folds = _splits(spark, params, rule)
     log.info("%d validation folds %s, carved from the training part of the test split %s", len(folds),
              [f.window for f in folds], test.window)
-    contexts = [harness.prepare(spark, fold, params.ks, params.exclude_purchased) for fold in folds]
+    contexts = [context(spark, fold, params) for fold in folds]
     if not all(len(ctx.users) for ctx in contexts):
         raise MlDataError("a validation fold has no user with a relevant item: too little data to tune on")
     return Prepared(test, folds, contexts)
@@ -168,7 +186,7 @@ def tune(spark: SparkSession, settings: Settings, params: RunParams, space: dict
 
     # The test split, for the record only: the choice above never looked at it.
     test = prepared.test
-    test_ctx = harness.prepare(spark, test, params.ks, params.exclude_purchased)
+    test_ctx = context(spark, test, params)
     defaults = dataclasses.replace(params, model="als", als=als_defaults(params.als.backend))
     chosen_test = harness.score_model(test_ctx, chosen.model, chosen)
     default_test = chosen_test if describe(chosen) == describe(defaults) else harness.score_model(

@@ -12,16 +12,18 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from ml import tuned
+from ml import harness, time_arrays, tuned
 from ml.__main__ import main as ml_main
 from ml.columns import ITEM, STRENGTH, USER, I, U
+from ml.data import StrengthRule
 from ml.metrics_table import format_metrics
 from ml.models.ease import fit_pairs
 from ml.params import EaseParams, EvalSpec, InputSpec, RunParams
 from ml.run import run
 from ml.search import make_search
-from ml.splits import random_split, validation_folds
+from ml.splits import random_split, rolling_folds, time_split, validation_folds
 from ml.tune import choose, parse_space
+from pipeline.config import dbt_vars
 from pipeline.generate.params import GeneratorParams
 from tests.chain import land_generated
 
@@ -115,6 +117,39 @@ SPACE = "als.rank=8 als.max_iter=5 ease.l2=100"
 def _cli(monkeypatch, *args: str) -> None:
     monkeypatch.setattr(sys, "argv", ["python -m ml", *args, "--quiet", "--holdout-days", "3"])
     assert ml_main() == 0
+
+
+def test_the_driver_side_time_split_and_its_folds_equal_the_spark_ones(spark, tuning_lakehouse):
+    """Tuning cuts the time protocol in numpy (ml/time_arrays.py); `run` cuts it in Spark (ml/splits.py).
+    Same windows, strengths, relevant and excluded pairs, and the same prepared evaluation context."""
+    rule = StrengthRule.from_vars(dbt_vars(tuning_lakehouse.dbt_project_dir))
+    spec = dataclasses.replace(EvalSpec(), holdout_days=3)
+    events = time_arrays.collect_events(spark, spec)
+    spark_test = time_split(spark, spec, rule)
+    spark_splits = [spark_test, *validation_folds(spark, spark_test, spec, rule, 3)]
+    array_test = time_arrays.time_split(events, spec, rule)
+    array_splits = [array_test, *rolling_folds(3, array_test.end, 3,
+                                               lambda days, end: time_arrays.time_split(events, spec, rule, days, end))]
+    assert [s.window for s in array_splits] == [s.window for s in spark_splits] and len(spark_splits) == 3
+    for ours, theirs in zip(array_splits, spark_splits):
+        expected = {(r[USER], r[ITEM]): r[STRENGTH] for r in theirs.train.collect()}
+        got = dict(zip(zip(ours.train_users.tolist(), ours.train_items.tolist()), ours.train_strength.tolist()))
+        assert got.keys() == expected.keys() and len(got) > 1000
+        assert all(got[k] == pytest.approx(v, rel=1e-12) for k, v in expected.items())
+        for mine, spark_pairs in ((ours.relevant, theirs.relevant), (ours.history, theirs.history)):
+            assert set(zip(mine.users.tolist(), mine.items.tolist())) == {(r[USER], r[ITEM]) for r in spark_pairs.collect()}
+        a, b = harness.prepare_arrays(spark, ours, (10,), True), harness.prepare(spark, theirs, (10,), True)
+        assert a.catalog_size == b.catalog_size and len(a.users) > 50
+        np.testing.assert_array_equal(a.users, b.users)
+        np.testing.assert_array_equal(a.relevant_users, b.relevant_users)  # sorted by user; items in any order
+        assert sorted(zip(a.relevant_users.tolist(), a.relevant_items.tolist())) == sorted(
+            zip(b.relevant_users.tolist(), b.relevant_items.tolist()))
+        assert set(zip(a.ex_users.tolist(), a.ex_items.tolist())) == set(zip(b.ex_users.tolist(), b.ex_items.tolist()))
+        assert sorted(map(tuple, a.buyers.collect())) == sorted(map(tuple, b.buyers.select(U, I).collect()))
+        mine_pairs, spark_pairs = a.data.arrow(), b.data.arrow()
+        assert sorted(zip(*(mine_pairs.column(c).to_pylist() for c in (U, I)))) == sorted(
+            zip(*(spark_pairs.column(c).to_pylist() for c in (U, I))))
+        b.release()
 
 
 def test_tuning_never_reads_the_test_window_and_train_then_serves_its_choice(spark, tuning_lakehouse, monkeypatch,
