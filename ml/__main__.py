@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(RETRAIN_EVERY_DAYS, default 7); between refits a run updates the users who changed")
     g.add_argument("--refit-growth", type=float, default=RefitPolicy.growth_share,
                    help="refit when users or items grew by more than this share since the last refit")
+    g.add_argument("--keep-models", type=int, default=RunParams.keep_models,
+                   help="model folders kept in LAKEHOUSE_DIR/models, newest first (and the refit they read)")
     g = parser.add_argument_group("model (defaults: the last `make tune` choice, else ml/params.py)")
     g.add_argument("--model", choices=sorted(MODELS), default=None, help=f"serving model (default {RunParams.model})")
     g.add_argument("--no-tuned", action="store_true", help="ignore ml.tuned_params")
@@ -100,7 +102,7 @@ def _check(args: argparse.Namespace) -> None:
                 "--alpha": (args.alpha, 0), "--min-eval-users": (args.min_eval_users, 0), "--l2": (args.l2, 0),
                 "--max-items": (args.max_items, 1), "--trials": (args.trials, 1),
                 "--serve-active-days": (args.serve_active_days, 1),
-                "--retrain-every-days": (args.retrain_every_days, 1), "--refit-growth": (args.refit_growth, 0)}
+                "--retrain-every-days": (args.retrain_every_days, 1), "--keep-models": (args.keep_models, 1), "--refit-growth": (args.refit_growth, 0)}
     for option, (value, low) in at_least.items():
         if value is not None and value < low:
             raise UserError(f"{option} must be at least {low}, not {value}")
@@ -130,6 +132,7 @@ def base_params(args: argparse.Namespace, engine: str = "embedded") -> RunParams
         exclude_purchased=not args.keep_purchased,
         evaluate=not args.no_eval,
         refit=RefitPolicy(force=args.full, every_days=args.retrain_every_days, growth_share=args.refit_growth),
+        keep_models=args.keep_models,
     )
 
 

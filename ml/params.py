@@ -103,6 +103,7 @@ class RunParams:
     exclude_purchased: bool = True
     evaluate: bool = True  # on refits; an update is not evaluated
     refit: RefitPolicy = field(default_factory=RefitPolicy)
+    keep_models: int = 3  # model folders kept in LAKEHOUSE_DIR/models, newest first (ml/model_state.py prune)
 
     def flat(self) -> dict[str, str]:
         """Parameters as flat 'section.name' -> string pairs, for the model_runs table."""

@@ -185,6 +185,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         "data_end": window.get("data_end"), "counts": counts, "metrics": flat_metrics,
         "stage_seconds": timer.seconds,
     })
+    model_state.prune(model_path.parent, params.keep_models)
     report = {
         "run_id": run_id,
         "kind": "refit",
@@ -228,6 +229,7 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
         "params": flat, "data_start": None, "eval_cutoff": None, "data_end": result.state.data_end,
         "counts": counts, "metrics": {}, "stage_seconds": timer.seconds,
     })
+    model_state.prune(model_path.parent, params.keep_models)
     report = {
         "run_id": run_id, "kind": "update", "reason": decision.reason, "model": params.model,
         "params_source": params.source, "refit_run": decision.state.base_run, "metrics": {},

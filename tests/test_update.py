@@ -212,8 +212,12 @@ def test_ease_updates_the_changed_users_from_its_stored_weights(spark, settings,
     assert all(after[k] == v for k, v in before.items() if k[0] not in day_users)
 
     # One changed user by hand: their binary history over the refit's weights, purchases excluded.
-    state = model_state.load(settings.lakehouse_dir / "models" / refit["run_id"])
-    assert model_state.load(settings.lakehouse_dir / "models" / updated["run_id"]).items_file == state.items_file
+    models = settings.lakehouse_dir / "models"
+    state = model_state.load(models / refit["run_id"])
+    assert model_state.load(models / updated["run_id"]).items_file == state.items_file
+    # Only the newest model folders stay (RunParams.keep_models): this module has made seven runs.
+    assert sorted(p.name for p in models.iterdir())[-2:] == [refit["run_id"], updated["run_id"]]
+    assert len(list(models.iterdir())) == params.keep_models == 3
     ids, weights = state.items.index, state.items.vectors.astype(np.float64)
     history = spark.table("marts.user_item_interactions").where("strength > 0").collect()
     for user in (new_user, min(day_users - {new_user})):
@@ -228,3 +232,14 @@ def test_ease_updates_the_changed_users_from_its_stored_weights(spark, settings,
         assert np.allclose([r.score for r in got], expected, rtol=1e-4, atol=1e-6)
         assert all(scores[np.searchsorted(ids, r.product_id)] == pytest.approx(r.score, rel=1e-4, abs=1e-6)
                    for r in got)
+
+
+def test_pruning_keeps_the_refit_whose_weights_a_kept_update_reads(settings, refit_then_update):
+    """Run after the EASE test: its update shares the refit's weight file, so keeping one folder keeps two."""
+    models = settings.lakehouse_dir / "models"
+    newest = sorted(p.name for p in models.iterdir())[-1]
+    base = model_state.load(models / newest).items_file.parent.parent
+    assert base.name != newest
+    gone = model_state.prune(models, keep=1)
+    assert sorted(p.name for p in models.iterdir()) == sorted([base.name, newest]) and len(gone) == 1
+    assert model_state.exists(models / newest)
