@@ -61,10 +61,11 @@ def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:
 
 
 def save_model(fitted: Any, user_index: DataFrame, item_index: DataFrame, path: Path) -> None:
-    """The model in its own format (ALS: its factors under als/), plus the id maps needed to read it
-    (models are keyed by dense index)."""
-    if fitted.save is not None:
-        fitted.save(path)
+    """A model's own format, when it has one (Spark's ALS under als/), plus the id maps needed to read it
+    (such models are keyed by dense index). Factors and weights are kept keyed by id in the state."""
+    if fitted.save is None:
+        return
+    fitted.save(path)
     user_index.write.mode("overwrite").parquet(str(path / "user_index"))
     item_index.write.mode("overwrite").parquet(str(path / "item_index"))
 

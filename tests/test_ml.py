@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from ml import ids, topk
+from ml import ids, model_state, topk
 from ml.columns import SCORE, STRENGTH, I, U
 from ml.data import StrengthRule, load_active_users
 from ml.evaluate import evaluate
@@ -212,14 +212,11 @@ def test_recommendations_are_top_n_per_user_ranked_and_never_already_bought(spar
 
 
 def test_served_lists_are_the_best_unbought_items_under_the_saved_model(spark, ml_lakehouse, settings):
-    """Recomputed from the saved factors with plain collect() and float64 dot products."""
+    """Recomputed from the saved factors (keyed by id) with plain collect() and float64 dot products."""
     report, params = ml_lakehouse
-    saved = settings.lakehouse_dir / "models" / report["run_id"]
-    with np.load(saved / "als_factors.npz") as factors:
-        user_vec = dict(zip(factors["users"].tolist(), factors["user_vectors"].astype(np.float64)))
-        item_vec = dict(zip(factors["items"].tolist(), factors["item_vectors"].astype(np.float64)))
-    user_of = dict(spark.read.parquet(str(saved / "user_index")).select("user_id", "u").collect())
-    item_of = dict(spark.read.parquet(str(saved / "item_index")).select("item_id", "i").collect())
+    state = model_state.load(settings.lakehouse_dir / "models" / report["run_id"])
+    user_vec = dict(zip(state.users.index.tolist(), state.users.vectors.astype(np.float64)))
+    item_vec = dict(zip(state.items.index.tolist(), state.items.vectors.astype(np.float64)))
     items = sorted(item_vec)
     matrix = np.stack([item_vec[i] for i in items])
     sample = [r.user_id for r in spark.table("ml.recommendations").select("user_id").distinct()
@@ -229,11 +226,11 @@ def test_served_lists_are_the_best_unbought_items_under_the_saved_model(spark, m
     bought_by = {(r.user_id, r.product_id) for r in bought.collect()}
     for user in sample:
         mine = sorted((r for r in lists if r.user_id == user), key=lambda r: r.rank)
-        scores = matrix @ user_vec[user_of[user]]
+        scores = matrix @ user_vec[user]
         for r in mine:
-            assert r.score == pytest.approx(scores[items.index(item_of[r.product_id])], rel=1e-4, abs=1e-5)
-        listed = {item_of[r.product_id] for r in mine}
-        banned = {item_of[p] for (u, p) in bought_by if u == user and p in item_of}
+            assert r.score == pytest.approx(scores[items.index(r.product_id)], rel=1e-4, abs=1e-5)
+        listed = {r.product_id for r in mine}
+        banned = {p for (u, p) in bought_by if u == user and p in item_vec}
         others = [s for i, s in zip(items, scores) if i not in listed and i not in banned]
         assert max(others) <= mine[-1].score + 1e-5, f"user {user}: a better unbought item was left out"
     assert len(lists) == len(sample) * params.top_n
@@ -255,7 +252,8 @@ def test_run_is_recorded_and_reported(spark, ml_lakehouse, settings):
     assert all(saved["metrics"][m]["fit_seconds"] > 0 for m in ("als", "ease"))
     popular = spark.table("ml.popular_products").orderBy("rank").collect()
     assert [r.rank for r in popular] == list(range(1, len(popular) + 1))
-    assert (settings.lakehouse_dir / "models" / report["run_id"] / "als_factors.npz").is_file()
+    saved_model = settings.lakehouse_dir / "models" / report["run_id"]
+    assert model_state.exists(saved_model) and sorted(p.name for p in saved_model.iterdir()) == ["state"]
 
 
 def test_recommendation_marts_build_and_pass_their_tests(spark, ml_lakehouse):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -91,10 +90,5 @@ class EaseRecommender:
     name = "ease"
 
     def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
-        scorer = fit_pairs(data.arrow(), params.ease)
-
-        def save(path: Path) -> None:
-            path.mkdir(parents=True, exist_ok=True)
-            np.savez(path / "ease.npz", items=scorer.items, weights=scorer.weights)
-
-        return Fitted(scorer, save, asdict(params.ease))
+        # The weights are saved once, keyed by id, as the serving state (ml/model_state.py).
+        return Fitted(fit_pairs(data.arrow(), params.ease), None, asdict(params.ease))
