@@ -300,7 +300,7 @@ def ease_serve(scale: Scale) -> dict[str, Any]:
 
 
 def tune(scale: Scale) -> dict[str, Any]:
-    """`make tune`'s default search (ml/tune.py: TPE, 24 candidates or 30 s) on the validation folds, then
+    """`make tune`'s default search (ml/tune.py: TPE, 24 candidates or 20 s) on the validation folds, then
     the winner and the ALS defaults on the test window."""
     measured = scale.run("tune", "-m", "ml", "tune", "--quiet")
     report = json.loads((scale.root / "reports" / "tuning.json").read_text())

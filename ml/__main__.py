@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--trials", type=int, default=None,
                    help="candidates to score, the current parameters included (default 24; grid: all)")
     g.add_argument("--budget-seconds", type=float, default=None,
-                   help="start no new candidate after this long (default 30; grid: none)")
+                   help="start no new candidate after this long (default 20; grid: none)")
     g.add_argument("--min-gain", type=float, default=None,
                    help="relative validation gain a challenger needs to replace the current parameters (0.01)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
