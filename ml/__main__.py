@@ -102,7 +102,8 @@ def _check(args: argparse.Namespace) -> None:
                 "--alpha": (args.alpha, 0), "--min-eval-users": (args.min_eval_users, 0), "--l2": (args.l2, 0),
                 "--max-items": (args.max_items, 1), "--trials": (args.trials, 1),
                 "--serve-active-days": (args.serve_active_days, 1),
-                "--retrain-every-days": (args.retrain_every_days, 1), "--keep-models": (args.keep_models, 1), "--refit-growth": (args.refit_growth, 0)}
+                "--retrain-every-days": (args.retrain_every_days, 1), "--refit-growth": (args.refit_growth, 0),
+                "--keep-models": (args.keep_models, 1)}
     for option, (value, low) in at_least.items():
         if value is not None and value < low:
             raise UserError(f"{option} must be at least {low}, not {value}")

@@ -102,13 +102,14 @@ def prepare_arrays(spark: SparkSession, split: ArraySplit, ks: tuple[int, ...], 
     u = np.searchsorted(user_ids, split.train_users).astype(np.int32)
     i = np.searchsorted(item_ids, split.train_items).astype(np.int32)
     feedback = pa.table({U: u, I: i, STRENGTH: split.train_strength.astype(np.float64)})
-    data = Indexed(_frame(spark, {U: u, I: i, STRENGTH: split.train_strength}),
+    data = Indexed(spark.createDataFrame(feedback),
                    _frame(spark, {USER: user_ids, U: np.arange(len(user_ids), dtype=np.int32)}),
                    _frame(spark, {ITEM: item_ids, I: np.arange(len(item_ids), dtype=np.int32)}),
                    keep_arrow=True, _arrow=feedback)
     rel_u, rel_i = _dense(split.relevant.users, user_ids), _dense(split.relevant.items, item_ids)
-    order = np.argsort(rel_u[rel_u >= 0], kind="stable")
-    relevant_users, relevant_items = rel_u[rel_u >= 0][order], rel_i[rel_u >= 0][order]
+    rel_u, rel_i = rel_u[rel_u >= 0], rel_i[rel_u >= 0]  # users unseen in training are not scored
+    order = np.argsort(rel_u, kind="stable")
+    relevant_users, relevant_items = rel_u[order], rel_i[order]
     hist_u, hist_i = _dense(split.history.users, user_ids), _dense(split.history.items, item_ids)
     known = (hist_u >= 0) & (hist_i >= 0)
     bought = {U: hist_u[known].astype(np.int32), I: hist_i[known].astype(np.int32)}

@@ -106,7 +106,9 @@ def prune(models_dir: Path, keep: int) -> list[Path]:
     """Delete all but the newest ``keep`` model folders (run ids sort by time), sparing the folders whose
     files a kept state reads (an EASE update reads its refit's weights). A daily update writes every
     user's vectors: at 4.5M users that is 0.6 GB a day. Returns the folders deleted."""
-    folders = sorted((p for p in models_dir.iterdir() if p.is_dir()), key=lambda p: p.name) if models_dir.is_dir() else []
+    if not models_dir.is_dir():
+        return []
+    folders = sorted((p for p in models_dir.iterdir() if p.is_dir()), key=lambda p: p.name)
     kept = folders[-max(keep, 1):]
     needed = {p.resolve() for p in kept}
     for folder in kept:
