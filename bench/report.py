@@ -166,6 +166,12 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines += ["", f"ALS on {als['pairs']:,} training pairs ({als['scored_users']:,} users scored): Spark fit "
                       f"{als['spark_fit_seconds']} s, NDCG@10 {als['spark_ndcg@10']:.4f}; implicit fit "
                       f"{als['implicit_fit_seconds']} s, NDCG@10 {als['implicit_ndcg@10']:.4f}."]
+        for build in ("dbt_full", "dbt_incremental"):
+            nodes = r["stages"].get(build, {})
+            if nodes.get("slowest_nodes"):
+                lines += ["", f"{build}: {nodes['nodes']} nodes, models {_fmt(nodes.get('models_seconds'))} s and "
+                          f"tests {_fmt(nodes.get('tests_seconds'))} s of node time (threads overlap); slowest: "
+                          + ", ".join(f"{n.split('.', 2)[-1]} {t} s" for n, t in nodes["slowest_nodes"].items()) + "."]
         quality = r["stages"].get("update_quality")
         if quality:
             lines += ["", f"Daily updates against a refit on the same data ({quality['scored_users']:,} users, test "

@@ -134,18 +134,20 @@ def _per_node(seconds: float, nodes: dict[str, float]) -> dict[str, Any]:
             "node_seconds_mean": round(sum(nodes.values()) / count, 3)}
 
 
-def _full_build_details(seconds: float, nodes: dict[str, float]) -> dict[str, Any]:
-    """Per-node figures of a full build (from dbt's run_results.json)."""
-    slowest = sorted(nodes.items(), key=lambda kv: -kv[1])[:5]
+def _build_details(seconds: float, nodes: dict[str, float], slowest: int = 5) -> dict[str, Any]:
+    """Per-node figures of a dbt build (from its run_results.json): where a full or an incremental
+    build spends its time."""
+    ranked = sorted(nodes.items(), key=lambda kv: -kv[1])[:slowest]
     return {**_per_node(seconds, nodes),
             "duckdb_equivalent_node_seconds": round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
+            "models_seconds": round(sum(t for n, t in nodes.items() if n.startswith("model.")), 2),
             "tests_seconds": round(sum(t for n, t in nodes.items() if n.startswith(("test.", "unit_test."))), 2),
-            "slowest_nodes": {n: round(t, 1) for n, t in slowest}}
+            "slowest_nodes": {n: round(t, 1) for n, t in ranked}}
 
 
 def dbt_full(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_full", "run_dbt.py", "build", "--full-refresh", "--exclude", "tag:recommendations")
-    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))), **_full_build_details(measured.seconds, _dbt_nodes()))
+    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))), **_build_details(measured.seconds, _dbt_nodes()))
 
 
 def duckdb(scale: Scale) -> dict[str, Any]:
@@ -165,7 +167,7 @@ def ingest_day(scale: Scale) -> dict[str, Any]:
 
 def dbt_incremental(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_incremental", "run_dbt.py", "build", "--exclude", "tag:recommendations")
-    return _result(measured, **_per_node(measured.seconds, _dbt_nodes()))
+    return _result(measured, **_build_details(measured.seconds, _dbt_nodes(), slowest=15))
 
 
 def _training_details(scale: Scale) -> tuple[int, dict[str, Any]]:
@@ -204,11 +206,11 @@ def load(scale: Scale) -> dict[str, dict[str, Any]]:
     first (full) fit, the recommendation marts and the first sync. The days after it update that fit."""
     lines = _data_lines(sorted(scale.raw_dir.glob("*.csv")))
     serve = " ".join(SERVE_OPTIONS.get(scale.shape, ()))
-    measured, steps = _chain(scale, "load", "--full-refresh", *(["--ml-args", serve] if serve else []))
+    measured, steps = _chain(scale, "load", "--full-refresh", *([f"--ml-args={serve}"] if serve else []))
     interactions, training = _training_details(scale)
     return {"load": _result(measured, lines, steps=steps),
             "ingest": _step(steps["ingest"], "load", lines),
-            "dbt_full": _step(steps["transform"], "load", lines, **_full_build_details(
+            "dbt_full": _step(steps["transform"], "load", lines, **_build_details(
                 steps["transform"], _dbt_nodes(scale.root / "reports" / "run_results_transform.json"))),
             "refit": _step(steps["train"], "load", interactions, **training)}
 
@@ -220,11 +222,12 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
     shutil.move(str(day), scale.raw_dir / day.name)
     lines = _data_lines([scale.raw_dir / day.name])
     serve = " ".join(SERVE_OPTIONS.get(scale.shape, ()))
-    measured, steps = _chain(scale, "daily", *(["--ml-args", serve] if serve else []))
+    measured, steps = _chain(scale, "daily", *([f"--ml-args={serve}"] if serve else []))
     interactions, training = _training_details(scale)
     return {"daily": _result(measured, lines, steps=steps),
             "ingest_day": _step(steps["ingest"], "daily", lines),
-            "dbt_incremental": _step(steps["transform"], "daily"),
+            "dbt_incremental": _step(steps["transform"], "daily", **_build_details(
+                steps["transform"], _dbt_nodes(scale.root / "reports" / "run_results_transform.json"), slowest=15)),
             "train": _step(steps["train"], "daily", interactions, **training),
             "dbt_recommendations": _step(steps["recommendations"], "daily"),
             "sync": _step(steps["sync"], "daily", _synced_rows(scale, "daily"))}

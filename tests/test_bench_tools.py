@@ -57,7 +57,8 @@ def test_ratios_and_markdown_from_stage_results():
     stages = {
         "ingest": {"seconds": 10.0, "rows": 1000, "rows_per_second": 100, "peak_mb": {"python": 100.0, "jvm": 900.0}},
         "dbt_full": {"seconds": 100.0, "duckdb_equivalent_node_seconds": 30.0, "peak_mb": {"jvm": 2048.0}},
-        "dbt_incremental": {"seconds": 12.0, "peak_mb": {}},
+        "dbt_incremental": {"seconds": 12.0, "peak_mb": {}, "nodes": 3, "models_seconds": 9.0, "tests_seconds": 4.5,
+                            "slowest_nodes": {"model.recolake.cleaned_events": 6.0, "test.recolake.not_null_x.ab12": 4.5}},
         "duckdb": {"seconds": 4.0, "peak_mb": {}, "agreement": {"cleaned": {"agree": True}}},
         "als_peer": {"seconds": 50.0, "embedded_fit_seconds": 3.3, "spark_fit_seconds": 9.0,
                      "implicit_fit_seconds": 3.0, "embedded_ndcg@10": 0.11, "spark_ndcg@10": 0.12,
@@ -85,6 +86,8 @@ def test_ratios_and_markdown_from_stage_results():
     assert "| ingest | 10.0 | 1,000 | 100 | 100 | 900 |" in text
     assert "cleaned agrees" in text
     assert "updated for 6 day(s) 0.1900 (0.950 of the refit)" in text
+    assert ("dbt_incremental: 3 nodes, models 9.0 s and tests 4.5 s of node time (threads overlap); slowest: "
+            "cleaned_events 6.0 s, not_null_x.ab12 4.5 s.") in text
 
 
 def test_one_process_chains_count_once_and_report_their_steps():
