@@ -169,7 +169,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
         for build in ("dbt_full", "dbt_incremental"):
             nodes = r["stages"].get(build, {})
             if nodes.get("slowest_nodes"):
-                lines += ["", f"{build}: {nodes['nodes']} nodes, models {_fmt(nodes.get('models_seconds'))} s and "
+                lines += ["", f"{build}: {_fmt(nodes.get('nodes'))} nodes, models {_fmt(nodes.get('models_seconds'))} s and "
                           f"tests {_fmt(nodes.get('tests_seconds'))} s of node time (threads overlap); slowest: "
                           + ", ".join(f"{n.split('.', 2)[-1]} {t} s" for n, t in nodes["slowest_nodes"].items()) + "."]
         quality = r["stages"].get("update_quality")

@@ -9,7 +9,7 @@
     rest of its rendering; the merge (macros/merge_pruning.sql) is rendered apart, asks the same
     question of the same, not yet merged, data and prunes its target to the very same dates. -#}
 {% macro changed_dates(loaded_at_column='last_ingested_at', source='stg_raw__events') %}
-    {%- set cache_key = '_changed_dates_' ~ source -%}
+    {%- set cache_key = '_changed_dates_' ~ source ~ '_' ~ loaded_at_column -%}
     {%- if model.get(cache_key) is not none -%}
         {{ return(model.get(cache_key)) }}
     {%- endif -%}

@@ -3,7 +3,8 @@
 
     Merge pruning. A model configured with merge_prune_column (a partition column) merges into
     the changed event dates only: the dates its source was filtered to (macros/changed_event_dates.sql;
-    changed_dates_source names the model they come from, staging by default)
+    changed_dates_source names the model they come from, staging by default, and
+    changed_dates_loaded_at the target's load-time column, last_ingested_at by default)
     are written into the MERGE condition as literals, which Delta turns into partition pruning, so
     merging one day reads one day of the target instead of all of it (a subquery there would not
     prune, and Delta refuses subqueries in merge conditions). The source holds only those dates,
@@ -20,7 +21,8 @@
     {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
     {%- set prune_column = config.get('merge_prune_column') -%}
     {%- if prune_column and execute -%}
-        {%- set dates = changed_dates('last_ingested_at', config.get('changed_dates_source', 'stg_raw__events')) -%}
+        {%- set dates = changed_dates(config.get('changed_dates_loaded_at', 'last_ingested_at'),
+                                      config.get('changed_dates_source', 'stg_raw__events')) -%}
         {%- do predicates.append(dates_predicate('DBT_INTERNAL_DEST.' ~ prune_column, dates) | trim) -%}
     {%- endif -%}
     {{ return(dbt.spark__get_merge_sql(target, source, unique_key, dest_columns, predicates)) }}

@@ -1,7 +1,9 @@
 -- One row per ingest batch, file, outcome and reason: how many rows were parsed, rejected at
 -- ingest, quarantined by the business rules, or kept with an attribute dropped, and the event
 -- times they span. Incremental by ingest batch: a batch is counted once, when it first appears
--- (and everything again when the quarantine rules change: see dbt_project.yml).
+-- (and everything again when the quarantine rules change: see dbt_project.yml); an incremental
+-- run reads only the batches it has not counted (macros/uncounted_batches.sql).
+-- depends_on: {{ ref('stg_raw__ingest_ledger') }}
 {{ config(unique_key=['ingest_batch_id', 'source_file', 'outcome', 'reason']) }}
 
 with
@@ -10,7 +12,7 @@ checked as (
 
     select * from {{ ref('int_events_checked') }}
     {% if is_incremental() %}
-        where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
+        where {{ uncounted_batches_predicate() }}
     {% endif %}
 
 ),
@@ -19,7 +21,7 @@ rejected as (
 
     select * from {{ ref('stg_raw__events_rejected') }}
     {% if is_incremental() %}
-        where ingest_batch_id not in (select distinct ingest_batch_id from {{ this }})
+        where {{ uncounted_batches_predicate() }}
     {% endif %}
 
 ),
