@@ -182,8 +182,8 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     # Data health counted the new batch only, named as a literal so Delta skips every older batch's files.
     batches = [r.ingest_batch_id for r in spark.sql("select distinct ingest_batch_id from raw.ingest_ledger")
                .orderBy("ingest_batch_id").collect()]  # ids start with their UTC time
-    health_sql = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "health"
-                  / "data_health_reasons.sql").read_text()
+    health_sql = (settings.dbt_project_dir / "target" / "compiled" / "recolake" / "models" / "marts" / "health"
+                  / "data_health_reasons.sql").read_text()  # the model's select; target/run holds its merge
     assert len(batches) == 2 and health_sql.count(f"ingest_batch_id in ('{batches[-1]}')") == 2, health_sql
 
     # The date-keyed marts recomputed the new day only.
