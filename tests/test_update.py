@@ -243,3 +243,25 @@ def test_pruning_keeps_the_refit_whose_weights_a_kept_update_reads(settings, ref
     gone = model_state.prune(models, keep=1)
     assert sorted(p.name for p in models.iterdir()) == sorted([base.name, newest]) and len(gone) == 1
     assert model_state.exists(models / newest)
+
+
+def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_served(spark, refit_then_update):
+    """Run last: it edits ml.recommendations as a run could leave it (one list shorter under a new run,
+    one user's list gone, as when a refit stops serving them) and rebuilds the mart incrementally."""
+    run_dbt(["build", "--select", "tag:recommendations"])  # the mart in step with the EASE test's lists
+    users = [r.user_id for r in spark.sql("select user_id from ml.recommendations group by user_id "
+                                          "having count(*) > 3 order by user_id limit 2").collect()]
+    shortened, gone = users
+    spark.sql(f"delete from ml.recommendations where user_id = {gone} or (user_id = {shortened} and rank > 3)")
+    spark.sql(f"update ml.recommendations set run_id = 'shortened-list' where user_id = {shortened}")
+    untouched = spark.table("marts.user_recommendations").where(f"user_id not in ({shortened}, {gone})").collect()
+
+    run_dbt(["run", "--select", "user_recommendations"])
+    mart = spark.table("marts.user_recommendations")
+    assert sorted((r.user_id, r.recommendation_rank, r.product_id, r.run_id) for r in mart.collect()) == sorted(
+        (r.user_id, r.rank, r.product_id, r.run_id)
+        for r in spark.table("ml.recommendations").collect())
+    assert mart.where(f"user_id = {gone}").count() == 0
+    assert [r.recommendation_rank for r in mart.where(f"user_id = {shortened}").orderBy("recommendation_rank")
+            .collect()] == [1, 2, 3]
+    assert sorted(mart.where(f"user_id not in ({shortened}, {gone})").collect()) == sorted(untouched)

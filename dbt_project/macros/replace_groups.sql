@@ -11,17 +11,25 @@
     using (
         select *, false as dbt_stale from {{ source }}
         union all
-        -- Equality joins only: `in (subquery) or not in (subquery)` plans as a nested-loop existence
-        -- join, which at 1M events (750k rows against 5,677 changed users) ran for minutes.
+        -- The rows of the changed groups that no new row replaces (a shorter list). The semi join
+        -- picks those groups' rows first, so the anti join sees only them. Equality joins only:
+        -- `in (subquery) or not in (subquery)` plans as a nested-loop existence join, which at 1M
+        -- events (750k rows against 5,677 changed users) ran for minutes.
         select stale.*, true as dbt_stale
-        from {{ target }} as stale
+        from (
+            select target_rows.*
+            from {{ target }} as target_rows
+            left semi join (select distinct {{ group_key }} as dbt_group from {{ source }}) as changed
+                on target_rows.{{ group_key }} = changed.dbt_group
+        ) as stale
         left anti join {{ source }} as fresh
             on {% for key in keys %}stale.{{ key }} = fresh.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
-        left join (select distinct {{ group_key }} as dbt_group from {{ source }}) as changed
-            on stale.{{ group_key }} = changed.dbt_group
-        left join (select distinct {{ group_key }} as dbt_group from {{ input }}) as present
-            on stale.{{ group_key }} = present.dbt_group
-        where changed.dbt_group is not null or present.dbt_group is null
+        union all
+        -- Every row of a group that left the model's input.
+        select gone.*, true as dbt_stale
+        from {{ target }} as gone
+        left anti join (select distinct {{ group_key }} as dbt_group from {{ input }}) as present
+            on gone.{{ group_key }} = present.dbt_group
     ) as DBT_INTERNAL_SOURCE
     on {% for key in keys %}DBT_INTERNAL_DEST.{{ key }} = DBT_INTERNAL_SOURCE.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
     when matched and DBT_INTERNAL_SOURCE.dbt_stale then delete
