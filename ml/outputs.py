@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -42,16 +43,40 @@ def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFra
                             F.col("score").cast("double"), *stamp), POPULAR)
 
 
+# Daily updates replace the changed users' rows by a MERGE that marks the old rows deleted instead of
+# rewriting every file that holds one: the changed users are spread over all of them, so a copy-on-write
+# MERGE, like an overwrite, rewrote the whole table each day. The next refit's overwrite compacts it.
+_LIST_COLUMNS = ("user_id", "product_id", "rank", "score", "run_id", "generated_at")
+
+
+def _enable_deletion_vectors(spark: SparkSession, table: str) -> None:
+    properties = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
+    if properties.get("delta.enableDeletionVectors") != "true":
+        spark.sql(f"alter table {table} set tblproperties ('delta.enableDeletionVectors' = 'true')")
+
+
 def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, run_id: str,
                   generated_at: dt.datetime) -> None:
     """The lists of the ``changed`` users replaced by ``lists`` (user_id, item_id, rank, score), everyone
-    else's kept with the run that made them; one commit."""
+    else's kept with the run that made them; one commit (a MERGE: new rows in, the changed users' other
+    rows out)."""
+    _enable_deletion_vectors(spark, RECOMMENDATIONS)
     changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
-    kept = spark.table(RECOMMENDATIONS).join(changed_users, "user_id", "left_anti")
     stamp = [F.lit(run_id).alias("run_id"), F.lit(generated_at).cast("timestamp").alias("generated_at")]
     fresh = lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
                          F.col("score").cast("double"), *stamp)
-    _replace(kept.unionByName(fresh), RECOMMENDATIONS)
+    # The changed users' old rows that no new row replaces (a shorter list, or no list any more).
+    stale = (spark.table(RECOMMENDATIONS).join(changed_users, "user_id", "left_semi")
+             .join(fresh.select("user_id", "rank"), ["user_id", "rank"], "left_anti"))
+    source = (fresh.withColumn("stale", F.lit(False))
+              .unionByName(stale.select(*_LIST_COLUMNS).withColumn("stale", F.lit(True))))
+    values = {c: f"s.{c}" for c in _LIST_COLUMNS}
+    (DeltaTable.forName(spark, RECOMMENDATIONS).alias("t")
+     .merge(source.alias("s"), "t.user_id = s.user_id and t.rank = s.rank")
+     .whenMatchedDelete(condition="s.stale")
+     .whenMatchedUpdate(set=values)
+     .whenNotMatchedInsert(condition="not s.stale", values=values)
+     .execute())
 
 
 def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:

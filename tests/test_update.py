@@ -118,6 +118,12 @@ def test_a_new_day_is_an_update_recorded_against_its_refit(spark, refit_then_upd
     assert rows[updated["run_id"]].params["kind"] == "update"
     assert rows[updated["run_id"]].params["refit_run"] == refit["run_id"]
     assert rows[refit["run_id"]].params["kind"] == "refit"
+    # The update wrote its lists and marked the replaced rows deleted: no other row was copied.
+    merge = max(spark.sql("describe history ml.recommendations").where("operation = 'MERGE'").collect(),
+                key=lambda r: r.version).operationMetrics
+    fresh = spark.table("ml.recommendations").where(f"run_id = '{updated['run_id']}'").count()
+    assert int(merge["numTargetRowsCopied"]) == 0
+    assert int(merge["numTargetRowsInserted"]) + int(merge["numTargetRowsUpdated"]) == fresh > 0
     assert updated["counts"]["changed_users"] > 0 and updated["counts"]["new_users"] > 0
     printed = format_metrics(updated)  # what `make train` prints after an update
     assert f"update of refit {refit['run_id']}" in printed
