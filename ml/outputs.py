@@ -37,8 +37,7 @@ def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFra
                           generated_at: dt.datetime) -> None:
     spark.sql(f"create database if not exists {SCHEMA}")
     stamp = [F.lit(run_id).alias("run_id"), F.lit(generated_at).cast("timestamp").alias("generated_at")]
-    _replace(recs.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
-                         F.col("score").cast("double"), *stamp), RECOMMENDATIONS)
+    _replace(_list_rows(recs, run_id, generated_at), RECOMMENDATIONS)
     _replace(popular.select(F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
                             F.col("score").cast("double"), *stamp), POPULAR)
 
@@ -47,6 +46,13 @@ def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFra
 # rewriting every file that holds one: the changed users are spread over all of them, so a copy-on-write
 # MERGE, like an overwrite, rewrote the whole table each day. The next refit's overwrite compacts it.
 _LIST_COLUMNS = ("user_id", "product_id", "rank", "score", "run_id", "generated_at")
+
+
+def _list_rows(lists: DataFrame, run_id: str, generated_at: dt.datetime) -> DataFrame:
+    """Ranked (user_id, item_id, rank, score) rows as ml.recommendations holds them, stamped with the run."""
+    return lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
+                        F.col("score").cast("double"), F.lit(run_id).alias("run_id"),
+                        F.lit(generated_at).cast("timestamp").alias("generated_at"))
 
 
 def _enable_deletion_vectors(spark: SparkSession, table: str) -> None:
@@ -62,9 +68,7 @@ def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, ru
     rows out)."""
     _enable_deletion_vectors(spark, RECOMMENDATIONS)
     changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
-    stamp = [F.lit(run_id).alias("run_id"), F.lit(generated_at).cast("timestamp").alias("generated_at")]
-    fresh = lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
-                         F.col("score").cast("double"), *stamp)
+    fresh = _list_rows(lists, run_id, generated_at)
     # The changed users' old rows that no new row replaces (a shorter list, or no list any more).
     stale = (spark.table(RECOMMENDATIONS).join(changed_users, "user_id", "left_semi")
              .join(fresh.select("user_id", "rank"), ["user_id", "rank"], "left_anti"))

@@ -128,9 +128,11 @@ def _settle_new_items(stored_users: topk.Factors, stored_items: topk.Factors, us
     start = np.random.default_rng(params.seed).normal(0.0, 0.01, (len(unlinked), stored_items.vectors.shape[1]))
     all_items = merge_factors(stored_items, np.concatenate([new_keys, unlinked]),
                               np.concatenate([new_vectors, start.astype(np.float32)]))
+    # Every round solves the same items, so the keys of all_items and the linked pairs' positions stay put.
+    linked_users, linked_confidence = users[linked], confidence[linked]
+    linked_pos = _positions(items[linked], all_items.index)[0]
     for _ in range(UPDATE_ROUNDS):
-        col_pos = _positions(items[linked], all_items.index)[0]
-        user_keys, user_vectors = _solve(users[linked], col_pos, confidence[linked], all_items.vectors, params)
+        user_keys, user_vectors = _solve(linked_users, linked_pos, linked_confidence, all_items.vectors, params)
         everyone = merge_factors(stored_users, user_keys, user_vectors)
         new_keys, new_vectors = _solve(items[new], _positions(users[new], everyone.index)[0], confidence[new],
                                        everyone.vectors, params)
