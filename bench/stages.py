@@ -186,6 +186,15 @@ def _synced_rows(scale: Scale, stage: str) -> int:
     return int(re.findall(r": (\d+) rows loaded in", (scale.root / "logs" / f"{stage}.log").read_text())[-1])
 
 
+def _synced_tables(scale: Scale, stage: str) -> dict[str, dict[str, Any]]:
+    """Each table's rows, load path and seconds, from the sync's lines in the stage's log
+    (pipeline/sync/load.py)."""
+    found = re.findall(r"INFO [\w.]+: (\w+): (\d+) rows via (\w+) in ([\d.]+)s",
+                       (scale.root / "logs" / f"{stage}.log").read_text())
+    return {table: {"rows": int(rows), "path": path, "seconds": float(seconds)}
+            for table, rows, path, seconds in found}
+
+
 def _chain(scale: Scale, stage: str, *args: str) -> tuple[Measured, dict[str, float]]:
     """`make recommend`'s one-process chain (pipeline/commands/recommend.py) and its step seconds."""
     measured = scale.run(stage, "-m", "pipeline.commands.recommend", "--quiet", *args)
@@ -229,8 +238,10 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
             "dbt_incremental": _step(steps["transform"], "daily", **_build_details(
                 steps["transform"], _dbt_nodes(scale.root / "reports" / "run_results_transform.json"), slowest=15)),
             "train": _step(steps["train"], "daily", interactions, **training),
-            "dbt_recommendations": _step(steps["recommendations"], "daily"),
-            "sync": _step(steps["sync"], "daily", _synced_rows(scale, "daily"))}
+            "dbt_recommendations": _step(steps["recommendations"], "daily", **_build_details(
+                steps["recommendations"], _dbt_nodes(scale.root / "reports" / "run_results_recommendations.json"))),
+            "sync": _step(steps["sync"], "daily", _synced_rows(scale, "daily"),
+                          tables=_synced_tables(scale, "daily"))}
 
 
 # At the seed month's 4.5M users, personal lists go to users active in the last week (ml/params.py

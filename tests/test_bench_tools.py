@@ -164,3 +164,18 @@ def test_the_recommend_chain_runs_its_steps_in_order_and_tunes_only_when_asked()
     assert chosen_steps("transform,ingest", tune=False) == ["ingest", "transform"]
     with pytest.raises(UserError, match="unknown steps serve; the chain is ingest -> transform"):
         chosen_steps("ingest serve", tune=False)
+
+
+def test_the_sync_figures_per_table_come_from_the_stage_log(tmp_path):
+    from bench.stages import Scale, _synced_tables
+
+    scale = Scale("t", 1, tmp_path, 0)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "daily.log").write_text(
+        "07:16:07 INFO pipeline.sync.load: user_recommendations: 1140000 rows via partial_infile in 44.5s (25618 rows/s)\n"
+        "07:16:09 INFO pipeline.sync.load: dim_users: 377033 rows via local_infile in 3.2s (117823 rows/s)\n"
+        "07:16:10 INFO pipeline.sync.load: daily_revenue: 32 rows via unchanged in 0.0s (0 rows/s)\n")
+    assert _synced_tables(scale, "daily") == {
+        "user_recommendations": {"rows": 1140000, "path": "partial_infile", "seconds": 44.5},
+        "dim_users": {"rows": 377033, "path": "local_infile", "seconds": 3.2},
+        "daily_revenue": {"rows": 32, "path": "unchanged", "seconds": 0.0}}

@@ -12,7 +12,7 @@
 {% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) %}
     {%- set group_key = config.get('replace_groups_by') -%}
     {%- if group_key -%}
-        {{ return(replace_groups_merge_sql(target, source, unique_key, group_key)) }}
+        {{ return(replace_groups_merge_sql(target, source, group_key)) }}
     {%- endif -%}
     {%- set additive = config.get('additive_merge') -%}
     {%- if additive and execute and additive_update_applies() -%}
