@@ -107,7 +107,11 @@ def test_the_recommendation_mart_merges_only_the_changed_users(spark, refit_then
                 key=lambda r: r.version).operationMetrics
     fresh = sum(1 for r in after.values() if r.run_id == updated["run_id"])
     assert int(merge["numSourceRows"]) >= fresh
-    assert int(merge["numTargetRowsInserted"]) + int(merge["numTargetRowsUpdated"]) == fresh
+    assert int(merge["numTargetRowsInserted"]) == fresh and int(merge["numTargetRowsUpdated"]) == 0
+    # deletion vectors: the replaced rows are marked, no untouched row is copied into a new file
+    assert int(merge["numTargetRowsCopied"]) == 0
+    changed = {k[0] for k, r in after.items() if r.run_id == updated["run_id"]}
+    assert int(merge["numTargetRowsDeleted"]) == sum(1 for k in mart_before if k[0] in changed)
 
 
 def test_a_new_day_is_an_update_recorded_against_its_refit(spark, refit_then_update):

@@ -4,22 +4,19 @@
     the rows of groups that left the model's input (replace_groups_input names it). Readers see a
     group's old rows or its new rows, never a mix.
 
-    The source carries one marker row per group to clear, and only markers can match (the condition
-    requires dbt_marker): the new rows never need a match, so the join is the target against one row
-    per changed group on the group key alone. With deletion vectors on the target, the deleted rows are
-    marked, not copied: the MERGE writes the new rows and the vectors. -#}
+    The source carries one marker row per group to clear, and only markers can match: the join key
+    (dbt_clear) is the group for a marker and null for a new row, so the join pairs the target with one
+    row per changed group and streams the new rows past it. With deletion vectors on the target, the
+    deleted rows are marked, not copied: the MERGE writes the new rows and the vectors. -#}
 {% macro replace_groups_merge_sql(target, source, group_key) -%}
     {%- set columns = adapter.get_columns_in_relation(target) | map(attribute='name') | list -%}
     {%- set input = ref(config.require('replace_groups_input')) -%}
     merge into {{ target }} as DBT_INTERNAL_DEST
     using (
-        select {{ columns | join(', ') }}, false as dbt_marker from {{ source }}
+        -- nullif(x, x): a null of the group key's type
+        select {{ columns | join(', ') }}, nullif({{ group_key }}, {{ group_key }}) as dbt_clear from {{ source }}
         union all
-        select
-        {%- for column in columns %}
-            {{ 'dbt_group' if column == group_key else 'null' }} as {{ column }},
-        {%- endfor %}
-            true as dbt_marker
+        select {% for column in columns %}null as {{ column }}, {% endfor %}dbt_group as dbt_clear
         from (
             -- the groups with new rows
             select distinct {{ group_key }} as dbt_group from {{ source }}
@@ -31,9 +28,8 @@
                 on gone.{{ group_key }} = present.{{ group_key }}
         ) as groups_to_clear
     ) as DBT_INTERNAL_SOURCE
-    on DBT_INTERNAL_SOURCE.dbt_marker
-        and DBT_INTERNAL_DEST.{{ group_key }} = DBT_INTERNAL_SOURCE.{{ group_key }}
+    on DBT_INTERNAL_DEST.{{ group_key }} = DBT_INTERNAL_SOURCE.dbt_clear
     when matched then delete
-    when not matched and not DBT_INTERNAL_SOURCE.dbt_marker then insert ({{ columns | join(', ') }})
+    when not matched and DBT_INTERNAL_SOURCE.dbt_clear is null then insert ({{ columns | join(', ') }})
         values ({% for column in columns %}DBT_INTERNAL_SOURCE.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
