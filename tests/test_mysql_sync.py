@@ -183,7 +183,8 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     assert "stg_raw__events" not in tables and "user_item_interactions" not in tables
     assert tables["daily_revenue"].primary_key == ("event_date",)
     assert tables["daily_revenue"].source == "marts.daily_revenue"
-    assert tables["user_recommendations"].indexes == ("user_id", "product_id")
+    assert tables["user_recommendations"].primary_key == ("user_id", "recommendation_rank")
+    assert tables["user_recommendations"].indexes == ("product_id",)  # user_id leads the key
     assert tables["user_recommendations"].partial == PartialSpec("user_id", "run_id")
     assert tables["daily_revenue"].partial is None
 
@@ -268,3 +269,15 @@ def test_a_taken_port_fails_at_once_naming_its_holder_and_the_setting(tmp_path):
                            f"pid {os.getpid()} (")  # this test process holds it
     assert line.endswith("): stop that process or set MYSQL_LOCAL_PORT")
     assert not (tmp_path / "mysql").exists()  # it failed before initialising anything
+
+
+def test_a_partial_apply_falls_back_to_batched_inserts_when_local_infile_is_refused(spark, settings, server,
+                                                                                     lists_source, tmp_path):
+    sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)
+    update = {**lists_source, 8: ("r2", [5, 6]), 30: ("r2", [1, 2, 3, 4, 5, 6, 7])}
+    _write_lists(spark, _lists(update))
+    conn = connect(server.app_settings(), allow_local_infile=False)
+    result = sync_table(spark, conn, LISTS, tmp_path, progress=False)
+    conn.close()
+    assert result.path == "partial_insert" and result.rows == 2 + 7
+    assert _mysql_lists(server) == sorted(_lists(update))

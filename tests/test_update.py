@@ -275,3 +275,16 @@ def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_ser
     assert [r.recommendation_rank for r in mart.where(f"user_id = {shortened}").orderBy("recommendation_rank")
             .collect()] == [1, 2, 3]
     assert sorted(mart.where(f"user_id not in ({shortened}, {gone})").collect()) == sorted(untouched)
+
+
+def test_a_refit_overwrites_the_mart_instead_of_merging(spark, refit_then_update):
+    """Run last: every list under a version the mart has not seen (as after a refit) makes the incremental
+    build overwrite the table in one commit, which leaves no row hidden by a deletion vector behind."""
+    spark.sql("update ml.recommendations set run_id = 'refit-everyone'")
+    run_dbt(["run", "--select", "user_recommendations"])
+    last = spark.sql("describe history marts.user_recommendations limit 1").first()
+    assert last.operation == "WRITE" and last.operationParameters["mode"] == "Overwrite"
+    mart = spark.table("marts.user_recommendations")
+    assert sorted((r.user_id, r.recommendation_rank, r.product_id, r.run_id) for r in mart.collect()) == sorted(
+        (r.user_id, r.rank, r.product_id, r.run_id) for r in spark.table("ml.recommendations").collect())
+    assert int(spark.sql("describe detail marts.user_recommendations").first().numFiles) <= 4  # rewritten whole

@@ -43,29 +43,43 @@ class SyncTable:
 
 
 KEY_TESTS = ("primary_key", "unique", "not_null")
+COMPOSITE_KEY_TEST = "composite_key"  # dbt_project/tests/generic/composite_key.sql
+
+
+def _key_tests(manifest: dict) -> tuple[dict[str, dict[str, set[str]]], dict[str, tuple[str, ...]]]:
+    """Per model: its columns' key tests, and the columns of its composite key test (if any)."""
+    tests: dict[str, dict[str, set[str]]] = {}
+    composite: dict[str, tuple[str, ...]] = {}
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] != "test":
+            continue
+        model = node.get("attached_node") or (node["depends_on"]["nodes"] or [""])[0]
+        if meta.get("name") in KEY_TESTS and node.get("column_name"):
+            tests.setdefault(model, {}).setdefault(node["column_name"], set()).add(meta["name"])
+        elif meta.get("name") == COMPOSITE_KEY_TEST:
+            composite[model] = tuple((meta.get("kwargs") or {}).get("columns") or ())
+    return tests, composite
 
 
 def tagged_tables(manifest_path: Path) -> list[SyncTable]:
     """Models tagged mysql_sync in dbt's manifest; a column with a primary_key test (or unique + not_null)
-    is the key."""
+    is the key, else the columns of a composite_key test (the rows then lie in MySQL in that order, so
+    a partial sync finds a user's list in one range of the clustered index)."""
     if not manifest_path.exists():
         raise SyncError(f"{manifest_path} not found: run dbt first (make transform)")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    tests: dict[str, dict[str, set[str]]] = {}
-    for node in manifest["nodes"].values():
-        meta = node.get("test_metadata") or {}
-        if node["resource_type"] == "test" and meta.get("name") in KEY_TESTS and node.get("column_name"):
-            model = node.get("attached_node") or (node["depends_on"]["nodes"] or [""])[0]
-            tests.setdefault(model, {}).setdefault(node["column_name"], set()).add(meta["name"])
+    tests, composite = _key_tests(manifest)
     tables = []
     for unique_id, node in sorted(manifest["nodes"].items()):
         if node["resource_type"] != "model" or SYNC_TAG not in node["config"].get("tags", []):
             continue
         keys = sorted(c for c, kinds in tests.get(unique_id, {}).items()
                       if "primary_key" in kinds or {"unique", "not_null"} <= kinds)
-        primary = (keys[0],) if keys else ()
+        primary = (keys[0],) if keys else composite.get(unique_id, ())
         columns = set(node.get("columns", {}))
-        indexes = tuple(c for c in INDEXED_COLUMNS if c in columns and (c,) != primary)
+        # the key's leading column is already indexed by the key
+        indexes = tuple(c for c in INDEXED_COLUMNS if c in columns and primary[:1] != (c,))
         tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes,
                                 _partial_spec(node, columns)))
     return tables

@@ -70,10 +70,11 @@ def spark_profile(df: DataFrame) -> SourceProfile:
     return SourceProfile(int(row[0]), fingerprint, lengths)
 
 
-def mysql_fingerprint(cursor, table: str, df: DataFrame) -> Fingerprint:
+def mysql_fingerprint(cursor, rows_sql: str, df: DataFrame) -> Fingerprint:
+    """The fingerprint of the rows ``rows_sql`` names (a quoted table, or tables joined ``using`` the key)."""
     fields = df.schema.fields
     parts = ", ".join(f"count({quote_identifier(f.name)}), {_mysql_sum(f)}" for f in fields)
-    cursor.execute(f"select {parts} from {quote_identifier(table)}")
+    cursor.execute(f"select {parts} from {rows_sql}")
     row = cursor.fetchone()
     return {f.name: (int(row[2 * i]), _normalise(row[2 * i + 1])) for i, f in enumerate(fields)}
 

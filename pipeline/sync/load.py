@@ -194,32 +194,37 @@ def _log_sync(cursor, table: SyncTable, result: TableSync) -> None:
              result.rows_per_second)
 
 
+def _fill(cursor, table: str, df: DataFrame, work_dir: Path, bar: tqdm) -> str:
+    """``df``'s rows into ``table``: LOAD DATA LOCAL INFILE from Spark's export, or batched inserts where
+    LOCAL is refused (it is refused before any row arrives); the path taken."""
+    try:
+        _load_files(cursor, table, df.columns, _export(df, work_dir / table), bar)
+        return "local_infile"
+    except mysql.connector.Error as exc:
+        if exc.errno not in _LOCAL_INFILE_REFUSED:
+            raise
+        log.warning("%s: LOAD DATA LOCAL INFILE refused (%s); using batched inserts", table, exc.errno)
+        bar.reset()
+        _insert_batches(cursor, table, df, bar)
+        return "batched_insert"
+    finally:
+        shutil.rmtree(work_dir / table, ignore_errors=True)
+
+
 def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: checksum.SourceProfile, work_dir: Path,
            progress: bool) -> str:
     """``df`` loaded into a fresh ``staging`` table and verified (rows, column checksums); the load path."""
     target = table.target
     cursor.execute(f"drop table if exists {quote_identifier(staging)}")
     cursor.execute(create_table_sql(table, staging, df, profile.string_lengths))
-    path = "local_infile"
     with tqdm(total=profile.rows, desc=f"sync {target}", unit="row", unit_scale=True, disable=not progress) as bar:
-        try:
-            _load_files(cursor, staging, df.columns, _export(df, work_dir / target), bar)
-        except mysql.connector.Error as exc:
-            if exc.errno not in _LOCAL_INFILE_REFUSED:
-                raise
-            log.warning("%s: LOAD DATA LOCAL INFILE refused (%s); using batched inserts", target, exc.errno)
-            path = "batched_insert"
-            cursor.execute(f"truncate table {quote_identifier(staging)}")
-            bar.reset()
-            _insert_batches(cursor, staging, df, bar)
-        finally:
-            shutil.rmtree(work_dir / target, ignore_errors=True)
+        path = _fill(cursor, staging, df, work_dir, bar)
     cursor.execute(f"select count(*) from {quote_identifier(staging)}")
     loaded = cursor.fetchone()[0]
     if loaded != profile.rows:
         raise SyncError(f"{target}: {loaded} rows arrived in MySQL but the source has {profile.rows}; "
                         "previous table kept")
-    differ = checksum.same(profile.fingerprint, checksum.mysql_fingerprint(cursor, staging, df))
+    differ = checksum.same(profile.fingerprint, checksum.mysql_fingerprint(cursor, quote_identifier(staging), df))
     if differ:
         raise SyncError(f"{target}: column checksums differ for {differ}; previous table kept")
     return path
@@ -239,7 +244,9 @@ def _fits(cursor, target: str, df: DataFrame, lengths: dict[str, int]) -> bool:
 
 def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
                   started: float) -> TableSync | None:
-    """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded."""
+    """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded.
+    Their keys go to a small table first; their rows are loaded straight into the target, inside the
+    transaction that deletes their old rows."""
     cursor = conn.cursor()
     partial.ensure_versions_table(cursor)
     held = partial.recorded_counts(cursor, table.target)
@@ -250,22 +257,27 @@ def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progres
     if not _fits(cursor, table.target, df, profile.string_lengths):
         log.info("%s: its columns changed or a value outgrew them: loading the whole table", table.target)
         return None
-    staging, keys = f"{table.target}__changes", f"{table.target}__keys"
-    path = _stage(cursor, table, staging, the_plan.rows, profile, work_dir, progress)
-    key = quote_identifier(table.partial.key)
+    keys, key = f"{table.target}__keys", quote_identifier(table.partial.key)
     cursor.execute(f"drop table if exists {quote_identifier(keys)}")
-    cursor.execute(f"create table {quote_identifier(keys)} (key {quote_identifier('ix_' + table.partial.key)} ({key})) "
-                   f"select distinct {key} from {quote_identifier(staging)}")
+    cursor.execute(f"create table {quote_identifier(keys)} (primary key ({key})) "
+                   f"select {key} from {quote_identifier(table.target)} where false")
     try:
-        applied = partial.apply(conn, table.target, staging, keys, table.partial, held, the_plan)
+        with tqdm(total=profile.rows, desc=f"sync {table.target} (changed)", unit="row", unit_scale=True,
+                  disable=not progress) as bar:
+            path = _fill(cursor, keys, the_plan.rows.select(table.partial.key).distinct(), work_dir, bar)
+            cursor.execute(f"select count(*) from {quote_identifier(keys)}")
+            changed_groups = cursor.fetchone()[0]
+            bar.reset()
+            applied = partial.apply(conn, table.target, keys, table.partial, held, the_plan, profile,
+                                    lambda cur: _fill(cur, table.target, the_plan.rows, work_dir, bar))
     finally:
-        cursor.execute(f"drop table if exists {quote_identifier(staging)}, {quote_identifier(keys)}")
+        cursor.execute(f"drop table if exists {quote_identifier(keys)}")
     if not applied:
         return None
     path = {"local_infile": "partial_infile", "batched_insert": "partial_insert"}[path]
     result = TableSync(table.target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)
     _log_sync(cursor, table, result)
-    log.info("%s: %d changed groups (%s = %s) replaced", table.target, the_plan.changed_groups,
+    log.info("%s: %d changed groups (%s = %s) replaced", table.target, changed_groups,
              table.partial.version, ", ".join(the_plan.new_versions) or "none new")
     return result

@@ -3,8 +3,9 @@
 the users with new interactions and leaves everyone else's rows, and their run_id, untouched.
 
 The plan: the versions in Delta that MySQL does not hold yet name the changed groups. In one
-transaction their old rows are deleted and their new rows inserted from a staging table, so a
-reader sees a user's old list or new list, never a mix. Before the commit the row count of every
+transaction their old rows are deleted and their new rows loaded straight into the table (no staging
+copy: at the seed's month a day changes 8M rows), so a reader sees a user's old list or new list,
+never a mix; the changed rows' column checksums are checked inside the same transaction. Before the commit the row count of every
 version is checked against Delta's (MySQL's counts before, minus the rows deleted, plus the rows
 inserted); a group that vanished from Delta, or anything else unexpected, rolls the transaction back
 and the caller swaps the whole table instead. `_sync_versions` records each version's row count in
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -22,7 +24,9 @@ from pyspark.sql import functions as F
 
 from pipeline.faults import crash_point
 from pipeline.mysql.connection import quote_identifier
+from pipeline.sync import SyncError, checksum
 from pipeline.sync.catalog import PartialSpec
+from pipeline.sync.checksum import SourceProfile
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,6 @@ class Plan:
     rows: DataFrame  # the new rows of the changed groups
     new_versions: list[str]
     delta_counts: dict[str, int]  # rows per version in Delta, after
-    changed_groups: int
 
 
 def ensure_versions_table(cursor) -> None:
@@ -78,26 +81,30 @@ def plan(df: DataFrame, spec: PartialSpec, held: dict[str, int]) -> Plan | None:
     if total_rows and changed_rows > MAX_CHANGED_SHARE * total_rows:
         log.info("%d of %d rows changed: a whole load is cheaper", changed_rows, total_rows)
         return None
-    rows = df.where(F.col(spec.version).isin(new_versions))
-    changed = rows.select(spec.key).distinct().count() if new_versions else 0
-    return Plan(rows, new_versions, counts, changed)
+    return Plan(df.where(F.col(spec.version).isin(new_versions)), new_versions, counts)
 
 
-def apply(conn, target: str, staging: str, keys_table: str, spec: PartialSpec, held: dict[str, int],
-          the_plan: Plan) -> bool:
-    """Delete the changed groups' rows and insert ``staging``'s in one transaction; False (rolled back)
-    when the per-version row counts would not equal Delta's."""
+def apply(conn, target: str, keys_table: str, spec: PartialSpec, held: dict[str, int], the_plan: Plan,
+          profile: SourceProfile, fill: Callable[[object], object]) -> bool:
+    """In one transaction: delete the changed groups' rows (their keys are in ``keys_table``), ``fill``
+    the target with their new rows, check what arrived; False (rolled back) when the per-version row
+    counts would not equal Delta's. Different column checksums raise SyncError (rolled back)."""
     cursor = conn.cursor()
-    t, s, k = (quote_identifier(n) for n in (target, staging, keys_table))
+    t, k = quote_identifier(target), quote_identifier(keys_table)
     key, version = quote_identifier(spec.key), quote_identifier(spec.version)
+    changed_rows = f"{t} join {k} using ({key})"
     conn.start_transaction()
     try:
-        cursor.execute(f"select {version}, count(*) from {t} join {k} using ({key}) group by {version}")
-        deleted = Counter({str(v): int(n) for v, n in cursor.fetchall()})
-        cursor.execute(f"delete {t} from {t} join {k} using ({key})")
-        cursor.execute(f"insert into {t} select * from {s}")
-        cursor.execute(f"select {version}, count(*) from {s} group by {version}")
-        inserted = Counter({str(v): int(n) for v, n in cursor.fetchall()})
+        deleted = _counts(cursor, changed_rows, version)
+        cursor.execute(f"delete {t} from {changed_rows}")
+        fill(cursor)
+        inserted = _counts(cursor, changed_rows, version)
+        if sum(inserted.values()) != profile.rows:
+            raise SyncError(f"{target}: {sum(inserted.values())} changed rows arrived in MySQL but Delta has "
+                            f"{profile.rows}; nothing applied")
+        differ = checksum.same(profile.fingerprint, checksum.mysql_fingerprint(cursor, changed_rows, the_plan.rows))
+        if differ:
+            raise SyncError(f"{target}: column checksums of the changed rows differ for {differ}; nothing applied")
         after = Counter(held)
         after.subtract(deleted)
         after.update(inserted)
@@ -114,3 +121,8 @@ def apply(conn, target: str, staging: str, keys_table: str, spec: PartialSpec, h
         conn.rollback()
         raise
     return True
+
+
+def _counts(cursor, rows_sql: str, version: str) -> Counter:
+    cursor.execute(f"select {version}, count(*) from {rows_sql} group by {version}")
+    return Counter({str(v): int(n) for v, n in cursor.fetchall()})
