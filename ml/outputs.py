@@ -64,22 +64,18 @@ def _enable_deletion_vectors(spark: SparkSession, table: str) -> None:
 def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, run_id: str,
                   generated_at: dt.datetime) -> None:
     """The lists of the ``changed`` users replaced by ``lists`` (user_id, item_id, rank, score), everyone
-    else's kept with the run that made them; one commit (a MERGE: new rows in, the changed users' other
-    rows out)."""
+    else's kept with the run that made them; one commit. The MERGE's source is the new rows plus one
+    marker per changed user, and only markers can match (``clear`` is null on a new row): the join pairs
+    the table with one row per changed user, their old rows are deleted (deletion vectors: marked, not
+    copied) and the new rows inserted."""
     _enable_deletion_vectors(spark, RECOMMENDATIONS)
-    changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
+    markers = spark.createDataFrame(pa.table({"clear": pa.array(changed, pa.int64())}))
     fresh = _list_rows(lists, run_id, generated_at)
-    # The changed users' old rows that no new row replaces (a shorter list, or no list any more).
-    stale = (spark.table(RECOMMENDATIONS).join(changed_users, "user_id", "left_semi")
-             .join(fresh.select("user_id", "rank"), ["user_id", "rank"], "left_anti"))
-    source = (fresh.withColumn("stale", F.lit(False))
-              .unionByName(stale.select(*_LIST_COLUMNS).withColumn("stale", F.lit(True))))
-    values = {c: f"s.{c}" for c in _LIST_COLUMNS}
+    source = fresh.withColumn("clear", F.lit(None).cast("bigint")).unionByName(markers, allowMissingColumns=True)
     (DeltaTable.forName(spark, RECOMMENDATIONS).alias("t")
-     .merge(source.alias("s"), "t.user_id = s.user_id and t.rank = s.rank")
-     .whenMatchedDelete(condition="s.stale")
-     .whenMatchedUpdate(set=values)
-     .whenNotMatchedInsert(condition="not s.stale", values=values)
+     .merge(source.alias("s"), "t.user_id = s.clear")
+     .whenMatchedDelete()
+     .whenNotMatchedInsert(condition="s.clear is null", values={c: f"s.{c}" for c in _LIST_COLUMNS})
      .execute())
 
 

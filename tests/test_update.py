@@ -115,7 +115,7 @@ def test_the_recommendation_mart_merges_only_the_changed_users(spark, refit_then
 
 
 def test_a_new_day_is_an_update_recorded_against_its_refit(spark, refit_then_update):
-    refit, updated, *_ = refit_then_update
+    refit, updated, before, after, *_ = refit_then_update
     assert refit["kind"] == "refit" and refit["metrics"]  # the first run refits and evaluates
     assert updated["kind"] == "update" and not updated["metrics"] and updated["refit_run"] == refit["run_id"]
     rows = {r.run_id: r for r in spark.table("ml.model_runs").collect()}
@@ -127,7 +127,9 @@ def test_a_new_day_is_an_update_recorded_against_its_refit(spark, refit_then_upd
                 key=lambda r: r.version).operationMetrics
     fresh = spark.table("ml.recommendations").where(f"run_id = '{updated['run_id']}'").count()
     assert int(merge["numTargetRowsCopied"]) == 0
-    assert int(merge["numTargetRowsInserted"]) + int(merge["numTargetRowsUpdated"]) == fresh > 0
+    assert int(merge["numTargetRowsInserted"]) == fresh > 0 and int(merge["numTargetRowsUpdated"]) == 0
+    changed = {u for u, _ in before} & {u for (u, _), r in after.items() if r.run_id == updated["run_id"]}
+    assert int(merge["numTargetRowsDeleted"]) == sum(1 for u, _ in before if u in changed)
     assert updated["counts"]["changed_users"] > 0 and updated["counts"]["new_users"] > 0
     printed = format_metrics(updated)  # what `make train` prints after an update
     assert f"update of refit {refit['run_id']}" in printed
