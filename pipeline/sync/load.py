@@ -164,9 +164,13 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
         if changed is not None:
             return changed
 
-    frame = packed.pack(df, table.partial) if packing else df
-    profile = checksum.spark_profile(frame)
-    path = _stage(cursor, stored, staging, frame, profile, work_dir, progress)
+    # packed once for the profile and the export
+    frame = packed.pack(df, table.partial).persist() if packing else df
+    try:
+        profile = checksum.spark_profile(frame)
+        path = _stage(cursor, stored, staging, frame, profile, work_dir, progress)
+    finally:
+        frame.unpersist()
     if before_swap is not None:
         before_swap(table.target)
     crash_point("sync.before_swap")
@@ -272,7 +276,19 @@ def _sync_changes(conn, table: SyncTable, stored: SyncTable, df: DataFrame, work
     if the_plan is None:
         return None
     packing = spec.packed_order is not None
-    frame = packed.pack(the_plan.rows, spec) if packing else the_plan.rows
+    frame = (packed.pack(the_plan.rows, spec) if packing else the_plan.rows).persist()
+    try:
+        return _apply_changes(conn, table, stored, df, the_plan, frame, held, work_dir, progress, version, started)
+    finally:
+        frame.unpersist()
+
+
+def _apply_changes(conn, table: SyncTable, stored: SyncTable, df: DataFrame, the_plan: partial.Plan,
+                   frame: DataFrame, held: dict[str, int], work_dir: Path, progress: bool, version: int,
+                   started: float) -> TableSync | None:
+    cursor = conn.cursor()
+    spec = table.partial
+    packing = spec.packed_order is not None
     profile = checksum.spark_profile(frame)
     if not _fits(cursor, stored.target, frame, profile.string_lengths):
         log.info("%s: its columns changed or a value outgrew them: loading the whole table", table.target)
@@ -287,7 +303,7 @@ def _sync_changes(conn, table: SyncTable, stored: SyncTable, df: DataFrame, work
     try:
         with tqdm(total=profile.rows, desc=f"sync {table.target} (changed)", unit="row", unit_scale=True,
                   disable=not progress) as bar:
-            path = _fill(cursor, keys, the_plan.rows.select(spec.key).distinct(), work_dir, bar)
+            path = _fill(cursor, keys, frame.select(spec.key).distinct(), work_dir, bar)
             cursor.execute(f"select count(*) from {quote_identifier(keys)}")
             changed_groups = cursor.fetchone()[0]
             bar.reset()
