@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -42,12 +41,6 @@ def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFra
                             F.col("score").cast("double"), *stamp), POPULAR)
 
 
-# Daily updates replace the changed users' rows by a MERGE that marks the old rows deleted instead of
-# rewriting every file that holds one: the changed users are spread over all of them, so a copy-on-write
-# MERGE, like an overwrite, rewrote the whole table each day. The next refit's overwrite compacts it.
-_LIST_COLUMNS = ("user_id", "product_id", "rank", "score", "run_id", "generated_at")
-
-
 def _list_rows(lists: DataFrame, run_id: str, generated_at: dt.datetime) -> DataFrame:
     """Ranked (user_id, item_id, rank, score) rows as ml.recommendations holds them, stamped with the run."""
     return lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
@@ -55,28 +48,15 @@ def _list_rows(lists: DataFrame, run_id: str, generated_at: dt.datetime) -> Data
                         F.lit(generated_at).cast("timestamp").alias("generated_at"))
 
 
-def _enable_deletion_vectors(spark: SparkSession, table: str) -> None:
-    properties = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
-    if properties.get("delta.enableDeletionVectors") != "true":
-        spark.sql(f"alter table {table} set tblproperties ('delta.enableDeletionVectors' = 'true')")
-
-
 def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, run_id: str,
                   generated_at: dt.datetime) -> None:
     """The lists of the ``changed`` users replaced by ``lists`` (user_id, item_id, rank, score), everyone
-    else's kept with the run that made them; one commit. The MERGE's source is the new rows plus one
-    marker per changed user, and only markers can match (``clear`` is null on a new row): the join pairs
-    the table with one row per changed user, their old rows are deleted (deletion vectors: marked, not
-    copied) and the new rows inserted."""
-    _enable_deletion_vectors(spark, RECOMMENDATIONS)
-    markers = spark.createDataFrame(pa.table({"clear": pa.array(changed, pa.int64())}))
-    fresh = _list_rows(lists, run_id, generated_at)
-    source = fresh.withColumn("clear", F.lit(None).cast("bigint")).unionByName(markers, allowMissingColumns=True)
-    (DeltaTable.forName(spark, RECOMMENDATIONS).alias("t")
-     .merge(source.alias("s"), "t.user_id = s.clear")
-     .whenMatchedDelete()
-     .whenNotMatchedInsert(condition="s.clear is null", values={c: f"s.{c}" for c in _LIST_COLUMNS})
-     .execute())
+    else's rows copied as they are; one commit (an overwrite). The changed users, a small local table,
+    are broadcast, so the table is read and written once without a shuffle. A MERGE with deletion vectors
+    writes only the new rows but joins the whole table twice: at 10M it took 21 s against 10.9 s."""
+    changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
+    kept = spark.table(RECOMMENDATIONS).join(F.broadcast(changed_users), "user_id", "left_anti")
+    _replace(kept.unionByName(_list_rows(lists, run_id, generated_at)), RECOMMENDATIONS)
 
 
 def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:

@@ -203,22 +203,36 @@ def _write_lists(spark, rows: list[tuple]) -> None:
     spark.createDataFrame(rows, LISTS_SCHEMA).write.format("delta").mode("overwrite").saveAsTable("synctest.lists")
 
 
-def _mysql_lists(server) -> list[tuple]:
+def _mysql_query(server, sql: str) -> list[tuple]:
     conn = connect(server.app_settings())
     cur = conn.cursor()
-    cur.execute("select user_id, list_rank, product_id, score, run_id from lists order by user_id, list_rank")
+    cur.execute(sql)
     rows = [tuple(r) for r in cur.fetchall()]
     conn.close()
     return rows
 
 
-@pytest.fixture()
-def lists_source(spark, server):
+def _mysql_lists(server) -> list[tuple]:
+    return _mysql_query(server, "select user_id, list_rank, product_id, score, run_id from lists "
+                                "order by user_id, list_rank")
+
+
+def _empty_mysql(spark, server, *tables: str) -> None:
     spark.sql("create database if not exists synctest")
     conn = connect(server.app_settings())
-    for table in ("lists", "_sync_log", "_sync_versions"):
-        conn.cursor().execute(f"drop table if exists {table}")
+    cur = conn.cursor()
+    for table in tables:
+        cur.execute("select table_type from information_schema.tables where table_schema = database() "
+                    "and table_name = %s", (table,))
+        found = cur.fetchone()
+        if found:
+            cur.execute(f"drop {'view' if found[0] == 'VIEW' else 'table'} {table}")
     conn.close()
+
+
+@pytest.fixture()
+def lists_source(spark, server):
+    _empty_mysql(spark, server, "lists", "_sync_log", "_sync_versions")
     refit = {user: ("r1", [user * 10 + i for i in range(5)]) for user in range(1, 41)}
     _write_lists(spark, _lists(refit))
     return refit
@@ -302,24 +316,14 @@ def _write_packed(spark, rows: list[tuple]) -> None:
         "overwriteSchema", "true").saveAsTable("synctest.packed_lists")
 
 
-def _mysql_packed(server, table="packed_lists") -> list[tuple]:
-    conn = connect(server.app_settings())
-    cur = conn.cursor()
-    cur.execute(f"select user_id, list_rank, product_id, score, brand, price, run_id, made_at from {table} "
-                "order by user_id, list_rank")
-    rows = [tuple(r) for r in cur.fetchall()]
-    conn.close()
-    return rows
+def _mysql_packed(server) -> list[tuple]:
+    return _mysql_query(server, "select user_id, list_rank, product_id, score, brand, price, run_id, made_at "
+                                "from packed_lists order by user_id, list_rank")
 
 
 @pytest.fixture()
 def packed_source(spark, server):
-    spark.sql("create database if not exists synctest")
-    conn = connect(server.app_settings())
-    conn.cursor().execute("drop view if exists packed_lists")
-    for table in ("packed_lists", "packed_lists_packed", "_sync_log", "_sync_versions"):
-        conn.cursor().execute(f"drop table if exists {table}")
-    conn.close()
+    _empty_mysql(spark, server, "packed_lists", "packed_lists_packed", "_sync_log", "_sync_versions")
     refit = {user: ("r1", [user * 10 + i for i in range(1, 6)]) for user in range(1, 31)}
     _write_packed(spark, _packed_rows(refit))
     return refit

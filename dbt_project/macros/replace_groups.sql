@@ -1,17 +1,14 @@
 {#- Group replacement. A model configured with replace_groups_by (a column, e.g. user_id) selects, on an
-    incremental run, only the new rows of the groups that changed; one MERGE then replaces each such
-    group whole: every old row of a changed group is deleted and its new rows inserted, as are deleted
-    the rows of groups that left the model's input (replace_groups_input names it). Readers see a
-    group's old rows or its new rows, never a mix.
+    incremental run, only the new rows of the groups that changed; one overwrite then writes the table
+    back with every other group's rows as they were, the changed groups' new rows instead of their old
+    ones, and without the groups that left the model's input (replace_groups_input names it). One commit:
+    readers see a group's old rows or its new rows, never a mix.
 
-    The source carries one marker row per group to clear, and only markers can match: the join key
-    (dbt_clear) is the group for a marker and null for a new row, so the join pairs the target with one
-    row per changed group and streams the new rows past it. With deletion vectors on the target, the
-    deleted rows are marked, not copied: the MERGE writes the new rows and the vectors.
-
-    When no version (replace_groups_version, e.g. run_id) of the input is in the target yet, every group
-    changed (a refit): the new rows overwrite the table in one commit, which also drops the rows the
-    deletion vectors hid since the last overwrite. -#}
+    Why not a MERGE: the changed users of a day are spread over every file, so a MERGE joins the whole
+    table with the new rows (twice: to find the files, then to write), while here the changed groups,
+    one row each, are broadcast and the table is read and written once. At 10M: 30 s for the MERGE with
+    deletion vectors, 38 s copy-on-write. When no version (replace_groups_version, e.g. run_id) of the
+    input is in the table yet (a refit), the new rows alone are the table. -#}
 {% macro replace_groups_merge_sql(target, source, group_key) -%}
     {%- set columns = adapter.get_columns_in_relation(target) | map(attribute='name') | list -%}
     {%- set input = ref(config.require('replace_groups_input')) -%}
@@ -19,29 +16,16 @@
     {%- if execute and versions_kept(input, target, version) == 0 -%}
         {{ return('insert overwrite table ' ~ target ~ ' select ' ~ columns | join(', ') ~ ' from ' ~ source) }}
     {%- endif -%}
-    merge into {{ target }} as DBT_INTERNAL_DEST
-    using (
-        -- nullif(x, x): a null of the group key's type
-        select {{ columns | join(', ') }}, nullif({{ group_key }}, {{ group_key }}) as dbt_clear from {{ source }}
-        union all
-        select {% for column in columns %}null as {{ column }}, {% endfor %}dbt_group as dbt_clear
-        from (
-            -- the groups with new rows
-            select distinct {{ group_key }} as dbt_group from {{ source }}
-            union
-            -- the groups that left the model's input
-            select gone.{{ group_key }} as dbt_group
-            from (select distinct {{ group_key }} from {{ target }}) as gone
-            left anti join (select distinct {{ group_key }} from {{ input }}) as present
-                on gone.{{ group_key }} = present.{{ group_key }}
-        ) as groups_to_clear
-    ) as DBT_INTERNAL_SOURCE
-    on DBT_INTERNAL_DEST.{{ group_key }} = DBT_INTERNAL_SOURCE.dbt_clear
-    when matched then delete
-    when not matched and DBT_INTERNAL_SOURCE.dbt_clear is null then insert ({{ columns | join(', ') }})
-        values ({% for column in columns %}DBT_INTERNAL_SOURCE.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
+    insert overwrite table {{ target }}
+    select /*+ broadcast(changed) */ {% for column in columns %}kept.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ target }} as kept
+    left anti join (select distinct {{ group_key }} as dbt_group from {{ source }}) as changed
+        on kept.{{ group_key }} = changed.dbt_group
+    left semi join (select distinct {{ group_key }} as dbt_group from {{ input }}) as present
+        on kept.{{ group_key }} = present.dbt_group
+    union all
+    select {{ columns | join(', ') }} from {{ source }}
 {%- endmacro %}
-
 
 
 {#- How many of the input's versions the target holds already. -#}
