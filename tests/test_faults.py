@@ -160,9 +160,7 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clon
     with clone.mysql() as cur:
         cur.execute("show tables")
         tables = {r[0] for r in cur.fetchall()}
-        # user_recommendations is a view over its packed lists (pipeline/sync/packed.py)
-        assert tables == set(synced) | {"_sync_log", "_sync_versions", "user_recommendations_packed"}, (
-            "no __new or __old leftovers")
+        assert tables == set(synced) | {"_sync_log", "_sync_versions"}, "no __new or __old leftovers"
         for name, source in synced.items():
             cur.execute(f"select count(*) from `{name}`")
             assert cur.fetchone()[0] == _delta(spark, clone, source).count(), name

@@ -185,7 +185,7 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     assert tables["daily_revenue"].source == "marts.daily_revenue"
     assert tables["user_recommendations"].primary_key == ("user_id", "recommendation_rank")
     assert tables["user_recommendations"].indexes == ("product_id",)  # user_id leads the key
-    assert tables["user_recommendations"].partial == PartialSpec("user_id", "run_id", "recommendation_rank")
+    assert tables["user_recommendations"].partial == PartialSpec("user_id", "run_id")
     assert tables["daily_revenue"].partial is None
 
 
@@ -295,78 +295,3 @@ def test_a_partial_apply_falls_back_to_batched_inserts_when_local_infile_is_refu
     conn.close()
     assert result.path == "partial_insert" and result.rows == 2 + 7
     assert _mysql_lists(server) == sorted(_lists(update))
-
-
-PACKED = SyncTable("synctest.packed_lists", "packed_lists", ("user_id", "list_rank"), ("product_id",),
-                   PartialSpec("user_id", "run_id", "list_rank"))
-PACKED_SCHEMA = ("user_id bigint, list_rank int, product_id bigint, score double, brand string, "
-                 "price decimal(12,2), run_id string, made_at timestamp")
-MADE_AT = dt.datetime(2026, 12, 5, 7, 18, 20, 123456)
-
-
-def _packed_rows(runs: dict[int, tuple[str, list[int]]], brand_of=lambda product: f'b"{product}\\tü') -> list[tuple]:
-    """Like _lists, with a decimal, a timestamp with microseconds and strings that need escaping (or null)."""
-    return [(user, rank, product, user + rank / 7, None if product % 5 == 0 else brand_of(product),
-             None if product % 3 == 0 else Decimal(product) / 100, run, MADE_AT)
-            for user, (run, products) in runs.items() for rank, product in enumerate(products, start=1)]
-
-
-def _write_packed(spark, rows: list[tuple]) -> None:
-    spark.createDataFrame(rows, PACKED_SCHEMA).write.format("delta").mode("overwrite").option(
-        "overwriteSchema", "true").saveAsTable("synctest.packed_lists")
-
-
-def _mysql_packed(server) -> list[tuple]:
-    return _mysql_query(server, "select user_id, list_rank, product_id, score, brand, price, run_id, made_at "
-                                "from packed_lists order by user_id, list_rank")
-
-
-@pytest.fixture()
-def packed_source(spark, server):
-    _empty_mysql(spark, server, "packed_lists", "packed_lists_packed", "_sync_log", "_sync_versions")
-    refit = {user: ("r1", [user * 10 + i for i in range(1, 6)]) for user in range(1, 31)}
-    _write_packed(spark, _packed_rows(refit))
-    return refit
-
-
-def test_a_packed_table_reads_back_through_its_view_value_for_value(spark, settings, server, packed_source):
-    first = sync_all(spark, settings, server.app_settings(), [PACKED], progress=False)[0]
-    assert first.path == "local_infile" and first.rows == 150
-    assert _mysql_packed(server) == sorted(_packed_rows(packed_source))  # doubles, decimals, microseconds, nulls
-    conn = connect(server.app_settings())
-    cur = conn.cursor()
-    cur.execute("select count(*), sum(json_length(items)) from packed_lists_packed")
-    assert tuple(cur.fetchone()) == (30, 150)  # one row per user
-    cur.execute("select table_type from information_schema.tables where table_name = 'packed_lists'")
-    assert cur.fetchone()[0] == "VIEW"
-    conn.close()
-
-
-def test_an_update_of_a_packed_table_replaces_the_changed_lists_and_widens_the_view(spark, settings, server,
-                                                                                    packed_source):
-    sync_all(spark, settings, server.app_settings(), [PACKED], progress=False)
-    changed = {4: ("r2", [7, 8]), 12: ("r2", [1, 2, 3, 4, 5, 6, 7]), 77: ("r2", [42])}
-    rows = (_packed_rows({u: v for u, v in packed_source.items() if u not in changed})
-            + _packed_rows(changed, brand_of=lambda p: "a brand name far longer than any before it " * (p == 42)
-                           or f"b{p}"))
-    _write_packed(spark, rows)
-    second = sync_all(spark, settings, server.app_settings(), [PACKED], progress=False)[0]
-    assert second.path == "partial_infile" and second.rows == 2 + 7 + 1
-    assert _mysql_packed(server) == sorted(rows)  # the long brand is whole: the view was widened first
-    conn = connect(server.app_settings())
-    cur = conn.cursor()
-    cur.execute("select version, rows_held from _sync_versions where table_name = 'packed_lists' order by version")
-    assert cur.fetchall() == [("r1", 140), ("r2", 10)]  # rows, not lists
-    conn.close()
-    again = sync_all(spark, settings, server.app_settings(), [PACKED], progress=False)[0]
-    assert again.path == "unchanged" and again.rows == 150
-
-
-def test_a_packed_list_that_left_delta_makes_the_sync_load_the_whole_table(spark, settings, server, packed_source):
-    sync_all(spark, settings, server.app_settings(), [PACKED], progress=False)
-    update = {u: v for u, v in packed_source.items() if u != 9}
-    update[10] = ("r2", [3])
-    _write_packed(spark, _packed_rows(update))
-    result = sync_all(spark, settings, server.app_settings(), [PACKED], progress=False)[0]
-    assert result.path == "local_infile" and result.rows == len(_packed_rows(update))
-    assert _mysql_packed(server) == sorted(_packed_rows(update))

@@ -31,7 +31,6 @@ class PartialSpec:
 
     key: str
     version: str
-    packed_order: str | None = None  # MySQL keeps each key's rows as one JSON array in this order (packed.py)
 
 
 @dataclass(frozen=True)
@@ -94,14 +93,10 @@ def _partial_spec(node: dict, columns: set[str]) -> PartialSpec | None:
     if key not in columns or version not in columns:
         raise SyncError(f"{node['name']}: meta.{SYNC_TAG} needs replace_by and version naming documented columns "
                         f"(got {wanted})")
-    order = wanted.get("packed_order")
-    if order is not None and order not in columns - {key, version}:
-        raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.packed_order must name another documented column "
-                        f"(got {order!r})")
-    return PartialSpec(key, version, order)
+    return PartialSpec(key, version)
 
 
-def mysql_type(data_type: T.DataType, max_length: int | None) -> str:
+def _mysql_type(data_type: T.DataType, max_length: int | None) -> str:
     if isinstance(data_type, T.BooleanType):
         return "tinyint(1)"
     if isinstance(data_type, (T.ByteType, T.ShortType, T.IntegerType)):
@@ -123,7 +118,7 @@ def mysql_type(data_type: T.DataType, max_length: int | None) -> str:
 
 
 def create_table_sql(table: SyncTable, name: str, df: DataFrame, lengths: dict[str, int]) -> str:
-    columns = [f"{quote_identifier(f.name)} {mysql_type(f.dataType, lengths.get(f.name))}"
+    columns = [f"{quote_identifier(f.name)} {_mysql_type(f.dataType, lengths.get(f.name))}"
                + (" not null" if f.name in table.primary_key else "")
                for f in df.schema.fields]
     if table.primary_key:

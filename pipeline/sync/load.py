@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from pipeline.faults import crash_point
 from pipeline.mysql.connection import quote_identifier
-from pipeline.sync import SyncError, checksum, packed, partial
+from pipeline.sync import SyncError, checksum, partial
 from pipeline.sync.catalog import SyncTable, create_table_sql
 
 log = logging.getLogger(__name__)
@@ -143,36 +143,30 @@ def delta_version(spark: SparkSession, source: str) -> int:
 
 def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, progress: bool = True,
                before_swap: Callable[[str], None] | None = None) -> TableSync:
-    """Copy one table; skip it when its Delta version is the one synced last time. A packed table
-    (pipeline/sync/packed.py) is held in ``<target>_packed`` and read through the view ``<target>``."""
+    """Copy one table; skip it when its Delta version is the one synced last time."""
     started = time.perf_counter()
     cursor = conn.cursor()
-    packing = table.partial is not None and table.partial.packed_order is not None
-    stored = packed.packed_table(table) if packing else table  # the MySQL table that holds the rows
-    target, staging, old = stored.target, f"{stored.target}__new", f"{stored.target}__old"
+    target, staging, old = table.target, f"{table.target}__new", f"{table.target}__old"
     quote_identifier(staging)
     version = delta_version(spark, table.source)
-    previous = _last_sync(cursor, table.target)
-    if previous and previous[0] == version and _table_exists(cursor, target) and _table_exists(cursor, table.target):
-        rows = _rows_held(cursor, table)
-        log.info("%s: unchanged since Delta version %d, skipped", table.target, version)
-        return TableSync(table.target, rows, time.perf_counter() - started, "unchanged", previous[1], version)
+    previous = _last_sync(cursor, target)
+    if previous and previous[0] == version and _table_exists(cursor, target):
+        cursor.execute(f"select count(*) from {quote_identifier(target)}")
+        rows = cursor.fetchone()[0]
+        log.info("%s: unchanged since Delta version %d, skipped", target, version)
+        return TableSync(target, rows, time.perf_counter() - started, "unchanged", previous[1], version)
 
     df = spark.table(table.source)
-    if table.partial is not None and _table_exists(cursor, target) and _table_exists(cursor, table.target):
-        changed = _sync_changes(conn, table, stored, df, work_dir, progress, version, started)
+    if table.partial is not None and _table_exists(cursor, target):
+        changed = _sync_changes(conn, table, df, work_dir, progress, version, started)
         if changed is not None:
             return changed
 
-    # packed once for the profile and the export
-    frame = packed.pack(df, table.partial).persist() if packing else df
-    try:
-        profile = checksum.spark_profile(frame)
-        path = _stage(cursor, stored, staging, frame, profile, work_dir, progress)
-    finally:
-        frame.unpersist()
+    profile = checksum.spark_profile(df)
+    expected, rows = profile.fingerprint, profile.rows
+    path = _stage(cursor, table, staging, df, profile, work_dir, progress)
     if before_swap is not None:
-        before_swap(table.target)
+        before_swap(target)
     crash_point("sync.before_swap")
 
     if _table_exists(cursor, target):
@@ -182,28 +176,13 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
         cursor.execute(f"drop table {quote_identifier(old)}")
     else:
         cursor.execute(f"rename table {quote_identifier(staging)} to {quote_identifier(target)}")
-    if packing:
-        packed.create_view(cursor, table, df, packed.longest(df))
     crash_point("sync.before_log")  # swapped but not logged: the next run reloads this table
-    rows = profile.rows
     if table.partial is not None:  # what the next run's partial apply starts from
-        counts = partial.version_counts(df, table.partial)
         partial.ensure_versions_table(cursor)
-        partial.record_counts(cursor, table.target, counts)
-        rows = sum(counts.values())
-    result = TableSync(table.target, rows, time.perf_counter() - started, path,
-                       checksum.digest(profile.fingerprint), version)
+        partial.record_counts(cursor, target, partial.version_counts(df, table.partial))
+    result = TableSync(target, rows, time.perf_counter() - started, path, checksum.digest(expected), version)
     _log_sync(cursor, table, result)
     return result
-
-
-def _rows_held(cursor, table: SyncTable) -> int:
-    """Rows MySQL holds for ``table``: a grouped table's recorded counts (no scan of every list), else a count."""
-    if table.partial is not None:
-        partial.ensure_versions_table(cursor)
-        return sum(partial.recorded_counts(cursor, table.target).values())
-    cursor.execute(f"select count(*) from {quote_identifier(table.target)}")
-    return cursor.fetchone()[0]
 
 
 def _log_sync(cursor, table: SyncTable, result: TableSync) -> None:
@@ -263,61 +242,53 @@ def _fits(cursor, target: str, df: DataFrame, lengths: dict[str, int]) -> bool:
     return all(room.get(c) is None or length <= room[c] for c, length in lengths.items())
 
 
-def _sync_changes(conn, table: SyncTable, stored: SyncTable, df: DataFrame, work_dir: Path, progress: bool,
-                  version: int, started: float) -> TableSync | None:
+def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
+                  started: float) -> TableSync | None:
     """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded.
-    Their keys go to a small table first; their rows (packed, for a packed table) are loaded straight into
-    ``stored``, inside the transaction that deletes their old rows."""
+    Their keys go to a small table first; their rows are loaded straight into the target, inside the
+    transaction that deletes their old rows."""
     cursor = conn.cursor()
-    spec = table.partial
     partial.ensure_versions_table(cursor)
     held = partial.recorded_counts(cursor, table.target)
-    the_plan = partial.plan(df, spec, held)
+    the_plan = partial.plan(df, table.partial, held)
     if the_plan is None:
         return None
-    packing = spec.packed_order is not None
-    frame = (packed.pack(the_plan.rows, spec) if packing else the_plan.rows).persist()
+    rows = the_plan.rows.persist()  # read once for the profile, the keys and the export
     try:
-        return _apply_changes(conn, table, stored, df, the_plan, frame, held, work_dir, progress, version, started)
+        return _apply_changes(conn, table, df, the_plan, rows, held, work_dir, progress, version, started)
     finally:
-        frame.unpersist()
+        rows.unpersist()
 
 
-def _apply_changes(conn, table: SyncTable, stored: SyncTable, df: DataFrame, the_plan: partial.Plan,
-                   frame: DataFrame, held: dict[str, int], work_dir: Path, progress: bool, version: int,
+def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan, rows: DataFrame,
+                   held: dict[str, int], work_dir: Path, progress: bool, version: int,
                    started: float) -> TableSync | None:
     cursor = conn.cursor()
-    spec = table.partial
-    packing = spec.packed_order is not None
-    profile = checksum.spark_profile(frame)
-    if not _fits(cursor, stored.target, frame, profile.string_lengths):
+    profile = checksum.spark_profile(rows)
+    if not _fits(cursor, table.target, df, profile.string_lengths):
         log.info("%s: its columns changed or a value outgrew them: loading the whole table", table.target)
         return None
-    if packing:  # widened before the transaction: DDL would commit it
-        packed.create_view(cursor, table, df, packed.longest(the_plan.rows))
-    keys, key = f"{stored.target}__keys", quote_identifier(spec.key)
+    keys, key = f"{table.target}__keys", quote_identifier(table.partial.key)
     cursor.execute(f"drop table if exists {quote_identifier(keys)}")
     cursor.execute(f"create table {quote_identifier(keys)} (primary key ({key})) "
-                   f"select {key} from {quote_identifier(stored.target)} where false")
-    changed_rows = sum(the_plan.delta_counts[v] for v in the_plan.new_versions)
+                   f"select {key} from {quote_identifier(table.target)} where false")
     try:
         with tqdm(total=profile.rows, desc=f"sync {table.target} (changed)", unit="row", unit_scale=True,
                   disable=not progress) as bar:
-            path = _fill(cursor, keys, frame.select(spec.key).distinct(), work_dir, bar)
+            path = _fill(cursor, keys, rows.select(table.partial.key).distinct(), work_dir, bar)
             cursor.execute(f"select count(*) from {quote_identifier(keys)}")
             changed_groups = cursor.fetchone()[0]
             bar.reset()
-            applied = partial.apply(
-                conn, partial.Target(stored.target, keys, packed.ROWS_SQL if packing else "1", table.target), spec, held,
-                the_plan, changed_rows, frame, profile, lambda cur: _fill(cur, stored.target, frame, work_dir, bar))
+            applied = partial.apply(conn, table.target, keys, table.partial, held, the_plan, profile,
+                                    lambda cur: _fill(cur, table.target, rows, work_dir, bar))
     finally:
         cursor.execute(f"drop table if exists {quote_identifier(keys)}")
     if not applied:
         return None
     path = {"local_infile": "partial_infile", "batched_insert": "partial_insert"}[path]
-    result = TableSync(table.target, changed_rows, time.perf_counter() - started, path,
+    result = TableSync(table.target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)
     _log_sync(cursor, table, result)
     log.info("%s: %d changed groups (%s = %s) replaced", table.target, changed_groups,
-             spec.version, ", ".join(the_plan.new_versions) or "none new")
+             table.partial.version, ", ".join(the_plan.new_versions) or "none new")
     return result

@@ -84,36 +84,27 @@ def plan(df: DataFrame, spec: PartialSpec, held: dict[str, int]) -> Plan | None:
     return Plan(df.where(F.col(spec.version).isin(new_versions)), new_versions, counts)
 
 
-@dataclass(frozen=True)
-class Target:
-    table: str  # the MySQL table that holds the rows
-    keys_table: str  # the changed groups' keys
-    rows_sql: str  # how many of Delta's rows one of its rows stands for: "1", or a packed list's length
-    recorded_as: str  # the name its versions are recorded under (the table readers query)
-
-
-def apply(conn, target: Target, spec: PartialSpec, held: dict[str, int], the_plan: Plan, changed_rows: int,
-          frame: DataFrame, profile: SourceProfile, fill: Callable[[object], object]) -> bool:
-    """In one transaction: delete the changed groups' rows, ``fill`` the table with their new rows
-    (``frame``, profiled in ``profile``), check what arrived; False (rolled back) when the per-version row
+def apply(conn, target: str, keys_table: str, spec: PartialSpec, held: dict[str, int], the_plan: Plan,
+          profile: SourceProfile, fill: Callable[[object], object]) -> bool:
+    """In one transaction: delete the changed groups' rows (their keys are in ``keys_table``), ``fill``
+    the target with their new rows, check what arrived; False (rolled back) when the per-version row
     counts would not equal Delta's. Different column checksums raise SyncError (rolled back)."""
     cursor = conn.cursor()
-    t, k = quote_identifier(target.table), quote_identifier(target.keys_table)
+    t, k = quote_identifier(target), quote_identifier(keys_table)
     key, version = quote_identifier(spec.key), quote_identifier(spec.version)
-    changed = f"{t} join {k} using ({key})"
+    changed_rows = f"{t} join {k} using ({key})"
     conn.start_transaction()
     try:
-        deleted = _counts(cursor, changed, version, target.rows_sql)
-        cursor.execute(f"delete {t} from {changed}")
+        deleted = _counts(cursor, changed_rows, version)
+        cursor.execute(f"delete {t} from {changed_rows}")
         fill(cursor)
-        inserted = _counts(cursor, changed, version, target.rows_sql)
-        if sum(inserted.values()) != changed_rows:
-            raise SyncError(f"{target.table}: {sum(inserted.values())} changed rows arrived in MySQL but Delta has "
-                            f"{changed_rows}; nothing applied")
-        differ = checksum.same(profile.fingerprint, checksum.mysql_fingerprint(cursor, changed, frame))
+        inserted = _counts(cursor, changed_rows, version)
+        if sum(inserted.values()) != profile.rows:
+            raise SyncError(f"{target}: {sum(inserted.values())} changed rows arrived in MySQL but Delta has "
+                            f"{profile.rows}; nothing applied")
+        differ = checksum.same(profile.fingerprint, checksum.mysql_fingerprint(cursor, changed_rows, the_plan.rows))
         if differ:
-            raise SyncError(f"{target.table}: column checksums of the changed rows differ for {differ}; "
-                            "nothing applied")
+            raise SyncError(f"{target}: column checksums of the changed rows differ for {differ}; nothing applied")
         after = Counter(held)
         after.subtract(deleted)
         after.update(inserted)
@@ -121,9 +112,9 @@ def apply(conn, target: Target, spec: PartialSpec, held: dict[str, int], the_pla
         if expected != the_plan.delta_counts:
             conn.rollback()
             log.warning("%s: the changed groups do not account for every difference (a group left Delta?); "
-                        "loading the whole table instead", target.table)
+                        "loading the whole table instead", target)
             return False
-        record_counts(cursor, target.recorded_as, the_plan.delta_counts)
+        record_counts(cursor, target, the_plan.delta_counts)
         crash_point("sync.inside_partial_apply")
         conn.commit()
     except BaseException:
@@ -132,6 +123,6 @@ def apply(conn, target: Target, spec: PartialSpec, held: dict[str, int], the_pla
     return True
 
 
-def _counts(cursor, rows_sql: str, version: str, per_row: str) -> Counter:
-    cursor.execute(f"select {version}, sum({per_row}) from {rows_sql} group by {version}")
+def _counts(cursor, rows_sql: str, version: str) -> Counter:
+    cursor.execute(f"select {version}, count(*) from {rows_sql} group by {version}")
     return Counter({str(v): int(n) for v, n in cursor.fetchall()})
