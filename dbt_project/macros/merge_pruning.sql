@@ -10,9 +10,6 @@
     prune, and Delta refuses subqueries in merge conditions). The source holds only those dates,
     so no match is lost. -#}
 {% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) %}
-    {%- if execute -%}
-        {%- do apply_configured_tblproperties(target) -%}
-    {%- endif -%}
     {%- set group_key = config.get('replace_groups_by') -%}
     {%- if group_key -%}
         {{ return(replace_groups_merge_sql(target, source, group_key)) }}

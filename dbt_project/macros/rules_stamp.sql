@@ -52,15 +52,3 @@
     {%- endif %}
 {%- endmacro %}
 
-
-{#- The model's tblproperties that an existing table does not hold yet (it was built before they were
-    configured, and dbt applies tblproperties only when it creates a table): set in place before a merge. -#}
-{% macro apply_configured_tblproperties(relation) %}
-    {%- for name, value in (config.get('tblproperties') or {}).items() -%}
-        {%- set held = run_query("show tblproperties " ~ relation ~ " ('" ~ name ~ "')").columns[-1].values()[0] -%}
-        {%- if held | string != value | string -%}
-            {{ log(relation ~ ": setting table property " ~ name ~ " = " ~ value, info=true) }}
-            {%- do run_query("alter table " ~ relation ~ " set tblproperties ('" ~ name ~ "' = '" ~ value ~ "')") -%}
-        {%- endif -%}
-    {%- endfor -%}
-{% endmacro %}
