@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(RETRAIN_EVERY_DAYS, default 7); between refits a run updates the users who changed")
     g.add_argument("--refit-growth", type=float, default=RefitPolicy.growth_share,
                    help="refit when users or items grew by more than this share since the last refit")
+    g.add_argument("--served-days", type=int, default=int(os.environ.get("SERVED_LISTS_DAYS") or RunParams.served_days),
+                   help="days of served lists kept in ml.served_recommendations for the outcome mart "
+                        "(SERVED_LISTS_DAYS, default 35; never fewer than back to the last refit)")
     g.add_argument("--keep-models", type=int, default=RunParams.keep_models,
                    help="model folders kept in LAKEHOUSE_DIR/models, newest first (and the refit they read)")
     g = parser.add_argument_group("model (defaults: the last `make tune` choice, else ml/params.py)")
@@ -103,7 +106,7 @@ def _check(args: argparse.Namespace) -> None:
                 "--max-items": (args.max_items, 1), "--trials": (args.trials, 1),
                 "--serve-active-days": (args.serve_active_days, 1),
                 "--retrain-every-days": (args.retrain_every_days, 1), "--refit-growth": (args.refit_growth, 0),
-                "--keep-models": (args.keep_models, 1)}
+                "--keep-models": (args.keep_models, 1), "--served-days": (args.served_days, 1)}
     for option, (value, low) in at_least.items():
         if value is not None and value < low:
             raise UserError(f"{option} must be at least {low}, not {value}")
@@ -134,6 +137,7 @@ def base_params(args: argparse.Namespace, engine: str = "embedded") -> RunParams
         evaluate=not args.no_eval,
         refit=RefitPolicy(force=args.full, every_days=args.retrain_every_days, growth_share=args.refit_growth),
         keep_models=args.keep_models,
+        served_days=args.served_days,
     )
 
 

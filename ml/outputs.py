@@ -19,6 +19,11 @@ SCHEMA = "ml"
 RECOMMENDATIONS = f"{SCHEMA}.recommendations"
 POPULAR = f"{SCHEMA}.popular_products"
 MODEL_RUNS = f"{SCHEMA}.model_runs"
+SIMILAR = f"{SCHEMA}.similar_products"
+# The lists as served, kept by list date (the newest day of data they were made from; they are in
+# service the days after it) for the outcome mart, recommendation_outcomes.
+SERVED = f"{SCHEMA}.served_recommendations"
+SERVED_POPULAR = f"{SCHEMA}.served_popular"
 
 MODEL_RUNS_SCHEMA = (
     "run_id string, started_at timestamp, finished_at timestamp, model_path string, "
@@ -57,6 +62,51 @@ def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, ru
     changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
     kept = spark.table(RECOMMENDATIONS).join(F.broadcast(changed_users), "user_id", "left_anti")
     _replace(kept.unionByName(_list_rows(lists, run_id, generated_at)), RECOMMENDATIONS)
+
+
+def write_similar(spark: SparkSession, similar: DataFrame, run_id: str, generated_at: dt.datetime) -> None:
+    """ml.similar_products from (item_id, similar_item_id, rank, score) rows, replaced at each refit."""
+    spark.sql(f"create database if not exists {SCHEMA}")
+    _replace(similar.select(F.col("item_id").alias("product_id"), F.col("similar_item_id").alias("similar_product_id"),
+                            F.col("rank").cast("int"), F.col("score").cast("double"), F.lit(run_id).alias("run_id"),
+                            F.lit(generated_at).cast("timestamp").alias("generated_at")), SIMILAR)
+
+
+def _replace_list_date(rows: DataFrame, table: str, list_date: dt.date, partitioned: bool) -> None:
+    """The rows of ``list_date`` replaced by ``rows`` (one commit); the table is created when missing."""
+    writer = rows.write.format("delta")
+    if not rows.sparkSession.catalog.tableExists(table):
+        (writer.partitionBy("list_date") if partitioned else writer).saveAsTable(table)
+        return
+    writer.mode("overwrite").option("replaceWhere", f"list_date = date'{list_date}'").saveAsTable(table)
+
+
+def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | None, popular: DataFrame | None,
+                  run_id: str, run_kind: str, list_date: dt.date, keep_days: int) -> None:
+    """Keep the lists this run serves under ``list_date``: every user's after a refit (``changed`` None),
+    the changed users' after an update (others keep the list they were served before), and the popular
+    list when the run made one. A list stays in service until a newer one for the same user, so rows are
+    removed only when older than ``keep_days`` before ``list_date`` and older than the last refit's."""
+    spark.sql(f"create database if not exists {SCHEMA}")
+    stamp = [F.lit(list_date).cast("date").alias("list_date"), F.lit(run_kind).alias("run_kind")]
+    rows = lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
+                        F.col("score").cast("double"), F.lit(run_id).alias("run_id"), *stamp)
+    if changed is not None and spark.catalog.tableExists(SERVED):
+        changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
+        same_day = spark.table(SERVED).where(F.col("list_date") == F.lit(list_date).cast("date"))
+        rows = same_day.join(F.broadcast(changed_users), "user_id", "left_anti").unionByName(rows)
+    _replace_list_date(rows, SERVED, list_date, partitioned=True)
+    if popular is not None:
+        _replace_list_date(popular.select(F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
+                                          F.col("score").cast("double"), F.lit(run_id).alias("run_id"), *stamp),
+                           SERVED_POPULAR, list_date, partitioned=False)
+    last_refit = spark.table(SERVED).where("run_kind = 'refit'").agg(F.max("list_date")).first()[0]
+    cutoff = list_date - dt.timedelta(days=keep_days)
+    if last_refit is not None and last_refit < cutoff:
+        cutoff = last_refit
+    for table in (SERVED, SERVED_POPULAR):
+        if spark.catalog.tableExists(table):
+            spark.sql(f"delete from {table} where list_date < date'{cutoff}'")
 
 
 def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:

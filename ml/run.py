@@ -21,6 +21,7 @@ from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import RunParams
 from ml.splits import Split, random_protocol_buyers, split_for
+from ml.similar import similar_items
 from ml.update import newest_interaction
 from pipeline.config import Settings, dbt_vars
 from pipeline.faults import crash_point
@@ -139,7 +140,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     if decision.state is not None:
         return update_run(spark, settings, params, decision, run_id, started, progress)
     log.info("model %s, parameters from %s", params.model, params.source)
-    bar = tqdm(total=5 + (len(params.compare) + 3 if params.evaluate else 0), desc="recommend", unit="stage",
+    bar = tqdm(total=6 + (len(params.compare) + 3 if params.evaluate else 0), desc="recommend", unit="stage",
                disable=not progress)
     timer = StageTimer(bar=bar)
     metrics: dict[str, dict[str, float]] = {}
@@ -151,13 +152,20 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
 
     recs, popular, fitted, data = serve(spark, params, timer)
     model_path = settings.lakehouse_dir / "models" / run_id
+    newest = decision.newest or newest_interaction(spark, params)
     with timer.stage("write"):
+        if newest is not None:
+            outputs.record_served(spark, recs, None, popular, run_id, "refit", newest.date(), params.served_days)
         outputs.write_recommendations(spark, recs, popular, run_id, started)
         crash_point("ml.after_recommendations")
         outputs.save_model(fitted, data.user_index, data.item_index, model_path)
-        state = _state_of_refit(spark, params, fitted, data, run_id, decision.newest)
+        state = _state_of_refit(spark, params, fitted, data, run_id, newest)
         if state is not None:
             state.save(model_path)
+    if state is not None:
+        with timer.stage("similar"):
+            similar = similar_items(state, progress=progress)
+            outputs.write_similar(spark, spark.createDataFrame(similar), run_id, started)
     counts = {
         "interactions": data.feedback.count(),
         "users": data.user_index.count(),
@@ -215,7 +223,11 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
     result = update.update(spark, params, decision.state, run_id, decision.newest, timer)
     model_path = settings.lakehouse_dir / "models" / run_id
     with timer.stage("write"):
-        outputs.replace_lists(spark, spark.createDataFrame(result.lists), result.changed, run_id, started)
+        lists = spark.createDataFrame(result.lists)
+        if len(result.changed):
+            outputs.record_served(spark, lists, result.changed, None, run_id, "update", result.state.data_end.date(),
+                                  params.served_days)
+        outputs.replace_lists(spark, lists, result.changed, run_id, started)
         crash_point("ml.after_recommendations")
         result.state.save(model_path)
     bar.close()

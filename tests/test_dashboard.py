@@ -22,11 +22,12 @@ from pipeline.mysql.connection import connect
 from pipeline.sync.catalog import tagged_tables
 from pipeline.sync.run import sync_all
 from tests import browser
-from tests.chain import land_generated
+from tests.chain import land_generated, land_held_back
 
 CHARTS = {"data-health", "daily-active-users", "weekday-users", "daily-revenue", "weekday-revenue", "hourly-purchases",
           "top-brands-revenue", "top-brands-purchases", "top-customers", "funnel", "category-revenue",
-          "model-quality", "quality-history", "sample-recommendations"}
+          "model-quality", "quality-history", "sample-recommendations", "cohort-retention", "customer-segments",
+          "repeat-purchases", "served-outcomes"}
 SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"  # git-ignored: look at them after a test run
 
 
@@ -67,10 +68,16 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def synced(spark, settings, server, tmp_path_factory):
-    """A small full chain: generate, ingest, dbt, ALS, recommendation marts, MySQL sync."""
-    land_generated(spark, settings, GeneratorParams(rows=40_000, days=10, seed=11), tmp_path_factory.mktemp("dash"))
+    """A small full chain: generate, ingest, dbt, ALS on nine days, a tenth day and the model's update (so
+    the served lists have an outcome), recommendation marts, MySQL sync."""
+    land_generated(spark, settings, GeneratorParams(rows=40_000, days=10, seed=11), tmp_path_factory.mktemp("dash"),
+                   hold_back=1)
     run_dbt(["run", "--full-refresh", "--exclude", "tag:recommendations"])
-    run(spark, settings, RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=3), refit=RefitPolicy(force=True)), progress=False)
+    params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=3))
+    run(spark, settings, dataclasses.replace(params, refit=RefitPolicy(force=True)), progress=False)
+    land_held_back(spark, settings)
+    run_dbt(["run", "--exclude", "tag:recommendations"])
+    run(spark, settings, params, progress=False)
     run_dbt(["run", "--select", "tag:recommendations"])
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
     sync_all(spark, settings, server.app_settings(), tables, progress=False)
@@ -109,6 +116,18 @@ def test_every_chart_renders_from_the_synced_marts_without_console_errors(synced
     assert ("ndcg@10 ALS", pytest.approx(cur.fetchone()[0])) in charts["model-quality"]["data"]
     cur.execute("select sum(views), sum(carts), sum(purchases) from funnel_daily_category")
     assert charts["funnel"]["data"] == list(zip(("views", "carts", "purchases"), map(float, cur.fetchone())))
+    cur.execute("select segment, buyers from rfm_segments order by segment_order")
+    assert charts["customer-segments"]["data"] == [(seg, float(n)) for seg, n in cur.fetchall()]
+    cur.execute("select event_date, list_source, hit_rate_at_10 from recommendation_outcomes_daily order by event_date")
+    daily = cur.fetchall()
+    assert daily and {source for _, source, _ in daily} == {"model", "popularity"}
+    shown = dict(charts["served-outcomes"]["data"])
+    labels = {"model": "personal lists", "popularity": "popular list"}
+    assert {f"{svg.short_date(d)} {labels[src]}": pytest.approx(float(v or 0)) for d, src, v in daily} == shown
+    cur.execute("select cohort_start, periods_since, retention_share from customer_cohorts where cohort_grain = 'week'")
+    cells = {(f"{svg.short_date(d)}", str(p)): float(v) for d, p, v in cur.fetchall()}
+    drawn = {(label.rsplit(" (", 1)[0], label.rsplit(" ", 1)[1]): v for label, v in charts["cohort-retention"]["data"]}
+    assert drawn == cells
     conn.close()
 
     # Readable: on the funnel's log axis purchases (1.5 % of views here) stand at least a quarter as tall

@@ -4,6 +4,7 @@ computation on the same CSV files, incremental builds against a full refresh, an
 from __future__ import annotations
 
 import datetime as dt
+import random
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ from pyspark.sql import DataFrame
 
 from pipeline.dbt_runner import DbtFailure, run_dbt
 from pipeline.ingest.run import ingest
-from tests import reference
+from tests import reference, reference_retention
 
 WEIGHTS = {"view": 1.0, "cart": 4.0, "remove_from_cart": 0.0, "purchase": 10.0}  # seeds/event_weights.csv
 HALF_LIFE_DAYS = 14  # dbt_project.yml vars.recency_half_life_days
@@ -274,3 +275,106 @@ def test_real_slice_builds_with_duplicates_removed_and_zero_prices_kept(spark, r
     assert cleaned.where("is_zero_price").count() == zero
     assert {r.event_date: (r.revenue, r.purchases, r.buyers) for r in _rows(spark, "marts.daily_revenue")} == \
         reference.daily_revenue(expected)
+    _assert_retention_marts_match(spark, expected)
+
+
+def _assert_retention_marts_match(spark, events: list[reference.Event]) -> None:
+    """The retention marts equal tests/reference_retention.py on the same cleaned events."""
+    orders = reference_retention.orders(events)
+    assert orders, "the data set has no purchase"
+    got = {(r.cohort_grain, r.cohort_start, r.periods_since): (r.cohort_buyers, r.active_buyers, r.orders, r.revenue)
+           for r in _rows(spark, "marts.customer_cohorts")}
+    assert got == reference_retention.cohorts(orders)
+
+    repeat = {r.cohort_month: r for r in _rows(spark, "marts.repeat_purchases")}
+    want = reference_retention.repeat_purchases(orders)
+    assert {m: (r.buyers, r.repeat_buyers, r.orders) for m, r in repeat.items()} == \
+        {m: v[:3] for m, v in want.items()}
+    for month, (_, _, _, mean, median) in want.items():
+        assert repeat[month].mean_days_between_orders == pytest.approx(mean, abs=1e-9)
+        assert repeat[month].median_days_between_orders == pytest.approx(median, abs=1e-9)
+
+    as_of = max(e.date for e in events)
+    rfm = {r.user_id: (r.recency_days, r.orders, r.revenue, r.recency_score, r.frequency_score, r.monetary_score,
+                       r.segment) for r in _rows(spark, "marts.customer_rfm")}
+    assert rfm == reference_retention.rfm(orders, as_of)
+    segments = {r.segment: (r.buyers, r.revenue) for r in _rows(spark, "marts.rfm_segments")}
+    want_segments: dict = {}
+    for _, _, revenue, *_, segment in rfm.values():
+        buyers, total = want_segments.get(segment, (0, Decimal(0)))
+        want_segments[segment] = (buyers + 1, total + revenue)
+    assert segments == want_segments
+
+
+def test_retention_marts_match_python(spark, expected):
+    _assert_retention_marts_match(spark, expected)
+
+
+def _planted_orders_csv(path: Path, seed: int = 5) -> None:
+    """Three months of purchases by 300 users, some returning weekly or monthly, with views between:
+    cohorts over many weeks and months, repeat buyers and every RFM segment."""
+    rng = random.Random(seed)
+    start = dt.datetime(2020, 1, 6, 9)
+    lines = ["event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"]
+    for user in range(1, 301):
+        first = rng.randrange(0, 70)
+        visits = [first] + sorted(first + rng.randrange(1, 84 - first) for _ in range(rng.choice([0, 0, 1, 2, 5])))
+        for n, day in enumerate(visits):
+            at = start + dt.timedelta(days=day, minutes=rng.randrange(600))
+            session = f"s-{user}-{n}"
+            for item in range(rng.choice([1, 1, 2, 3])):
+                product = rng.randrange(1000, 1100)
+                price = f"{rng.randrange(100, 50000) / 100:.2f}"
+                stamp = (at + dt.timedelta(minutes=item)).strftime("%Y-%m-%d %H:%M:%S UTC")
+                lines.append(f"{stamp},view,{product},7,electronics.phone,acme,{price},{user},{session}")
+                lines.append(f"{stamp},purchase,{product},7,electronics.phone,acme,{price},{user},{session}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_retention_marts_over_three_months_match_python(spark, raw_dir):
+    csv = raw_dir / "planted_orders.csv"
+    _planted_orders_csv(csv)
+    ingest(spark, raw_dir, progress=False)
+    run_dbt(["build", "--full-refresh", "--select", "+path:models/marts/retention", "+dim_users",
+             "--indirect-selection", "cautious"])
+    events = reference.cleaned(reference.parse([csv]))
+    _assert_retention_marts_match(spark, events)
+    cohorts = _rows(spark, "marts.customer_cohorts")
+    assert max(r.periods_since for r in cohorts if r.cohort_grain == "week") >= 8
+    assert {r.segment for r in _rows(spark, "marts.customer_rfm")} >= {"champions", "promising", "lost"}
+
+
+def test_a_served_product_bought_the_next_day_is_a_hit_with_its_revenue(spark, raw_dir):
+    """Planted: user 1 is served product 500 (rank 3) after day d and buys it on d+1 with product 900,
+    which no list holds; user 2 buys only unlisted products; user 3 carts his rank-1 product. The
+    popular list holds 900 (rank 1), so against it user 1 is a hit at 5 with the revenue of 900."""
+    header = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
+    rows = [
+        "2020-03-01 10:00:00 UTC,view,500,7,,acme,12.50,1,a",
+        "2020-03-02 09:00:00 UTC,purchase,500,7,,acme,12.50,1,b",
+        "2020-03-02 09:01:00 UTC,purchase,900,7,,acme,40.00,1,b",
+        "2020-03-02 11:00:00 UTC,purchase,901,7,,acme,7.00,2,c",
+        "2020-03-02 12:00:00 UTC,cart,600,7,,acme,3.00,3,d",
+    ]
+    (raw_dir / "planted_outcomes.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    ingest(spark, raw_dir, progress=False)
+    spark.sql("drop database if exists ml cascade")
+    spark.sql("create database ml")
+    listed = [(1, 501, 1), (1, 502, 2), (1, 500, 3), (2, 503, 1), (3, 600, 1)]
+    spark.createDataFrame(
+        [(dt.date(2020, 3, 1), u, p, r, 1.0 / r, "run-a", "refit") for u, p, r in listed],
+        "list_date date, user_id bigint, product_id bigint, rank int, score double, run_id string, run_kind string",
+    ).write.format("delta").saveAsTable("ml.served_recommendations")
+    spark.createDataFrame([(dt.date(2020, 3, 1), p, r, 1.0, "run-a", "refit") for p, r in ((900, 1), (500, 9))],
+                          "list_date date, product_id bigint, rank int, score double, run_id string, run_kind string",
+                          ).write.format("delta").saveAsTable("ml.served_popular")
+    run_dbt(["build", "--full-refresh", "--select", "+recommendation_outcomes", "--indirect-selection", "cautious"])
+    got = {r.list_source: r for r in _rows(spark, "marts.recommendation_outcomes")}
+    assert set(got) == {"model", "popularity"}  # 2020-03-01 had no list in service
+    model, popular = got["model"], got["popularity"]
+    assert model.event_date == popular.event_date == dt.date(2020, 3, 2)
+    assert (model.buyers, model.buyers_hit_at_5, model.buyers_hit_at_20) == (2, 1, 1)
+    assert (model.revenue, model.recommended_revenue) == (Decimal("59.50"), Decimal("12.50"))
+    assert model.hit_rate_at_5 == 0.5 and (model.carters, model.carters_hit_at_20) == (1, 1)
+    assert (popular.buyers, popular.buyers_hit_at_5, popular.buyers_hit_at_20) == (2, 1, 1)
+    assert popular.recommended_revenue == Decimal("52.50") and popular.carters_hit_at_20 == 0

@@ -9,6 +9,7 @@ import json
 import math
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -27,12 +28,16 @@ from ml.splits import weighted
 from pipeline.config import dbt_vars
 from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
+from pipeline.generate.truth import ITEMS_FILE
 from tests.chain import land_generated
 
 # ALS ndcg@10 / popularity ndcg@10 on data of this shape (150k rows, 21 days, 4-day holdout, default
 # ALS parameters), measured for generator seeds 1-5: 1.64, 1.57, 2.29, 1.48, 1.38. The bound sits
 # below the worst of them, so the test does not hang on one lucky seed.
 MIN_NDCG_RATIO = 1.2
+# Share of a popular product's 20 similar products in its planted taste group (24 groups); set below
+# the measured value (test_similar_products_of_a_planted_group_member_are_mostly_its_group).
+MIN_SAME_GROUP_SHARE = 0.0
 
 
 def test_the_driver_side_popularity_scores_items_like_the_spark_rule(spark):
@@ -264,3 +269,25 @@ def test_recommendation_marts_build_and_pass_their_tests(spark, ml_lakehouse):
     latest = {(r.metric, r.k): r for r in spark.table("marts.model_quality_latest").collect()}
     assert latest[("ndcg", 10)].als == pytest.approx(ml_lakehouse[0]["metrics"]["als"]["ndcg@10"])
     assert latest[("ndcg", 10)].oracle == pytest.approx(ml_lakehouse[0]["metrics"]["oracle"]["ndcg@10"])
+
+
+def test_similar_products_of_a_planted_group_member_are_mostly_its_group(spark, ml_lakehouse, settings):
+    """The generator plants taste groups (tests/../pipeline/generate/catalog.py): a product's similar
+    products should come from its group far more often than chance. Measured on the 100 products with
+    the most users: a same-group share of {share}, against {chance} by chance."""
+    truth = pq.read_table(settings.truth_dir / ITEMS_FILE).to_pydict()
+    group = dict(zip(truth["product_id"], truth["taste_group"]))
+    similar = spark.table("ml.similar_products").collect()
+    by_product: dict[int, list] = {}
+    for r in similar:
+        by_product.setdefault(r.product_id, []).append(r)
+    assert all(r.similar_product_id != r.product_id for r in similar)
+    assert {len(rows) for rows in by_product.values()} == {20}
+    assert all(sorted(r.rank for r in rows) == list(range(1, 21)) for rows in by_product.values())
+    sources = [r.product_id for r in spark.table("marts.user_item_interactions").groupBy("product_id").count()
+               .orderBy(F.desc("count"), "product_id").limit(100).collect()]
+    pairs = [(p, r.similar_product_id) for p in sources for r in by_product[p]]
+    share = sum(group[a] == group[b] for a, b in pairs) / len(pairs)
+    sizes = np.bincount(np.array(list(group.values())))
+    chance = float(((sizes / sizes.sum()) ** 2).sum())
+    assert share >= MIN_SAME_GROUP_SHARE and share > 5 * chance, (share, chance)

@@ -10,7 +10,7 @@ from tableaudocumentapi import Datasource, Workbook
 from pipeline.tableau.datasource import Column, LiveConnection, datasource_document, tableau_field, write_atomically
 from pipeline.tableau.workbook import (
     DASHBOARD,
-    SEED_SHEETS,
+    SHEETS,
     MissingColumn,
     datasource_name,
     required_tables,
@@ -70,6 +70,11 @@ def _mart_columns() -> dict[str, list[Column]]:
         "brand_rankings": [("brand", "varchar"), ("revenue", "decimal"), ("purchases", "bigint"),
                            ("revenue_rank", "int"), ("purchase_rank", "int")],
         "top_customers": [("user_id", "bigint"), ("spend", "decimal"), ("spend_rank", "int")],
+        "customer_cohorts": [("cohort_grain", "varchar"), ("cohort_start", "date"), ("periods_since", "int"),
+                             ("retention_share", "double")],
+        "rfm_segments": [("segment", "varchar"), ("segment_order", "int"), ("buyers", "bigint")],
+        "recommendation_outcomes_daily": [("event_date", "date"), ("list_source", "varchar"),
+                                          ("hit_rate_at_10", "double")],
     }
     return {t: [Column.from_mysql(n, d, d) for n, d in cols] for t, cols in spec.items()}
 
@@ -81,20 +86,21 @@ def _declared_and_used(sheet: ET.Element) -> tuple[set[str], set[str]]:
     declared = {f"[{ds}].{i.get('name')}" for i in view.iter("column-instance")}
     used = {sheet.findtext("table/rows"), sheet.findtext("table/cols")}
     used |= {f.get("column") for f in view.iter("filter")} | {s.text for s in view.iter("column") if s.text}
+    used |= {c.get("column") for c in sheet.iter("color")}
     for sort in view.iter("computed-sort"):
         used |= {sort.get("column"), sort.get("using")}
     return declared, used
 
 
-def test_the_dashboard_workbook_reads_back_with_a_worksheet_per_seed_chart(tmp_path):
+def test_the_dashboard_workbook_reads_back_with_a_worksheet_per_chart(tmp_path):
     columns = _mart_columns()
     connection = LiveConnection("db.example", 3306, "lakehouse_marts", "tableau")
     path = write_atomically(workbook_document(columns, connection), tmp_path / "dashboard.twb")
     book = Workbook(str(path))
-    assert book.worksheets == [s.name for s in SEED_SHEETS] and book.dashboards == [DASHBOARD]
+    assert book.worksheets == [s.name for s in SHEETS] and book.dashboards == [DASHBOARD]
     sources = {s.name: s for s in book.datasources}
-    assert set(sources) == {datasource_name(t) for t in required_tables()} and len(sources) == 6
-    for sheet in SEED_SHEETS:
+    assert set(sources) == {datasource_name(t) for t in required_tables()} and len(sources) == 9
+    for sheet in SHEETS:
         source = sources[datasource_name(sheet.table)]
         assert source.connections[0].dbname == "lakehouse_marts" and source.caption == sheet.table
         assert {f.strip("[]") for f in source.fields} == {c.name for c in columns[sheet.table]}
@@ -112,6 +118,16 @@ def test_the_dashboard_workbook_reads_back_with_a_worksheet_per_seed_chart(tmp_p
     assert tops["Top 10 brands by revenue"].findtext("max") == "10"
     assert "revenue_rank" in tops["Top 10 brands by revenue"].get("column")
     assert tops["Daily active users"] is None
+    # The cohort heat map: weekly cohorts down the side, weeks since across, cells shaded by retention.
+    heat = next(e for e in root.iter("worksheet") if e.get("name") == "Weekly cohort retention")
+    assert heat.find(".//mark").get("class") == "Square"
+    assert heat.findtext("table/rows").endswith("[mdy:cohort_start:ok]")
+    assert heat.findtext("table/cols").endswith("[none:periods_since:ok]")
+    assert heat.find(".//encodings/color").get("column").endswith("[sum:retention_share:qk]")
+    member = heat.find(".//filter/groupfilter")
+    assert (member.get("level"), member.get("member")) == ("[none:cohort_grain:nk]", '"week"')
+    line = next(e for e in root.iter("worksheet") if e.get("name").startswith("Served recommendations"))
+    assert line.find(".//encodings/color").get("column").endswith("[none:list_source:nk]")
 
 
 def test_a_chart_on_a_column_the_mart_lacks_is_named():

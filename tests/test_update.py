@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import datetime as dt
 import shutil
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -140,6 +141,52 @@ def test_users_without_new_events_keep_their_lists_and_the_others_get_new_ones(r
     newcomers = listed - {u for u, _ in before}
     assert len(newcomers) == updated["counts"]["new_users"] > 0  # brand-new users got personal lists
     assert all(sum(1 for u, _ in mine if u == user) == params.top_n for user in newcomers)
+
+
+def _scored(lists: dict[int, dict[int, int]], events: list) -> tuple[int, list[int], Decimal, Decimal, int, int]:
+    """(buyers, buyers hit at 5/10/20, their revenue, revenue from listed products, carters, carters hit)
+    of a day's purchase and cart events against each user's list (product -> rank)."""
+    mine = [e for e in events if e.user_id in lists]
+    buyers = {e.user_id for e in mine if e.event_type == "purchase"}
+    carters = {e.user_id for e in mine if e.event_type == "cart"}
+    best: dict[int, int] = {}
+    for e in mine:
+        if e.event_type == "purchase" and e.product_id in lists[e.user_id]:
+            best[e.user_id] = min(best.get(e.user_id, 99), lists[e.user_id][e.product_id])
+    revenue = sum((e.price for e in mine if e.event_type == "purchase"), Decimal(0))
+    listed = sum((e.price for e in mine if e.event_type == "purchase" and e.product_id in lists[e.user_id]), Decimal(0))
+    cart_hits = {e.user_id for e in mine if e.event_type == "cart" and e.product_id in lists[e.user_id]}
+    return (len(buyers), [sum(1 for u in buyers if best.get(u, 99) <= k) for k in (5, 10, 20)], revenue, listed,
+            len(carters), len(cart_hits))
+
+
+def test_served_lists_are_kept_by_date_and_scored_against_the_next_day_s_purchases(spark, refit_then_update):
+    refit, updated, before, after, *_ = refit_then_update
+    served = spark.table("ml.served_recommendations").collect()
+    dates = sorted({r.list_date for r in served})
+    assert len(dates) == 2 and dates[1] - dates[0] == dt.timedelta(days=1)
+    first = {(r.user_id, r.rank): (r.product_id, r.run_id) for r in served if r.list_date == dates[0]}
+    assert first == {k: (r.product_id, r.run_id) for k, r in before.items()}  # the refit served everyone
+    second = {(r.user_id, r.rank): (r.product_id, r.run_id) for r in served if r.list_date == dates[1]}
+    assert second == {k: (r.product_id, r.run_id) for k, r in after.items() if r.run_id == updated["run_id"]}
+
+    # The fifth day's buyers against the refit's lists, in service that day; the popular list likewise.
+    events = spark.table("cleaned.cleaned_events").where(F.col("event_date") == dates[1]) \
+        .where("event_type in ('purchase', 'cart')").collect()
+    personal: dict[int, dict[int, int]] = {}
+    for (user, rank), (product, _) in first.items():
+        personal.setdefault(user, {})[product] = rank
+    popular_rows = spark.table("ml.served_popular").where(F.col("list_date") == dates[0]).collect()
+    top = {r.product_id: r.rank for r in popular_rows if r.rank <= 20}
+    outcomes = {r.list_source: r for r in spark.table("marts.recommendation_outcomes").collect()}
+    assert set(outcomes) == {"model", "popularity"} and {r.event_date for r in outcomes.values()} == {dates[1]}
+    for source, lists in (("model", personal), ("popularity", {u: top for u in personal})):
+        row = outcomes[source]
+        buyers, hits, revenue, listed, carters, cart_hits = _scored(lists, events)
+        assert buyers > 0 and row.run_id == refit["run_id"]
+        assert (row.buyers, [row.buyers_hit_at_5, row.buyers_hit_at_10, row.buyers_hit_at_20]) == (buyers, hits)
+        assert (row.revenue, row.recommended_revenue) == (revenue, listed)
+        assert (row.carters, row.carters_hit_at_20) == (carters, cart_hits)
 
 
 def test_an_updated_user_is_the_exact_solve_on_their_whole_history(spark, settings, refit_then_update):

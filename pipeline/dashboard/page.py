@@ -142,6 +142,53 @@ def _model_charts(marts: dict[str, list[Row]]) -> list[Chart]:
     ]
 
 
+def _retention_charts(marts: dict[str, list[Row]]) -> list[Chart]:
+    """Weekly cohort retention, buyers per RFM segment, and repeat purchases per monthly cohort."""
+    weekly = [r for r in marts["customer_cohorts"] if r["cohort_grain"] == "week"]
+    starts = sorted({r["cohort_start"] for r in weekly})[-12:]
+    periods = list(range(max((int(r["periods_since"]) for r in weekly if r["cohort_start"] in starts), default=-1) + 1))
+    cells = {(starts.index(r["cohort_start"]), int(r["periods_since"])): _f(r["retention_share"])
+             for r in weekly if r["cohort_start"] in starts}
+    sizes = {r["cohort_start"]: int(r["cohort_buyers"]) for r in weekly}
+    segments = sorted(marts["rfm_segments"], key=lambda r: r["segment_order"])
+    repeat = _by(marts["repeat_purchases"], "cohort_month")
+    buyers = sum(int(r["buyers"]) for r in repeat)
+    repeaters = sum(int(r["repeat_buyers"]) for r in repeat)
+    return [
+        Chart("cohort-retention", "Weekly cohort retention",
+              "customer_cohorts · share of each week's new buyers ordering again N weeks later",
+              svg.heatmap_table([f"{svg.short_date(s)} ({sizes[s]:,})" for s in starts], [str(p) for p in periods],
+                                cells, lambda v: f"{v:.0%}") if weekly else None),
+        Chart("customer-segments", "Buyers by RFM segment",
+              "rfm_segments · " + ", ".join(f"{r['segment']} {_f(r['revenue_share']):.0%} of revenue"
+                                            for r in segments[:3]),
+              svg.hbar_chart([r["segment"] for r in segments], [_f(r["buyers"]) for r in segments], svg.number)
+              if segments else None),
+        Chart("repeat-purchases", "Repeat-purchase rate by first-order month",
+              f"repeat_purchases · {repeaters:,} of {buyers:,} buyers ordered again" if buyers else "repeat_purchases",
+              svg.bar_chart([r["cohort_month"].strftime("%Y-%m") for r in repeat],
+                            [_f(r["repeat_purchase_rate"]) for r in repeat], svg.ratio, "repeat buyers / buyers")
+              if repeat else None),
+    ]
+
+
+def _outcome_chart(marts: dict[str, list[Row]]) -> Chart:
+    """Hit rate at 10 of the served lists per day, the personal lists against the popular list."""
+    totals: dict[tuple, list[float]] = {}
+    for r in marts["recommendation_outcomes"]:
+        sums = totals.setdefault((r["event_date"], r["list_source"]), [0.0, 0.0])
+        sums[0] += _f(r["buyers_hit_at_10"])
+        sums[1] += _f(r["buyers"])
+    days = sorted({d for d, _ in totals})[-14:]
+    series = {label: [totals[(d, source)][0] / totals[(d, source)][1] if totals.get((d, source), [0, 0])[1] else 0.0
+                      for d in days]
+              for label, source in (("personal lists", "model"), ("popular list", "popularity"))}
+    return Chart("served-outcomes", "Served recommendations: hit rate@10 by day",
+                 "recommendation_outcomes · buyers who bought a product of the list they were served that day",
+                 svg.grouped_bar_chart([svg.short_date(d) for d in days], series, svg.ratio, "hit rate@10")
+                 if days else None)
+
+
 def _attribute_lost(row: Row) -> str:
     return f"{escape(row['dropped_attribute'])} {_f(row['dropped_attribute_share']):.1%}" if row["dropped_attribute"] else ""
 
@@ -176,7 +223,8 @@ def _health_chart(marts: dict[str, list[Row]]) -> Chart:
 
 TABLES = ("data_health_files", "daily_activity", "daily_revenue", "weekday_averages", "hourly_purchases", "brand_rankings",
           "top_customers", "category_revenue", "funnel_daily_category", "dim_users", "dim_products",
-          "model_quality_latest", "model_quality_history", "user_recommendations")
+          "model_quality_latest", "model_quality_history", "user_recommendations", "customer_cohorts", "rfm_segments",
+          "repeat_purchases", "recommendation_outcomes")
 
 
 def build_page(source: MartSource, generated_at: dt.datetime | None = None) -> str:
@@ -189,7 +237,8 @@ def build_page(source: MartSource, generated_at: dt.datetime | None = None) -> s
     facts = {"Data window (UTC)": window, "Events": f"{sum(int(r['events']) for r in activity):,}",
              "Users": f"{len(marts['dim_users']):,}", "Products": f"{len(marts['dim_products']):,}",
              "Model run": run, "Source": source.name, "Generated": f"{generated_at:%Y-%m-%d %H:%M} UTC"}
-    charts = [_health_chart(marts)] + _activity_charts(marts) + _ranking_charts(marts) + _model_charts(marts)
+    charts = ([_health_chart(marts)] + _activity_charts(marts) + _ranking_charts(marts) + _retention_charts(marts)
+              + _model_charts(marts) + [_outcome_chart(marts)])
     header = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>" for k, v in facts.items())
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

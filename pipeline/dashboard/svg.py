@@ -171,3 +171,25 @@ def grouped_bar_chart(groups: Sequence[str], series: dict[str, Sequence[float]],
 
 def short_date(day: dt.date) -> str:
     return day.strftime("%b %d")
+
+
+def heatmap_table(row_labels: Sequence[str], column_labels: Sequence[str],
+                  cells: dict[tuple[int, int], float], fmt: Formatter) -> str:
+    """A table whose cells are shaded by value (0 to the largest), blank where ``cells`` has none;
+    each shaded cell is a datum like the chart marks."""
+    top = max(cells.values(), default=0.0) or 1.0
+    head = "<tr><th></th>" + "".join(f"<th>{escape(c)}</th>" for c in column_labels) + "</tr>"
+    body = []
+    for r, label in enumerate(row_labels):
+        tds = []
+        for c, column in enumerate(column_labels):
+            if (r, c) not in cells:
+                tds.append("<td></td>")
+                continue
+            v = cells[(r, c)]
+            alpha = 0.12 + 0.88 * v / top
+            tds.append(f'<td class="num datum" style="background:rgba(47,109,181,{alpha:.2f});'
+                       f'color:{"#fff" if alpha > 0.55 else "#1d2633"}" data-label="{escape(label)} {escape(column)}" '
+                       f'data-value="{v}">{escape(fmt(v))}</td>')
+        body.append(f"<tr><th>{escape(label)}</th>{''.join(tds)}</tr>")
+    return f'<table class="heatmap">{head}{"".join(body)}</table>'

@@ -2,7 +2,9 @@
 per chart, and one dashboard laying them out.
 
 The charts are those of the seed project's Tableau dashboard (and of `make dashboard`): activity and
-revenue over the period and by day of week, purchases by hour, top brands and top customers.
+revenue over the period and by day of week, purchases by hour, top brands and top customers; then the
+loyalty sheets: weekly cohort retention (a heat map), buyers by RFM segment, and the served lists' daily
+hit rate against the popular list's.
 Field references follow Tableau's column-instance grammar, `[derivation:column:type-key]`
 (`[sum:revenue:qk]` is SUM(revenue) on a continuous axis); every instance on a shelf is declared in its
 worksheet's datasource-dependencies, and every worksheet has a window and a dashboard viewpoint,
@@ -31,21 +33,27 @@ DASHBOARD = "Recolake: revenue and activity"
 TOP_N = 10
 # Tableau's Desktop build the file format is written for; Tableau requires the attribute.
 SOURCE_BUILD = "2024.1.0 (20241.24.0215.0753)"
-_PREFIX = {"None": "none", "Sum": "sum", "Day-Trunc": "tdy"}
+_PREFIX = {"None": "none", "Sum": "sum", "Day-Trunc": "tdy", "MDY": "mdy"}
 _TYPE_KEY = {"nominal": "nk", "ordinal": "ok", "quantitative": "qk"}
 
 
 @dataclass(frozen=True)
 class Sheet:
     """One chart: ``measure`` summed per ``category``; ``top`` keeps rows whose rank column is <= TOP_N
-    (the marts rank in SQL, so ties and order are the mart's); ``order_by`` sorts the categories."""
+    (the marts rank in SQL, so ties and order are the mart's); ``order_by`` sorts the categories;
+    ``color`` splits the marks by a column (one line per value); ``keep`` = (column, value) charts only
+    the rows holding that value. A heat map (``heat_rows`` set) puts ``heat_rows`` down the side and
+    ``category`` across, each cell shaded by the summed ``measure``."""
     name: str
     table: str
     category: str
     measure: str
-    mark: str  # Tableau mark class: Line or Bar
+    mark: str  # Tableau mark class: Line, Bar or Square (heat map)
     top: str | None = None
     order_by: str | None = None
+    color: str | None = None
+    keep: tuple[str, str] | None = None
+    heat_rows: str | None = None
 
 
 SEED_SHEETS = (
@@ -60,6 +68,15 @@ SEED_SHEETS = (
     Sheet("Top 10 brands by purchase count", "brand_rankings", "brand", "purchases", "Bar", top="purchase_rank"),
     Sheet("Top 10 customers by amount spent", "top_customers", "user_id", "spend", "Bar", top="spend_rank"),
 )
+# The seed's objectives beyond its charts: do buyers come back, and did the served lists sell.
+LOYALTY_SHEETS = (
+    Sheet("Weekly cohort retention", "customer_cohorts", "periods_since", "retention_share", "Square",
+          keep=("cohort_grain", "week"), heat_rows="cohort_start"),
+    Sheet("Buyers by RFM segment", "rfm_segments", "segment", "buyers", "Bar", order_by="segment_order"),
+    Sheet("Served recommendations: hit rate@10", "recommendation_outcomes_daily", "event_date", "hit_rate_at_10",
+          "Line", color="list_source"),
+)
+SHEETS = SEED_SHEETS + LOYALTY_SHEETS
 
 
 class MissingColumn(ValueError):
@@ -85,7 +102,7 @@ def datasource_name(table: str) -> str:
     return f"federated.recolake_{table}"
 
 
-def required_tables(sheets: tuple[Sheet, ...] = SEED_SHEETS) -> list[str]:
+def required_tables(sheets: tuple[Sheet, ...] = SHEETS) -> list[str]:
     return sorted({s.table for s in sheets})
 
 
@@ -102,52 +119,101 @@ def _category_instance(column: Column) -> _Instance:
     return _Instance(column, "None", tableau_field(column)[2])
 
 
-def _view(sheet: Sheet, ds: str, category: _Instance, measure: _Instance, helper: _Instance | None) -> ET.Element:
+def _discrete(column: Column) -> _Instance:
+    """A column as headers, one per value: an exact date, or the value itself (a number too)."""
+    if column.datatype in ("date", "datetime"):
+        return _Instance(column, "MDY", "ordinal")
+    return _Instance(column, "None", "nominal" if tableau_field(column)[2] == "nominal" else "ordinal")
+
+
+@dataclass(frozen=True)
+class _Shelves:
+    category: _Instance
+    measure: _Instance
+    rows: _Instance
+    cols: _Instance
+    color: _Instance | None = None
+    helper: _Instance | None = None  # the rank filtered on, or the sort key
+    kept: _Instance | None = None  # the column whose one value is kept
+
+    def instances(self) -> list[_Instance]:
+        found = [self.rows, self.cols, self.color, self.helper, self.kept]
+        return list({i.name: i for i in found if i is not None}.values())
+
+
+def _shelves(sheet: Sheet, columns: list[Column]) -> _Shelves:
+    def column(name: str) -> Column:
+        return _column(columns, name, sheet)
+
+    measure = _Instance(column(sheet.measure), "Sum", "quantitative")
+    helper_column = sheet.top or sheet.order_by
+    # The rank is filtered as a continuous range; the sort key is summed (one row per category).
+    helper = _Instance(column(helper_column), "None" if sheet.top else "Sum",
+                       "quantitative") if helper_column else None
+    kept = _discrete(column(sheet.keep[0])) if sheet.keep else None
+    if sheet.heat_rows:
+        category = _discrete(column(sheet.category))
+        return _Shelves(category, measure, _discrete(column(sheet.heat_rows)), category, measure, helper, kept)
+    category = _category_instance(column(sheet.category))
+    color = _Instance(column(sheet.color), "None", "nominal") if sheet.color else None
+    horizontal = sheet.top is not None  # ranked names read best as horizontal bars
+    rows, cols = (category, measure) if horizontal else (measure, category)
+    return _Shelves(category, measure, rows, cols, color, helper, kept)
+
+
+def _view(sheet: Sheet, ds: str, shelves: _Shelves) -> ET.Element:
     view = ET.Element("view")
     ET.SubElement(ET.SubElement(view, "datasources"), "datasource", {"caption": sheet.table, "name": ds})
     deps = ET.SubElement(view, "datasource-dependencies", {"datasource": ds})
-    instances = [category, measure] + ([helper] if helper else [])
+    instances = shelves.instances()
     for column in {i.column.name: i.column for i in instances}.values():
         ET.SubElement(deps, "column", column_attributes(column))
     for instance in instances:
         ET.SubElement(deps, "column-instance", instance.attributes())
-    shelf = f"[{ds}].{category.name}"
+    shelf, helper, sliced = f"[{ds}].{shelves.category.name}", shelves.helper, []
+    if sheet.keep and shelves.kept:
+        kept = f"[{ds}].{shelves.kept.name}"
+        member = ET.SubElement(view, "filter", {"class": "categorical", "column": kept})
+        ET.SubElement(member, "groupfilter", {
+            "function": "member", "level": shelves.kept.name, "member": f'"{sheet.keep[1]}"',
+            "user:ui-domain": "database", "user:ui-enumeration": "inclusive", "user:ui-marker": "enumerate"})
+        sliced.append(kept)
     if sheet.top and helper:
         rank = f"[{ds}].{helper.name}"
         limit = ET.SubElement(view, "filter", {"class": "quantitative", "column": rank,
                                                "included-values": "in-range"})
         ET.SubElement(limit, "min").text = "1"
         ET.SubElement(limit, "max").text = str(TOP_N)
-        ET.SubElement(view, "computed-sort", {"column": shelf, "direction": "DESC", "using": f"[{ds}].{measure.name}"})
-        ET.SubElement(ET.SubElement(view, "slices"), "column").text = rank
+        ET.SubElement(view, "computed-sort", {"column": shelf, "direction": "DESC",
+                                              "using": f"[{ds}].{shelves.measure.name}"})
+        sliced.append(rank)
     elif helper:
         ET.SubElement(view, "computed-sort", {"column": shelf, "direction": "ASC", "using": f"[{ds}].{helper.name}"})
+    if sliced:
+        slices = ET.SubElement(view, "slices")
+        for column in sliced:
+            ET.SubElement(slices, "column").text = column
     ET.SubElement(view, "aggregation", {"value": "true"})
     return view
 
 
 def worksheet(sheet: Sheet, columns: list[Column]) -> ET.Element:
     ds = datasource_name(sheet.table)
-    category = _category_instance(_column(columns, sheet.category, sheet))
-    measure = _Instance(_column(columns, sheet.measure, sheet), "Sum", "quantitative")
-    helper_column = sheet.top or sheet.order_by
-    # The rank is filtered as a continuous range; the sort key is summed (one row per category).
-    helper = _Instance(_column(columns, helper_column, sheet), "None" if sheet.top else "Sum",
-                       "quantitative") if helper_column else None
+    shelves = _shelves(sheet, columns)
     element = ET.Element("worksheet", {"name": sheet.name})
     title = ET.SubElement(ET.SubElement(ET.SubElement(element, "layout-options"), "title"), "formatted-text")
     ET.SubElement(title, "run", {"bold": "true"}).text = sheet.name
     table = ET.SubElement(element, "table")
-    table.append(_view(sheet, ds, category, measure, helper))
+    table.append(_view(sheet, ds, shelves))
     ET.SubElement(table, "style")
     pane = ET.SubElement(ET.SubElement(table, "panes"), "pane",
                          {"selection-relaxation-option": "selection-relaxation-allow"})
     ET.SubElement(ET.SubElement(pane, "view"), "breakdown", {"value": "auto"})
     ET.SubElement(pane, "mark", {"class": sheet.mark})
-    horizontal = sheet.top is not None  # ranked names read best as horizontal bars
-    rows, cols = (category, measure) if horizontal else (measure, category)
-    ET.SubElement(table, "rows").text = f"[{ds}].{rows.name}"
-    ET.SubElement(table, "cols").text = f"[{ds}].{cols.name}"
+    if shelves.color is not None:
+        ET.SubElement(ET.SubElement(pane, "encodings"), "color", {"column": f"[{ds}].{shelves.color.name}"})
+    ET.SubElement(table, "rows").text = f"[{ds}].{shelves.rows.name}"
+    ET.SubElement(table, "cols").text = f"[{ds}].{shelves.cols.name}"
     return element
 
 
@@ -196,7 +262,7 @@ def _windows(sheets: tuple[Sheet, ...]) -> ET.Element:
 
 
 def workbook_document(columns: dict[str, list[Column]], connection: Connection,
-                      sheets: tuple[Sheet, ...] = SEED_SHEETS) -> ET.ElementTree:
+                      sheets: tuple[Sheet, ...] = SHEETS) -> ET.ElementTree:
     """The workbook over ``connection``; ``columns`` holds each mart's columns as Tableau will find them."""
     root = ET.Element("workbook", {"original-version": "18.1", "source-build": SOURCE_BUILD, "version": "18.1",
                                    "xmlns:user": "http://www.tableausoftware.com/xml/user"})
