@@ -34,6 +34,9 @@ def ratios(stages: dict[str, dict[str, Any]]) -> dict[str, float | None]:
         "sync_rate_over_raw_load_rate": get("mysql_raw", "sync_vs_raw"),
         "incremental_over_full_build": _ratio(get("dbt_incremental", "seconds"), get("dbt_full", "seconds")),
         "daily_training_over_refit": _ratio(get("train", "seconds"), get("refit", "seconds")),
+        "served_hit_rate10_model_over_popularity": _ratio(
+            (get("sync", "served_outcomes") or {}).get("model", {}).get("hit_rate_at_10"),
+            (get("sync", "served_outcomes") or {}).get("popularity", {}).get("hit_rate_at_10")),
         **{f"ndcg10_updated_{days}_days_over_refit": stages.get("update_quality", {}).get(
             f"after_{days}_days", {}).get("over_refit") for days in (1, 6)},
     }

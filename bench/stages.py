@@ -18,6 +18,7 @@ from bench.peers.mysql_raw_load import measure
 from pipeline.cli import entry_point_argv
 from pipeline.config import REPO_ROOT
 from pipeline.mysql import local_server
+from pipeline.mysql.connection import connect
 
 DAYS = 30  # a full build covers these; one more day is held back for the incremental stage
 SEED = 42
@@ -210,6 +211,22 @@ def _step(seconds: float, chain: str, rows: int | None = None, **extra: Any) -> 
     return {**result, **extra}
 
 
+def _served_outcomes(scale: Scale) -> dict[str, dict[str, float]]:
+    """Per list source ('model', 'popularity'): buyers with a list in service and the share who bought a
+    product of their top 10, over every scored day, as MySQL holds recommendation_outcomes_daily."""
+    server = local_server.local_server(scale.env)
+    conn = connect(server.app_settings())
+    try:
+        cur = conn.cursor()
+        cur.execute("select list_source, sum(buyers), sum(hit_rate_at_10 * buyers), count(*) "
+                    "from recommendation_outcomes_daily group by list_source")
+        return {source: {"buyers": int(buyers), "days": int(days),
+                         "hit_rate_at_10": round(float(hits) / int(buyers), 4) if buyers else None}
+                for source, buyers, hits, days in cur.fetchall()}
+    finally:
+        conn.close()
+
+
 def load(scale: Scale) -> dict[str, dict[str, Any]]:
     """The first load as `make recommend` runs it, one process: ingest every file, the full build, the
     first (full) fit, the recommendation marts and the first sync. The days after it update that fit."""
@@ -241,7 +258,7 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
             "dbt_recommendations": _step(steps["recommendations"], "daily", **_build_details(
                 steps["recommendations"], _dbt_nodes(scale.root / "reports" / "run_results_recommendations.json"))),
             "sync": _step(steps["sync"], "daily", _synced_rows(scale, "daily"),
-                          tables=_synced_tables(scale, "daily"))}
+                          tables=_synced_tables(scale, "daily"), served_outcomes=_served_outcomes(scale))}
 
 
 # At the seed month's 4.5M users, personal lists go to users active in the last week (ml/params.py

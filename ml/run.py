@@ -20,8 +20,8 @@ from ml.indexed import Indexed, index_feedback
 from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import RunParams
-from ml.splits import Split, random_protocol_buyers, split_for
 from ml.similar import similar_items
+from ml.splits import Split, random_protocol_buyers, split_for
 from ml.update import newest_interaction
 from pipeline.config import Settings, dbt_vars
 from pipeline.faults import crash_point

@@ -10,7 +10,6 @@ from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
 
-
 HELD_BACK = "held_back"
 
 

@@ -66,6 +66,8 @@ def test_ratios_and_markdown_from_stage_results():
         "mysql_raw": {"seconds": 1.0, "sync_vs_raw": 0.4},
         "refit": {"seconds": 80.0, "in_process": "load"},
         "train": {"seconds": 8.0, "in_process": "daily"},
+        "sync": {"seconds": 30.0, "in_process": "daily", "served_outcomes": {"model": {"buyers": 40, "days": 1, "hit_rate_at_10": 0.09},
+                                                       "popularity": {"buyers": 40, "days": 1, "hit_rate_at_10": 0.03}}},
         "update_quality": {"seconds": 60.0, "scored_users": 300, "window": {"eval_cutoff": "2026-01-24"},
                            "refit_ndcg@10": 0.2, "after_1_days": {"ndcg@10": 0.199, "over_refit": 0.995},
                            "after_6_days": {"ndcg@10": 0.19, "over_refit": 0.95}},
@@ -75,6 +77,7 @@ def test_ratios_and_markdown_from_stage_results():
                                  "spark_als_fit_over_implicit_fit": 3.0, "ndcg10_embedded_over_implicit": 1.1,
                                  "ndcg10_spark_over_implicit": 1.2, "sync_rate_over_raw_load_rate": 0.4,
                                  "incremental_over_full_build": 0.12, "daily_training_over_refit": 0.1,
+                                 "served_hit_rate10_model_over_popularity": 3.0,
                                  "ndcg10_updated_1_days_over_refit": 0.995, "ndcg10_updated_6_days_over_refit": 0.95}
     assert summary["end_to_end_seconds"] == 122.0 and not summary["end_to_end_complete"]
     assert summary["peak_memory_gib"] == 2.0  # pipeline stages only; the peers are reported apart

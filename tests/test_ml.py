@@ -24,6 +24,7 @@ from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import EvalSpec, InputSpec, RefitPolicy, RunParams
 from ml.run import run
+from ml.similar import similar_items
 from ml.splits import weighted
 from pipeline.config import dbt_vars
 from pipeline.dbt_runner import run_dbt
@@ -35,9 +36,9 @@ from tests.chain import land_generated
 # ALS parameters), measured for generator seeds 1-5: 1.64, 1.57, 2.29, 1.48, 1.38. The bound sits
 # below the worst of them, so the test does not hang on one lucky seed.
 MIN_NDCG_RATIO = 1.2
-# Share of a popular product's 20 similar products in its planted taste group (24 groups); set below
-# the measured value (test_similar_products_of_a_planted_group_member_are_mostly_its_group).
-MIN_SAME_GROUP_SHARE = 0.0
+# Share of a popular product's 20 similar products in its planted taste group (24 groups, chance 0.072):
+# measured 0.9915 on this data (seed 3); the bound leaves room for another seed.
+MIN_SAME_GROUP_SHARE = 0.8
 
 
 def test_the_driver_side_popularity_scores_items_like_the_spark_rule(spark):
@@ -272,9 +273,9 @@ def test_recommendation_marts_build_and_pass_their_tests(spark, ml_lakehouse):
 
 
 def test_similar_products_of_a_planted_group_member_are_mostly_its_group(spark, ml_lakehouse, settings):
-    """The generator plants taste groups (tests/../pipeline/generate/catalog.py): a product's similar
-    products should come from its group far more often than chance. Measured on the 100 products with
-    the most users: a same-group share of {share}, against {chance} by chance."""
+    """The generator plants taste groups (pipeline/generate/catalog.py): a product's similar products
+    should come from its group far more often than chance; measured on the 100 products with the most
+    users (MIN_SAME_GROUP_SHARE)."""
     truth = pq.read_table(settings.truth_dir / ITEMS_FILE).to_pydict()
     group = dict(zip(truth["product_id"], truth["taste_group"]))
     similar = spark.table("ml.similar_products").collect()
@@ -291,3 +292,28 @@ def test_similar_products_of_a_planted_group_member_are_mostly_its_group(spark, 
     sizes = np.bincount(np.array(list(group.values())))
     chance = float(((sizes / sizes.sum()) ** 2).sum())
     assert share >= MIN_SAME_GROUP_SHARE and share > 5 * chance, (share, chance)
+
+
+@pytest.mark.parametrize("model", ["als", "ease"])
+def test_similar_items_rank_by_cosine_or_ease_weight_and_never_the_item_itself(model):
+    rng = np.random.default_rng(4)
+    ids = np.array([3, 8, 10, 21, 40, 41, 77], np.int64)
+    vectors = rng.normal(size=(len(ids), 4) if model == "als" else (len(ids), len(ids))).astype(np.float32)
+    if model == "ease":
+        np.fill_diagonal(vectors, 0.0)
+    state = model_state.ModelState(
+        run_id="r", kind="refit", base_run="r", refit_data_end=dt.datetime(2020, 1, 1),
+        data_end=dt.datetime(2020, 1, 1), params=None, users=model_state.ids_only(np.array([1])),
+        items=topk.Factors(ids, vectors), refit_sizes=(1, len(ids)), model=model)
+    got = similar_items(state, n=3).to_pydict()
+    if model == "als":
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        scores = unit @ unit.T
+    else:
+        scores = vectors.astype(np.float64)
+    for row, item in enumerate(ids):
+        others = [j for j in np.argsort(-scores[row], kind="stable") if j != row][:3]
+        mine = [k for k, source in enumerate(got["item_id"]) if source == item]
+        assert [got["similar_item_id"][k] for k in mine] == [ids[j] for j in others]
+        assert [got["rank"][k] for k in mine] == [1, 2, 3]
+        assert [got["score"][k] for k in mine] == pytest.approx([scores[row, j] for j in others], rel=1e-5)

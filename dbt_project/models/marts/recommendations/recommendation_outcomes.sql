@@ -73,20 +73,31 @@ in_service as (
     inner join user_list_dates
         on
             active_users.user_id = user_list_dates.user_id
-            and user_list_dates.list_date < active_users.event_date
+            and active_users.event_date > user_list_dates.list_date
     group by active_users.event_date, active_users.user_id
+
+),
+
+service_days as (
+
+    select distinct event_date from in_service
+
+),
+
+popular_list_dates as (
+
+    select distinct list_date from served_popular
 
 ),
 
 popular_in_service as (
 
     select
-        days.event_date,
-        max(popular_dates.list_date) as list_date
-    from (select distinct event_date from in_service) as days
-    inner join (select distinct list_date from served_popular) as popular_dates
-        on popular_dates.list_date < days.event_date
-    group by days.event_date
+        service_days.event_date,
+        max(popular_list_dates.list_date) as list_date
+    from service_days
+    inner join popular_list_dates on service_days.event_date > popular_list_dates.list_date
+    group by service_days.event_date
 
 ),
 

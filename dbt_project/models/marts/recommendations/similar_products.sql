@@ -1,10 +1,14 @@
 -- "Customers who liked this also liked": the 20 products most similar to each product in the serving
--- model (ml/similar.py), with the similar product's attributes, for product pages.
+-- model (ml/similar.py), with the similar product's attributes as they were at the refit, for product pages.
 with
 
 similar as (
 
     select * from {{ ref('stg_ml__similar_products') }}
+    {% if is_incremental() %}
+        -- only a refit writes new ones
+        where run_id not in (select distinct run_id from {{ this }})
+    {% endif %}
 
 ),
 

@@ -49,23 +49,36 @@ cohort_sizes as (
 
 ),
 
-activity as (
+dated as (
 
     select
         o.cohort_grain,
+        o.user_id,
+        o.revenue,
+        o.period_start,
         f.cohort_start,
         case
             when o.cohort_grain = 'week' then cast(datediff(o.period_start, f.cohort_start) / 7 as int)
             else cast(months_between(o.period_start, f.cohort_start) as int)
-        end as periods_since,
-        min(o.period_start) as period_start,
-        count(distinct o.user_id) as active_buyers,
-        count(*) as orders,
-        sum(o.revenue) as revenue
+        end as periods_since
     from orders_by_grain as o
     inner join first_periods as f
         on o.cohort_grain = f.cohort_grain and o.user_id = f.user_id
-    group by 1, 2, 3
+
+),
+
+activity as (
+
+    select
+        cohort_grain,
+        cohort_start,
+        periods_since,
+        min(period_start) as period_start,
+        count(distinct user_id) as active_buyers,
+        count(*) as orders,
+        sum(revenue) as revenue
+    from dated
+    group by cohort_grain, cohort_start, periods_since
 
 ),
 

@@ -13,10 +13,17 @@ sequenced as (
     select
         user_id,
         ordered_at,
-        min(order_date) over (partition by user_id) as first_order_date,
-        (unix_timestamp(ordered_at) - unix_timestamp(lag(ordered_at) over (partition by user_id order by ordered_at)))
-            / 86400 as days_since_previous
+        lag(ordered_at) over (partition by user_id order by ordered_at) as previous_ordered_at
     from orders
+
+),
+
+gap_days as (
+
+    select
+        user_id,
+        (unix_timestamp(ordered_at) - unix_timestamp(previous_ordered_at)) / 86400 as days_since_previous
+    from sequenced
 
 ),
 
@@ -24,9 +31,9 @@ per_buyer as (
 
     select
         user_id,
-        cast(date_trunc('month', min(first_order_date)) as date) as cohort_month,
+        cast(date_trunc('month', min(order_date)) as date) as cohort_month,
         count(*) as orders
-    from sequenced
+    from orders
     group by user_id
 
 ),
@@ -47,11 +54,11 @@ gaps as (
 
     select
         per_buyer.cohort_month,
-        avg(sequenced.days_since_previous) as mean_days_between_orders,
-        percentile(sequenced.days_since_previous, 0.5) as median_days_between_orders
-    from sequenced
-    inner join per_buyer on sequenced.user_id = per_buyer.user_id
-    where sequenced.days_since_previous is not null
+        avg(gap_days.days_since_previous) as mean_days_between_orders,
+        percentile(gap_days.days_since_previous, 0.5) as median_days_between_orders
+    from gap_days
+    inner join per_buyer on gap_days.user_id = per_buyer.user_id
+    where gap_days.days_since_previous is not null
     group by per_buyer.cohort_month
 
 ),
