@@ -168,7 +168,7 @@ def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(syn
     from tableaudocumentapi import Datasource, Workbook
 
     from pipeline.tableau.run import mysql_columns, write_datasources
-    from pipeline.tableau.workbook import SEED_SHEETS
+    from pipeline.tableau.workbook import SHEETS
 
     mysql = synced.app_settings()
     manifest = settings.dbt_project_dir / "target" / "manifest.json"
@@ -183,8 +183,8 @@ def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(syn
             assert source.connections[0].dbname == mysql.database
             assert sorted(f.strip("[]") for f in source.fields) == sorted(c.name for c in held[path.stem]), path
     book = Workbook(str(tmp_path / "recolake_dashboard.twb"))
-    assert book.worksheets == [s.name for s in SEED_SHEETS]
-    for sheet in SEED_SHEETS:  # every chart's fields exist in the table MySQL holds and are used by it
+    assert book.worksheets == [s.name for s in SHEETS]
+    for sheet in SHEETS:  # every chart's fields exist in the table MySQL holds and are used by it
         (source,) = [s for s in book.datasources if s.caption == sheet.table]
         used = {n.strip("[]") for n, f in source.fields.items() if sheet.name in f.worksheets}
         assert {sheet.category, sheet.measure} <= used <= {c.name for c in held[sheet.table]}, sheet.name

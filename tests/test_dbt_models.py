@@ -48,7 +48,8 @@ def expected(first_days) -> list[reference.Event]:
 
 
 def test_recommendation_marts_are_empty_before_any_ml_run(spark, first_days):
-    for table in ("user_recommendations", "popular_recommendations", "model_quality_latest"):
+    for table in ("user_recommendations", "popular_recommendations", "model_quality_latest", "similar_products",
+                  "recommendation_outcomes", "recommendation_outcomes_daily"):
         assert spark.table(f"marts.{table}").count() == 0, table
 
 
@@ -137,6 +138,10 @@ def test_dimensions_and_interaction_mart_match_python(spark, expected):
     assert got.keys() == strength.keys()
     bad = {k: (got[k], v) for k, v in strength.items() if got[k] != pytest.approx(v, rel=1e-9)}
     assert not bad, list(bad.items())[:5]
+
+
+def test_retention_marts_match_python(spark, expected):
+    _assert_retention_marts_match(spark, expected)
 
 
 def test_not_null_columns_fails_with_one_row_per_column_that_has_nulls(spark, first_days):
@@ -249,7 +254,8 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
               "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
               "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
               "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users", "marts.user_item_strength",
-              "marts.user_item_interactions"]
+              "marts.user_item_interactions", "marts.customer_cohorts", "marts.repeat_purchases", "marts.customer_rfm",
+              "marts.rfm_segments"]
     incremental = {t: _snapshot(spark.table(t)) for t in tables}
     run_dbt(["run", "--full-refresh"])
     for t in tables:
@@ -304,10 +310,6 @@ def _assert_retention_marts_match(spark, events: list[reference.Event]) -> None:
         buyers, total = want_segments.get(segment, (0, Decimal(0)))
         want_segments[segment] = (buyers + 1, total + revenue)
     assert segments == want_segments
-
-
-def test_retention_marts_match_python(spark, expected):
-    _assert_retention_marts_match(spark, expected)
 
 
 def _planted_orders_csv(path: Path, seed: int = 5) -> None:
