@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="refit when users or items grew by more than this share since the last refit")
     g.add_argument("--served-days", type=int, default=int(os.environ.get("SERVED_LISTS_DAYS") or RunParams.served_days),
                    help="days of served lists kept in ml.served_recommendations for the outcome mart "
-                        "(SERVED_LISTS_DAYS, default 35; never fewer than back to the last refit)")
+                        "(SERVED_LISTS_DAYS, default 35; pruned at each refit)")
     g.add_argument("--keep-models", type=int, default=RunParams.keep_models,
                    help="model folders kept in LAKEHOUSE_DIR/models, newest first (and the refit they read)")
     g = parser.add_argument_group("model (defaults: the last `make tune` choice, else ml/params.py)")

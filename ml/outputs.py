@@ -84,14 +84,15 @@ def _replace_list_date(rows: DataFrame, table: str, list_date: dt.date, partitio
 def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | None, popular: DataFrame | None,
                   run_id: str, run_kind: str, list_date: dt.date, keep_days: int) -> None:
     """Keep the lists this run serves under ``list_date``: every user's after a refit (``changed`` None),
-    the changed users' after an update (others keep the list they were served before), and the popular
-    list when the run made one. A list stays in service until a newer one for the same user, so rows are
-    removed only when older than ``keep_days`` before ``list_date`` and older than the last refit's."""
+    the changed users' after an update (the others keep the list they were served before), and the
+    popular list when the run made one. A refit, having listed everyone, removes the lists made more than
+    ``keep_days`` before it: every list still in service is then its own or newer."""
     spark.sql(f"create database if not exists {SCHEMA}")
     stamp = [F.lit(list_date).cast("date").alias("list_date"), F.lit(run_kind).alias("run_kind")]
     rows = lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
                         F.col("score").cast("double"), F.lit(run_id).alias("run_id"), *stamp)
     if changed is not None and spark.catalog.tableExists(SERVED):
+        # A rerun on the same day's data replaces its users' rows; the other users of that day stay.
         changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
         same_day = spark.table(SERVED).where(F.col("list_date") == F.lit(list_date).cast("date"))
         rows = same_day.join(F.broadcast(changed_users), "user_id", "left_anti").unionByName(rows)
@@ -100,12 +101,9 @@ def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | N
         _replace_list_date(popular.select(F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
                                           F.col("score").cast("double"), F.lit(run_id).alias("run_id"), *stamp),
                            SERVED_POPULAR, list_date, partitioned=False)
-    last_refit = spark.table(SERVED).where("run_kind = 'refit'").agg(F.max("list_date")).first()[0]
-    cutoff = list_date - dt.timedelta(days=keep_days)
-    if last_refit is not None and last_refit < cutoff:
-        cutoff = last_refit
-    for table in (SERVED, SERVED_POPULAR):
-        if spark.catalog.tableExists(table):
+    if changed is None:
+        cutoff = list_date - dt.timedelta(days=keep_days)
+        for table in (SERVED, SERVED_POPULAR):
             spark.sql(f"delete from {table} where list_date < date'{cutoff}'")
 
 

@@ -103,7 +103,7 @@ class RunParams:
     exclude_purchased: bool = True
     evaluate: bool = True  # on refits; an update is not evaluated
     refit: RefitPolicy = field(default_factory=RefitPolicy)
-    served_days: int = 35  # SERVED_LISTS_DAYS: served lists kept this many days (and back to the last refit)
+    served_days: int = 35  # SERVED_LISTS_DAYS: a refit removes served lists made more than this many days before it
     keep_models: int = 3  # model folders kept in LAKEHOUSE_DIR/models, newest first (ml/model_state.py prune)
 
     def flat(self) -> dict[str, str]:

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from pyspark.sql import functions as F
 from threadpoolctl import threadpool_limits
 
-from ml import least_squares, model_state
+from ml import least_squares, model_state, outputs
 from ml.least_squares import solve_rows
 from ml.metrics_table import format_metrics
 from ml.params import EvalSpec, RefitPolicy, RunParams
@@ -295,6 +295,23 @@ def test_pruning_keeps_the_refit_whose_weights_a_kept_update_reads(settings, ref
     assert model_state.exists(models / newest)
 
 
+def test_a_build_without_new_lists_keeps_the_mart_unless_a_user_left(spark, refit_then_update):
+    """No new version and nobody gone: the table is not rewritten. A user gone from ml.recommendations with
+    no new rows anywhere (the row counts differ): rewritten without them."""
+    run_dbt(["run", "--select", "user_recommendations"])  # in step with the lists of the tests before
+    history = "describe history marts.user_recommendations limit 1"
+    version = spark.sql(history).first().version
+    run_dbt(["run", "--select", "user_recommendations"])
+    assert spark.sql(history).first().version == version
+
+    gone = spark.sql("select min(user_id) from ml.recommendations").first()[0]
+    spark.sql(f"delete from ml.recommendations where user_id = {gone}")
+    run_dbt(["run", "--select", "user_recommendations"])
+    assert spark.sql(history).first().version == version + 1
+    assert spark.table("marts.user_recommendations").where(f"user_id = {gone}").count() == 0
+    assert spark.table("marts.user_recommendations").count() == spark.table("ml.recommendations").count()
+
+
 def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_served(spark, refit_then_update):
     """Run last: it edits ml.recommendations as a run could leave it (one list shorter under a new run,
     one user's list gone, as when a refit stops serving them) and rebuilds the mart incrementally."""
@@ -315,6 +332,28 @@ def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_ser
     assert [r.recommendation_rank for r in mart.where(f"user_id = {shortened}").orderBy("recommendation_rank")
             .collect()] == [1, 2, 3]
     assert sorted(mart.where(f"user_id not in ({shortened}, {gone})").collect()) == sorted(untouched)
+
+
+def test_served_lists_of_a_rerun_replace_its_users_and_a_refit_prunes_old_days(spark, refit_then_update):
+    """ml/outputs.py record_served on the module's served lists: an update rerun on the same day replaces
+    only its users' rows of that day; a refit 40 days on removes the days more than 35 days before it."""
+    served = outputs.SERVED
+    days = sorted(r.list_date for r in spark.sql(f"select distinct list_date from {served}").collect())
+    before = {(r.user_id, r.rank): r.run_id for r in spark.table(served).where(F.col("list_date") == days[-1])
+              .collect()}
+    user = min(u for u, _ in before)
+    lists = spark.createDataFrame([(user, 1, 1, 0.5)], "user_id bigint, item_id bigint, rank int, score double")
+    outputs.record_served(spark, lists, np.array([user]), None, "rerun", "update", days[-1], keep_days=35)
+    after = {(r.user_id, r.rank): r.run_id for r in spark.table(served).where(F.col("list_date") == days[-1])
+             .collect()}
+    assert after == {**{k: v for k, v in before.items() if k[0] != user}, (user, 1): "rerun"}
+
+    later = days[-1] + dt.timedelta(days=40)
+    outputs.record_served(spark, lists, None, spark.createDataFrame([(9, 1, 1.0)], "item_id bigint, rank int, score double"),
+                          "refit-later", "refit", later, keep_days=35)
+    assert [r.list_date for r in spark.sql(f"select distinct list_date from {served}").collect()] == [later]
+    assert [r.list_date for r in spark.sql(f"select distinct list_date from {outputs.SERVED_POPULAR}").collect()] == [
+        later]
 
 
 def test_a_refit_s_lists_alone_become_the_mart(spark, refit_then_update):

@@ -3,7 +3,8 @@
       event dates this run rebuilt: the dates of its rows ingested after the newest row it held
       when the run started;
     - those of a staging model (test_scope: new_batches) check only the rows of batches ingested
-      after the newest one cleaned_events held.
+      after the newest one cleaned_events held;
+    - those of the served lists (test_scope: newest_list) check only the newest list date.
     on-run-start records those watermarks per model (record_test_watermarks); a model that is new,
     empty or about to be rebuilt in full (a rules change) gets none, and a test without a
     watermark checks every row. `dbt test` (make check) and --full-refresh check everything. -#}
@@ -59,6 +60,9 @@
 {% macro changed_dates_predicate(relation) -%}
     {%- set attached = model.get('attached_node') if execute else none -%}
     {%- set scope = graph.nodes[attached].config.get('test_scope') if attached else none -%}
+    {%- if scope == 'newest_list' -%}
+        {{ return(newest_list_predicate(relation)) }}
+    {%- endif -%}
     {%- if scope not in ('changed_dates', 'new_batches') -%}
         {{ return(none) }}
     {%- endif -%}
@@ -79,6 +83,21 @@
     {%- set dates = run_query("select distinct cast(event_date as string) from " ~ relation
                               ~ " where last_ingested_at > timestamp'" ~ rows[0] ~ "'").columns[0].values() -%}
     {{ return(dates_predicate('event_date', dates) | trim) }}
+{%- endmacro %}
+
+
+{#- test_scope: newest_list (the served lists, ml.served_recommendations, one partition per list date):
+    an incremental build checks the newest list date, the one the last run wrote; the history grows by a
+    day's changed lists each day and was checked when written. -#}
+{% macro newest_list_predicate(relation) -%}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set newest = run_query('select cast(max(list_date) as string) from ' ~ relation).columns[0].values() -%}
+    {%- if newest | length == 0 or newest[0] is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("list_date = date'" ~ newest[0] ~ "'") }}
 {%- endmacro %}
 
 

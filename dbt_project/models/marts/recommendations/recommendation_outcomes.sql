@@ -22,6 +22,7 @@ events as (
     select * from {{ ref('cleaned_events') }}
     where
         event_type in ('purchase', 'cart')
+        and {{ after_first_served_list('event_date') }}
         {% if is_incremental() %}
             and {{ changed_mart_dates() }}
         {% endif %}
@@ -54,12 +55,28 @@ active_users as (
 
 ),
 
+active_ids as (
+
+    select distinct user_id from active_users
+
+),
+
+-- The served rows of the day's active users only: one read of the served history, the few
+-- thousand active users broadcast to it.
+served_to_active as (
+
+    select /*+ broadcast(active_ids) */ served.*
+    from served
+    left semi join active_ids on served.user_id = active_ids.user_id
+
+),
+
 user_list_dates as (
 
     select distinct
         user_id,
         list_date
-    from served
+    from served_to_active
 
 ),
 
@@ -111,7 +128,7 @@ lists as (
         served.product_id,
         served.recommendation_rank
     from in_service
-    inner join served
+    inner join served_to_active as served
         on in_service.user_id = served.user_id and in_service.list_date = served.list_date
 
     union all
