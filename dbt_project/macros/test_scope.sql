@@ -4,7 +4,8 @@
       when the run started;
     - those of a staging model (test_scope: new_batches) check only the rows of batches ingested
       after the newest one cleaned_events held;
-    - those of the served lists (test_scope: newest_list) check only the newest list date.
+    - those of the served lists (test_scope: newest_list) check only the newest list date;
+    - those of a table rewritten only now and then (test_scope: when_written) run when this run wrote it.
     on-run-start records those watermarks per model (record_test_watermarks); a model that is new,
     empty or about to be rebuilt in full (a rules change) gets none, and a test without a
     watermark checks every row. `dbt test` (make check) and --full-refresh check everything. -#}
@@ -63,6 +64,9 @@
     {%- if scope == 'newest_list' -%}
         {{ return(newest_list_predicate(relation)) }}
     {%- endif -%}
+    {%- if scope == 'when_written' -%}
+        {{ return(written_this_run_predicate(relation)) }}
+    {%- endif -%}
     {%- if scope not in ('changed_dates', 'new_batches') -%}
         {{ return(none) }}
     {%- endif -%}
@@ -98,6 +102,22 @@
         {{ return(none) }}
     {%- endif -%}
     {{ return("list_date = date'" ~ newest[0] ~ "'") }}
+{%- endmacro %}
+
+
+{#- test_scope: when_written (tables rewritten only now and then: similar_products, at refits): an
+    incremental build tests them when this run wrote them, `false` otherwise (their rows were tested
+    when written). -#}
+{% macro written_this_run_predicate(relation) -%}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set last = run_query('describe history ' ~ relation ~ ' limit 1').columns['timestamp'].values() -%}
+    {%- if last | length == 0 or last[0].strftime('%Y-%m-%d %H:%M:%S.%f')
+            >= run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return('false') }}
 {%- endmacro %}
 
 
