@@ -4,7 +4,9 @@
     partitions. -#}
 {% macro after_first_served_list(column) -%}
     {%- if execute -%}
-        {%- set first = run_query('select cast(min(list_date) as string) from '
+        {#- min() of the string: a global min() of a date column fails on the Thrift Server (Delta's
+            metadata-only aggregate with java.time dates, delta-io/delta#4201). -#}
+        {%- set first = run_query('select min(cast(list_date as string)) from '
                                   ~ ref('stg_ml__served_recommendations')).columns[0].values()[0] -%}
         {{- 'false' if first is none else column ~ " > date'" ~ first ~ "'" -}}
     {%- else -%}

@@ -97,7 +97,8 @@
     {%- if flags.WHICH != 'build' or flags.FULL_REFRESH -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set newest = run_query('select cast(max(list_date) as string) from ' ~ relation).columns[0].values() -%}
+    {#- max() of the string, not of the date: see macros/served_lists.sql. -#}
+    {%- set newest = run_query('select max(cast(list_date as string)) from ' ~ relation).columns[0].values() -%}
     {%- if newest | length == 0 or newest[0] is none -%}
         {{ return(none) }}
     {%- endif -%}

@@ -16,9 +16,11 @@ events as (
 
 ),
 
+-- From the newest event time: a global max() of a date column fails on the Thrift Server (Delta's
+-- metadata-only aggregate with java.time dates, delta-io/delta#4201); timestamps are not affected.
 as_of as (
 
-    select max(event_date) as as_of_date from events
+    select to_date(max(event_time)) as as_of_date from events
 
 ),
 
