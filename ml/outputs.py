@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 log = logging.getLogger(__name__)
@@ -37,20 +37,22 @@ def _replace(df: DataFrame, table: str) -> None:
     df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(table)
 
 
+def _ranked(run_id: str) -> list[Column]:
+    """A ranked list's product, rank and score as the ml tables hold them, and the run that made it."""
+    return [F.col("item_id").alias("product_id"), F.col("rank").cast("int"), F.col("score").cast("double"),
+            F.lit(run_id).alias("run_id")]
+
+
 def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFrame, run_id: str,
                           generated_at: dt.datetime) -> None:
     spark.sql(f"create database if not exists {SCHEMA}")
-    stamp = [F.lit(run_id).alias("run_id"), F.lit(generated_at).cast("timestamp").alias("generated_at")]
     _replace(_list_rows(recs, run_id, generated_at), RECOMMENDATIONS)
-    _replace(popular.select(F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
-                            F.col("score").cast("double"), *stamp), POPULAR)
+    _replace(popular.select(*_ranked(run_id), F.lit(generated_at).cast("timestamp").alias("generated_at")), POPULAR)
 
 
 def _list_rows(lists: DataFrame, run_id: str, generated_at: dt.datetime) -> DataFrame:
     """Ranked (user_id, item_id, rank, score) rows as ml.recommendations holds them, stamped with the run."""
-    return lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
-                        F.col("score").cast("double"), F.lit(run_id).alias("run_id"),
-                        F.lit(generated_at).cast("timestamp").alias("generated_at"))
+    return lists.select("user_id", *_ranked(run_id), F.lit(generated_at).cast("timestamp").alias("generated_at"))
 
 
 def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, run_id: str,
@@ -89,8 +91,7 @@ def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | N
     ``keep_days`` before it: every list still in service is then its own or newer."""
     spark.sql(f"create database if not exists {SCHEMA}")
     stamp = [F.lit(list_date).cast("date").alias("list_date"), F.lit(run_kind).alias("run_kind")]
-    rows = lists.select("user_id", F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
-                        F.col("score").cast("double"), F.lit(run_id).alias("run_id"), *stamp)
+    rows = lists.select("user_id", *_ranked(run_id), *stamp)
     if changed is not None and spark.catalog.tableExists(SERVED):
         # A rerun on the same day's data replaces its users' rows; the other users of that day stay.
         changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
@@ -98,9 +99,7 @@ def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | N
         rows = same_day.join(F.broadcast(changed_users), "user_id", "left_anti").unionByName(rows)
     _replace_list_date(rows, SERVED, list_date, partitioned=True)
     if popular is not None:
-        _replace_list_date(popular.select(F.col("item_id").alias("product_id"), F.col("rank").cast("int"),
-                                          F.col("score").cast("double"), F.lit(run_id).alias("run_id"), *stamp),
-                           SERVED_POPULAR, list_date, partitioned=False)
+        _replace_list_date(popular.select(*_ranked(run_id), *stamp), SERVED_POPULAR, list_date, partitioned=False)
     if changed is None:
         cutoff = list_date - dt.timedelta(days=keep_days)
         for table in (SERVED, SERVED_POPULAR):

@@ -104,13 +104,12 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
     return recs, popular, fitted, data
 
 
-def _state_of_refit(spark: SparkSession, params: RunParams, fitted: Any, data: Indexed, run_id: str,
+def _state_of_refit(params: RunParams, fitted: Any, data: Indexed, run_id: str,
                     newest: dt.datetime | None) -> model_state.ModelState | None:
     """The refit's model keyed by ids, for the updates that follow it (ALS and EASE); ``newest``: the
-    input's newest interaction when the schedule read it already."""
+    input's newest interaction (None: the input has no time column)."""
     if params.model not in model_state.MODELS_WITH_STATE:
         return None
-    newest = newest or newest_interaction(spark, params)
     if newest is None:
         log.info("%s has no %s column: no model state is kept, every run refits", params.input.table,
                  params.input.time_col)
@@ -159,7 +158,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         outputs.write_recommendations(spark, recs, popular, run_id, started)
         crash_point("ml.after_recommendations")
         outputs.save_model(fitted, data.user_index, data.item_index, model_path)
-        state = _state_of_refit(spark, params, fitted, data, run_id, newest)
+        state = _state_of_refit(params, fitted, data, run_id, newest)
         if state is not None:
             state.save(model_path)
     if state is not None:

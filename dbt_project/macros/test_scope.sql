@@ -57,22 +57,22 @@
 {% endmacro %}
 
 
-{#- The predicate limiting a test of the node under test to what this run changed, or none. -#}
-{% macro changed_dates_predicate(relation) -%}
+{#- The predicate limiting a test of the node under test to what this run changed (by its test_scope), or none. -#}
+{% macro test_scope_predicate(relation) -%}
     {%- set attached = model.get('attached_node') if execute else none -%}
     {%- set scope = graph.nodes[attached].config.get('test_scope') if attached else none -%}
+    {%- if scope not in ('changed_dates', 'new_batches', 'newest_list', 'when_written')
+            or flags.WHICH != 'build' or flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
     {%- if scope == 'newest_list' -%}
         {{ return(newest_list_predicate(relation)) }}
     {%- endif -%}
     {%- if scope == 'when_written' -%}
         {{ return(written_this_run_predicate(relation)) }}
     {%- endif -%}
-    {%- if scope not in ('changed_dates', 'new_batches') -%}
-        {{ return(none) }}
-    {%- endif -%}
     {%- set watermarks = test_watermark_relation() -%}
-    {%- if flags.WHICH != 'build' or adapter.get_relation(database=none, schema=watermarks.schema,
-                                                            identifier=watermarks.identifier) is none -%}
+    {%- if adapter.get_relation(database=none, schema=watermarks.schema, identifier=watermarks.identifier) is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set owner = attached if scope == 'changed_dates' else 'model.recolake.cleaned_events' -%}
@@ -94,9 +94,6 @@
     an incremental build checks the newest list date, the one the last run wrote; the history grows by a
     day's changed lists each day and was checked when written. -#}
 {% macro newest_list_predicate(relation) -%}
-    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH -%}
-        {{ return(none) }}
-    {%- endif -%}
     {#- max() of the string, not of the date: see macros/served_lists.sql. -#}
     {%- set newest = run_query('select max(cast(list_date as string)) from ' ~ relation).columns[0].values() -%}
     {%- if newest | length == 0 or newest[0] is none -%}
@@ -110,9 +107,6 @@
     incremental build tests them when this run wrote them, `false` otherwise (their rows were tested
     when written). -#}
 {% macro written_this_run_predicate(relation) -%}
-    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH -%}
-        {{ return(none) }}
-    {%- endif -%}
     {%- set last = run_query('describe history ' ~ relation ~ ' limit 1').columns['timestamp'].values() -%}
     {%- if last | length == 0 or last[0].strftime('%Y-%m-%d %H:%M:%S.%f')
             >= run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
@@ -122,14 +116,14 @@
 {%- endmacro %}
 
 
-{#- dbt's hook for a test's `where` config, extended with the changed-dates scope. -#}
+{#- dbt's hook for a test's `where` config, extended with the test scopes. -#}
 {% macro spark__get_where_subquery(relation) -%}
     {%- set predicates = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}
         {%- do predicates.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- set scope = changed_dates_predicate(relation) -%}
+    {%- set scope = test_scope_predicate(relation) -%}
     {%- if scope -%}
         {%- do predicates.append(scope) -%}
     {%- endif -%}

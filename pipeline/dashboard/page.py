@@ -174,17 +174,13 @@ def _retention_charts(marts: dict[str, list[Row]]) -> list[Chart]:
 
 def _outcome_chart(marts: dict[str, list[Row]]) -> Chart:
     """Hit rate at 10 of the served lists per day, the personal lists against the popular list."""
-    totals: dict[tuple, list[float]] = {}
-    for r in marts["recommendation_outcomes"]:
-        sums = totals.setdefault((r["event_date"], r["list_source"]), [0.0, 0.0])
-        sums[0] += _f(r["buyers_hit_at_10"])
-        sums[1] += _f(r["buyers"])
-    days = sorted({d for d, _ in totals})[-14:]
-    series = {label: [totals[(d, source)][0] / totals[(d, source)][1] if totals.get((d, source), [0, 0])[1] else 0.0
-                      for d in days]
+    rates = {(r["event_date"], r["list_source"]): _f(r["hit_rate_at_10"])
+             for r in marts["recommendation_outcomes_daily"]}
+    days = sorted({d for d, _ in rates})[-14:]
+    series = {label: [rates.get((d, source), 0.0) for d in days]
               for label, source in (("personal lists", "model"), ("popular list", "popularity"))}
     return Chart("served-outcomes", "Served recommendations: hit rate@10 by day",
-                 "recommendation_outcomes · buyers who bought a product of the list they were served that day",
+                 "recommendation_outcomes_daily · buyers who bought a product of the list they were served that day",
                  svg.grouped_bar_chart([svg.short_date(d) for d in days], series, svg.ratio, "hit rate@10")
                  if days else None)
 
@@ -224,7 +220,7 @@ def _health_chart(marts: dict[str, list[Row]]) -> Chart:
 TABLES = ("data_health_files", "daily_activity", "daily_revenue", "weekday_averages", "hourly_purchases", "brand_rankings",
           "top_customers", "category_revenue", "funnel_daily_category", "dim_users", "dim_products",
           "model_quality_latest", "model_quality_history", "user_recommendations", "customer_cohorts", "rfm_segments",
-          "repeat_purchases", "recommendation_outcomes")
+          "repeat_purchases", "recommendation_outcomes_daily")
 
 
 def build_page(source: MartSource, generated_at: dt.datetime | None = None) -> str:

@@ -171,7 +171,7 @@ def _view(sheet: Sheet, ds: str, shelves: _Shelves) -> ET.Element:
     for instance in instances:
         ET.SubElement(deps, "column-instance", instance.attributes())
     shelf, helper, sliced = f"[{ds}].{shelves.category.name}", shelves.helper, []
-    if sheet.keep and shelves.kept:
+    if sheet.keep:  # shelves.kept is its column
         kept = f"[{ds}].{shelves.kept.name}"
         member = ET.SubElement(view, "filter", {"class": "categorical", "column": kept})
         ET.SubElement(member, "groupfilter", {
