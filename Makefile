@@ -12,8 +12,11 @@ JARS_DIR := .jars
 DELTA_VERSION := 4.0.1
 # JDBC driver of the shared Hive metastore (cluster mode).
 MARIADB_JDBC_VERSION := 3.5.6
+# The Hive version of pyspark's own jars: Spark 4.0 ships without hive-llap-common, whose absence breaks
+# the Thrift Server when Hive's function registry first loads (a session's close), SPARK-51041.
+HIVE_VERSION := 2.3.10
 SETUP_STAMP := $(VENV)/.setup-done
-JARS_STAMP := $(JARS_DIR)/.delta-$(DELTA_VERSION)-mariadb-$(MARIADB_JDBC_VERSION)
+JARS_STAMP := $(JARS_DIR)/.delta-$(DELTA_VERSION)-mariadb-$(MARIADB_JDBC_VERSION)-hive-$(HIVE_VERSION)
 
 ROWS ?= 1M
 DAYS ?= 30
@@ -59,7 +62,7 @@ BENCH_STAMP := $(VENV)/.bench-deps-done
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, MariaDB, Delta and MariaDB JDBC jars (idempotent)
+setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, MariaDB, Delta, MariaDB JDBC and Hive LLAP jars (idempotent)
 
 $(SETUP_STAMP): pyproject.toml dbt_plugin/pyproject.toml dbt_plugin/dbt_recolake.py scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh
 	bash scripts/setup/ensure_java.sh
@@ -74,7 +77,7 @@ $(SETUP_STAMP): pyproject.toml dbt_plugin/pyproject.toml dbt_plugin/dbt_recolake
 	touch $@
 
 $(JARS_STAMP):
-	bash scripts/setup/fetch_jars.sh $(DELTA_VERSION) $(MARIADB_JDBC_VERSION) $(JARS_DIR)
+	bash scripts/setup/fetch_jars.sh $(DELTA_VERSION) $(MARIADB_JDBC_VERSION) $(HIVE_VERSION) $(JARS_DIR)
 	touch $@
 
 data: setup ## generate ROWS events over DAYS daily CSV files into RAW_DIR (SEED for another data set)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,7 @@ def test_cluster_mode_submits_to_the_master_with_the_shared_metastore(monkeypatc
     assert spark["spark.hadoop.javax.jdo.option.ConnectionURL"] == url
     assert spark["spark.hadoop.javax.jdo.option.ConnectionDriverName"] == conf.MARIADB_DRIVER
     assert "mariadb-java-client.jar" in spark["spark.driver.extraClassPath"]
+    assert Path(spark["spark.executor.extraClassPath"]).name == "hive-llap-common.jar"
     assert spark["spark.sql.session.timeZone"] == "UTC"  # the SQL settings stay the profile's
     env = settings.exported_env()
     assert env["DBT_TARGET"] == "thrift" and env["SPARK_THRIFT_PORT"] == "10000"

@@ -17,7 +17,9 @@ from pipeline.errors import UserError
 from pipeline.ports import port_open
 
 MARIADB_DRIVER = "org.mariadb.jdbc.Driver"
-CLUSTER_JARS = ("delta-spark.jar", "delta-storage.jar", "mariadb-java-client.jar")
+# hive-llap-common: Hive's function registry (loaded by the Thrift Server when a session closes) needs
+# its classes and pyspark 4.0 ships without it; the close then fails in the analyst's dbt (SPARK-51041).
+CLUSTER_JARS = ("delta-spark.jar", "delta-storage.jar", "mariadb-java-client.jar", "hive-llap-common.jar")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def app_conf(settings: Settings) -> dict[str, str]:
     """Settings every cluster-mode Spark application adds to the profile's."""
     cluster = settings.cluster
     jars = settings.cached_jars(CLUSTER_JARS)
+    llap = jars[CLUSTER_JARS.index("hive-llap-common.jar")]
     return {
         "spark.master": cluster.master_url,
         "spark.cores.max": str(cluster.app_cores),
@@ -104,5 +107,8 @@ def app_conf(settings: Settings) -> dict[str, str]:
         # The Hive client and the Delta catalog load from the JVM's own class path; spark.jars
         # (from the profile) ships Delta to the executors.
         "spark.driver.extraClassPath": ":".join(str(j) for j in jars),
+        # Hive's classes sit on the executors' own class path too, where spark.jars cannot reach
+        # them: LLAP's must be there (a multi-node cluster needs the jar at this path on every node).
+        "spark.executor.extraClassPath": str(llap),
         **metastore_connection(cluster).spark_conf(),
     }
