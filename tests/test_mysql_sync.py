@@ -15,6 +15,7 @@ from pipeline.config import REPO_ROOT
 from pipeline.dbt_runner import run_dbt
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, quote_identifier
+from pipeline.sync import partial
 from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables, varchar_room
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.run import sync_all
@@ -189,7 +190,7 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     assert tables["daily_revenue"].partial is None
 
 
-LISTS = SyncTable("synctest.lists", "lists", indexes=("user_id",), partial=PartialSpec("user_id", "run_id"))
+LISTS = SyncTable("synctest.lists", "lists", ("user_id", "list_rank"), partial=PartialSpec("user_id", "run_id"))
 LISTS_SCHEMA = "user_id bigint, list_rank int, product_id bigint, score double, run_id string"
 
 
@@ -232,27 +233,60 @@ def _empty_mysql(spark, server, *tables: str) -> None:
 
 @pytest.fixture()
 def lists_source(spark, server):
-    _empty_mysql(spark, server, "lists", "_sync_log", "_sync_versions")
+    _empty_mysql(spark, server, "lists", "lists__rows", "lists__current", "_sync_log", "_sync_versions")
     refit = {user: ("r1", [user * 10 + i for i in range(5)]) for user in range(1, 41)}
     _write_lists(spark, _lists(refit))
     return refit
 
 
-def test_an_update_replaces_only_the_changed_users_in_one_apply(spark, settings, server, lists_source):
+def _stored(server) -> list[tuple]:
+    return _mysql_query(server, "select version, rows_held from _sync_versions where table_name = 'lists' "
+                                "order by version")
+
+
+def test_an_update_appends_the_changed_users_lists_and_switches_their_pointers(spark, settings, server,
+                                                                                lists_source):
     first = sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0]
     assert first.path == "local_infile" and first.rows == 200
+    assert _mysql_query(server, "select table_name, table_type from information_schema.tables where "
+                                "table_schema = database() and table_name like 'lists%' order by 1") == [
+        ("lists", "VIEW"), ("lists__current", "BASE TABLE"), ("lists__rows", "BASE TABLE")]
     update = {**lists_source, 3: ("r2", [7, 8, 9]), 17: ("r2", [1, 2, 3, 4, 5, 6]), 99: ("r2", [42])}
     _write_lists(spark, _lists(update))
     second = sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0]
     assert second.path == "partial_infile" and second.rows == 3 + 6 + 1  # only the changed users' rows
     assert _mysql_lists(server) == sorted(_lists(update))
-    conn = connect(server.app_settings())
-    cur = conn.cursor()
-    cur.execute("select version, rows_held from _sync_versions where table_name = 'lists' order by version")
-    assert cur.fetchall() == [("r1", 190), ("r2", 10)]
-    cur.execute("show tables like 'lists\\_\\_%'")
-    assert cur.fetchall() == []  # no staging left behind
-    conn.close()
+    # The superseded rows of users 3 and 17 stay stored under r1, out of the view.
+    assert _stored(server) == [("r1", 200), ("r2", 10)]
+    assert _mysql_query(server, "select run_id, count(*) from lists__rows group by run_id order by 1") == [
+        ("r1", 200), ("r2", 10)]
+    assert _mysql_query(server, "select run_id, count(*), sum(rows_held) from lists__current group by run_id "
+                                "order by 1") == [("r1", 38, 190), ("r2", 3, 10)]
+
+    # The same users again: no key points at r2 any more, so its rows go; r1's superseded rows stay.
+    again = {**update, 3: ("r3", [5]), 17: ("r3", [6]), 99: ("r3", [7, 8])}
+    _write_lists(spark, _lists(again))
+    third = sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0]
+    assert third.path == "partial_infile" and third.rows == 4
+    assert _mysql_lists(server) == sorted(_lists(again))
+    assert _stored(server) == [("r1", 200), ("r3", 4)]
+    assert _mysql_query(server, "select count(*) from lists__rows where run_id = 'r2'") == [(0,)]
+    assert _mysql_query(server, "show tables like 'lists\\_\\_%'") == [("lists__current",), ("lists__rows",)]
+
+
+def test_too_many_superseded_rows_make_the_next_sync_load_the_whole_table(spark, settings, server, lists_source,
+                                                                          monkeypatch):
+    sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)
+    monkeypatch.setattr(partial, "MAX_GARBAGE_SHARE", 0.1)  # of the live rows
+    update = {**lists_source, **{u: ("r2", [1]) for u in range(1, 4)}}  # 15 superseded of 188 live: an apply
+    _write_lists(spark, _lists(update))
+    assert sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0].path == "partial_infile"
+    update = {**update, **{u: ("r3", [2]) for u in range(4, 6)}}  # 25 of 180: a whole load, none kept
+    _write_lists(spark, _lists(update))
+    assert sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0].path == "local_infile"
+    assert _mysql_lists(server) == sorted(_lists(update))
+    assert _stored(server) == [("r1", 175), ("r2", 3), ("r3", 2)]
+    assert _mysql_query(server, "select count(*) from lists__rows") == [(180,)]
 
 
 def test_a_group_that_left_delta_makes_the_sync_load_the_whole_table(spark, settings, server, lists_source):

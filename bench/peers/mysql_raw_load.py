@@ -2,7 +2,8 @@
 
 The rows of the synced `user_recommendations` table are written once to a TSV file; the
 timed part is only one `LOAD DATA LOCAL INFILE` of that file into an empty table of the same
-shape (same columns, types, keys and indexes), the best the sync could do on this server.
+shape (same columns, types, keys and indexes), the best the sync could do on this server. A table
+the sync keeps as a view over versioned rows has the shape of its rows table.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from pipeline.mysql.connection import MysqlSettings, connect, quote_identifier
 from pipeline.sync.load import SYNC_LOG
+from pipeline.sync.partial import rows_table
 
 TABLE = "user_recommendations"
 
@@ -42,8 +44,11 @@ def measure(mysql: MysqlSettings, work_dir: Path, table: str = TABLE) -> dict:
             for row in cur:
                 out.write("\t".join(_tsv_value(v) for v in row) + "\n")
                 rows += 1
+        cur.execute("select table_type from information_schema.tables where table_schema = database() "
+                    "and table_name = %s", (table,))
+        shape = quote_identifier(rows_table(table)) if cur.fetchone()[0] == "VIEW" else source
         cur.execute(f"drop table if exists {copy}")
-        cur.execute(f"create table {copy} like {source}")
+        cur.execute(f"create table {copy} like {shape}")
         started = time.perf_counter()
         cur.execute(f"load data local infile '{path}' into table {copy} character set utf8mb4 "
                     "fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n'")

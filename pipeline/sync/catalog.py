@@ -80,8 +80,11 @@ def tagged_tables(manifest_path: Path) -> list[SyncTable]:
         columns = set(node.get("columns", {}))
         # the key's leading column is already indexed by the key
         indexes = tuple(c for c in INDEXED_COLUMNS if c in columns and primary[:1] != (c,))
-        tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes,
-                                _partial_spec(node, columns)))
+        spec = _partial_spec(node, columns)
+        if spec is not None and spec.key not in primary:
+            raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.replace_by {spec.key} must be part of the model's key "
+                            "(a primary_key or composite_key test): the rows are stored in MySQL by version and key")
+        tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes, spec))
     return tables
 
 

@@ -70,11 +70,12 @@ def spark_profile(df: DataFrame) -> SourceProfile:
     return SourceProfile(int(row[0]), fingerprint, lengths)
 
 
-def mysql_fingerprint(cursor, rows_sql: str, df: DataFrame) -> Fingerprint:
-    """The fingerprint of the rows ``rows_sql`` names (a quoted table, or tables joined ``using`` the key)."""
+def mysql_fingerprint(cursor, rows_sql: str, df: DataFrame, params: tuple | list = ()) -> Fingerprint:
+    """The fingerprint of the rows ``rows_sql`` names (a quoted table, with a where clause whose
+    placeholders ``params`` fill)."""
     fields = df.schema.fields
     parts = ", ".join(f"count({quote_identifier(f.name)}), {_mysql_sum(f)}" for f in fields)
-    cursor.execute(f"select {parts} from {rows_sql}")
+    cursor.execute(f"select {parts} from {rows_sql}", tuple(params) or None)
     row = cursor.fetchone()
     return {f.name: (int(row[2 * i]), _normalise(row[2 * i + 1])) for i, f in enumerate(fields)}
 

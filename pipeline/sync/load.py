@@ -2,6 +2,8 @@
 
 A failure or kill before the RENAME leaves the previous table untouched and readable; the
 next run drops the leftover `__new` and starts again. Every sync is recorded in `_sync_log`.
+Tables replaced in groups (a user's list) are a view over versioned rows and pointers, and a day
+applies only the changed groups (pipeline/sync/partial.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mysql.connector
@@ -23,7 +25,7 @@ from tqdm import tqdm
 from pipeline.faults import crash_point
 from pipeline.mysql.connection import quote_identifier
 from pipeline.sync import SyncError, checksum, partial
-from pipeline.sync.catalog import SyncTable, create_table_sql
+from pipeline.sync.catalog import PartialSpec, SyncTable, create_table_sql
 
 log = logging.getLogger(__name__)
 
@@ -146,43 +148,75 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     """Copy one table; skip it when its Delta version is the one synced last time."""
     started = time.perf_counter()
     cursor = conn.cursor()
-    target, staging, old = table.target, f"{table.target}__new", f"{table.target}__old"
-    quote_identifier(staging)
+    target = table.target
     version = delta_version(spark, table.source)
     previous = _last_sync(cursor, target)
     if previous and previous[0] == version and _table_exists(cursor, target):
-        cursor.execute(f"select count(*) from {quote_identifier(target)}")
-        rows = cursor.fetchone()[0]
         log.info("%s: unchanged since Delta version %d, skipped", target, version)
-        return TableSync(target, rows, time.perf_counter() - started, "unchanged", previous[1], version)
+        return TableSync(target, _rows_shown(cursor, table), time.perf_counter() - started, "unchanged",
+                         previous[1], version)
 
     df = spark.table(table.source)
-    if table.partial is not None and _table_exists(cursor, target):
+    if table.partial is None:
+        return _swap_whole(cursor, table, df, work_dir, progress, version, started, before_swap)
+    if _is_view(cursor, target):
         changed = _sync_changes(conn, table, df, work_dir, progress, version, started)
         if changed is not None:
             return changed
+    return _load_versioned(cursor, table, df, work_dir, progress, version, started, before_swap)
 
+
+def _swap_whole(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
+                started: float, before_swap: Callable[[str], None] | None) -> TableSync:
+    """Load ``<table>__new``, verify it, and swap it in with one RENAME."""
+    target, staging = table.target, f"{table.target}__new"
     profile = checksum.spark_profile(df)
-    expected, rows = profile.fingerprint, profile.rows
     path = _stage(cursor, table, staging, df, profile, work_dir, progress)
     if before_swap is not None:
         before_swap(target)
     crash_point("sync.before_swap")
-
-    if _table_exists(cursor, target):
-        cursor.execute(f"drop table if exists {quote_identifier(old)}")
-        cursor.execute(f"rename table {quote_identifier(target)} to {quote_identifier(old)}, "
-                       f"{quote_identifier(staging)} to {quote_identifier(target)}")
-        cursor.execute(f"drop table {quote_identifier(old)}")
-    else:
-        cursor.execute(f"rename table {quote_identifier(staging)} to {quote_identifier(target)}")
+    _rename_into_place(cursor, [(staging, target)])
     crash_point("sync.before_log")  # swapped but not logged: the next run reloads this table
-    if table.partial is not None:  # what the next run's partial apply starts from
-        partial.ensure_versions_table(cursor)
-        partial.record_counts(cursor, target, partial.version_counts(df, table.partial))
-    result = TableSync(target, rows, time.perf_counter() - started, path, checksum.digest(expected), version)
+    result = TableSync(target, profile.rows, time.perf_counter() - started, path,
+                       checksum.digest(profile.fingerprint), version)
     _log_sync(cursor, table, result)
     return result
+
+
+def _rename_into_place(cursor, pairs: list[tuple[str, str]]) -> None:
+    """Each ``(new, name)``: ``new`` becomes ``name``, all in one RENAME (readers see all old or all new);
+    the replaced tables are dropped."""
+    renames, replaced = [], []
+    for new, name in pairs:
+        if _table_exists(cursor, name):
+            old = f"{name}__old"
+            _drop(cursor, old)
+            renames.append(f"{quote_identifier(name)} to {quote_identifier(old)}")
+            replaced.append(old)
+        renames.append(f"{quote_identifier(new)} to {quote_identifier(name)}")
+    cursor.execute(f"rename table {', '.join(renames)}")
+    for old in replaced:
+        _drop(cursor, old)
+
+
+def _drop(cursor, name: str) -> None:
+    cursor.execute(f"drop {'view' if _is_view(cursor, name) else 'table'} if exists {quote_identifier(name)}")
+
+
+def _rows_shown(cursor, table: SyncTable) -> int:
+    if table.partial is not None and _is_view(cursor, table.target):  # the pointers hold the counts
+        cursor.execute(f"select coalesce(sum(rows_held), 0) from "
+                       f"{quote_identifier(partial.pointers_table(table.target))}")
+    else:
+        cursor.execute(f"select count(*) from {quote_identifier(table.target)}")
+    return int(cursor.fetchone()[0])
+
+
+def _is_view(cursor, name: str) -> bool:
+    cursor.execute("select table_type from information_schema.tables where table_schema = database() "
+                   "and table_name = %s", (name,))
+    found = cursor.fetchone()
+    return bool(found) and found[0] == "VIEW"
 
 
 def _log_sync(cursor, table: SyncTable, result: TableSync) -> None:
@@ -242,53 +276,106 @@ def _fits(cursor, target: str, df: DataFrame, lengths: dict[str, int]) -> bool:
     return all(room.get(c) is None or length <= room[c] for c, length in lengths.items())
 
 
+def _rows_spec(table: SyncTable) -> SyncTable:
+    """``T__rows``: clustered by version first, so a new run's rows load at the end of the index."""
+    return replace(table, primary_key=(table.partial.version, *table.primary_key), indexes=())
+
+
+def _load_versioned(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
+                    started: float, before_swap: Callable[[str], None] | None) -> TableSync:
+    """A table replaced in groups, whole: ``T__rows`` and ``T__current`` loaded afresh and verified, swapped
+    in with one RENAME, and the view ``T`` over them (pipeline/sync/partial.py)."""
+    spec, target = table.partial, table.target
+    rows_t, pointers_t = partial.rows_table(target), partial.pointers_table(target)
+    rows_new, pointers_new = f"{rows_t}__new", f"{pointers_t}__new"
+    rows_spec = _rows_spec(table)
+    profile = checksum.spark_profile(df)
+    path = _stage(cursor, rows_spec, rows_new, df.orderBy(*rows_spec.primary_key), profile, work_dir, progress)
+    pointers = partial.pointers(df, spec)
+    _create_pointers_table(cursor, pointers_new, rows_new, spec)
+    with tqdm(desc=f"sync {target} (pointers)", unit="row", unit_scale=True, disable=not progress) as bar:
+        _fill(cursor, pointers_new, pointers, work_dir, bar)
+    cursor.execute(f"select count(*), coalesce(sum(rows_held), 0) from {quote_identifier(pointers_new)}")
+    keys, rows = (int(x) for x in cursor.fetchone())
+    if rows != profile.rows:
+        raise SyncError(f"{target}: {keys} pointers account for {rows} rows but the source has {profile.rows} "
+                        f"(a {spec.key} with rows of two {spec.version}s?); previous table kept")
+    if before_swap is not None:
+        before_swap(target)
+    crash_point("sync.before_swap")
+    _rename_into_place(cursor, [(rows_new, rows_t), (pointers_new, pointers_t)])
+    if not _is_view(cursor, target):  # first versioned load: the table (if any) becomes the view
+        view = f"{target}__view"
+        _drop(cursor, view)
+        cursor.execute(partial.view_sql(target, view, df.columns, spec))
+        _rename_into_place(cursor, [(view, target)])
+    crash_point("sync.before_log")  # swapped but not logged: the next run reloads this table
+    partial.ensure_versions_table(cursor)
+    partial.record_counts(cursor, target, partial.version_counts(df, spec))  # what the next apply starts from
+    result = TableSync(target, profile.rows, time.perf_counter() - started, path,
+                       checksum.digest(profile.fingerprint), version)
+    _log_sync(cursor, table, result)
+    return result
+
+
+def _create_pointers_table(cursor, name: str, like_rows: str, spec: PartialSpec) -> None:
+    """A ``T__current``-shaped table: the key (primary), its version and row count, typed as in ``like_rows``."""
+    key, version = quote_identifier(spec.key), quote_identifier(spec.version)
+    cursor.execute(f"drop table if exists {quote_identifier(name)}")
+    cursor.execute(f"create table {quote_identifier(name)} (primary key ({key})) "
+                   f"select {key}, {version}, cast(0 as signed) as rows_held from {quote_identifier(like_rows)} "
+                   "where false")
+
+
 def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
                   started: float) -> TableSync | None:
-    """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded.
-    Their keys go to a small table first; their rows are loaded straight into the target, inside the
-    transaction that deletes their old rows."""
+    """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded."""
     cursor = conn.cursor()
     partial.ensure_versions_table(cursor)
-    held = partial.recorded_counts(cursor, table.target)
-    the_plan = partial.plan(df, table.partial, held)
+    live = partial.live_counts(cursor, table.target, table.partial)
+    stored = partial.stored_counts(cursor, table.target)
+    the_plan = partial.plan(df, table.partial, live, stored)
     if the_plan is None:
         return None
-    rows = the_plan.rows.persist()  # read once for the profile, the keys and the export
+    rows = the_plan.rows.persist()  # read once for the profile, the pointers and the export
     try:
-        return _apply_changes(conn, table, df, the_plan, rows, held, work_dir, progress, version, started)
+        return _apply_changes(conn, table, df, the_plan, rows, live, stored, work_dir, progress, version, started)
     finally:
         rows.unpersist()
 
 
 def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan, rows: DataFrame,
-                   held: dict[str, int], work_dir: Path, progress: bool, version: int,
+                   live: dict[str, int], stored: dict[str, int], work_dir: Path, progress: bool, version: int,
                    started: float) -> TableSync | None:
     cursor = conn.cursor()
+    spec, target = table.partial, table.target
+    rows_t = partial.rows_table(target)
     profile = checksum.spark_profile(rows)
-    if not _fits(cursor, table.target, df, profile.string_lengths):
-        log.info("%s: its columns changed or a value outgrew them: loading the whole table", table.target)
+    if not _fits(cursor, rows_t, df, profile.string_lengths):
+        log.info("%s: its columns changed or a value outgrew them: loading the whole table", target)
         return None
-    keys, key = f"{table.target}__keys", quote_identifier(table.partial.key)
-    cursor.execute(f"drop table if exists {quote_identifier(keys)}")
-    cursor.execute(f"create table {quote_identifier(keys)} (primary key ({key})) "
-                   f"select {key} from {quote_identifier(table.target)} where false")
+    keys = f"{target}__keys"
+    _create_pointers_table(cursor, keys, partial.pointers_table(target), spec)
     try:
-        with tqdm(total=profile.rows, desc=f"sync {table.target} (changed)", unit="row", unit_scale=True,
+        with tqdm(total=profile.rows, desc=f"sync {target} (changed)", unit="row", unit_scale=True,
                   disable=not progress) as bar:
-            path = _fill(cursor, keys, rows.select(table.partial.key).distinct(), work_dir, bar)
+            path = _fill(cursor, keys, partial.pointers(rows, spec), work_dir, bar)
             cursor.execute(f"select count(*) from {quote_identifier(keys)}")
             changed_groups = cursor.fetchone()[0]
             bar.reset()
-            applied = partial.apply(conn, table.target, keys, table.partial, held, the_plan, profile,
-                                    lambda cur: _fill(cur, table.target, rows, work_dir, bar))
+            in_order = rows.orderBy(*_rows_spec(table).primary_key)
+            partial.load_new_rows(cursor, target, spec, the_plan, profile,
+                                  lambda cur: _fill(cur, rows_t, in_order, work_dir, bar))
+        applied = partial.switch(conn, target, keys, spec, live, stored, the_plan)
     finally:
         cursor.execute(f"drop table if exists {quote_identifier(keys)}")
     if not applied:
         return None
+    removed = partial.drop_dead_versions(cursor, target, spec)
     path = {"local_infile": "partial_infile", "batched_insert": "partial_insert"}[path]
-    result = TableSync(table.target, profile.rows, time.perf_counter() - started, path,
+    result = TableSync(target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)
     _log_sync(cursor, table, result)
-    log.info("%s: %d changed groups (%s = %s) replaced", table.target, changed_groups,
-             table.partial.version, ", ".join(the_plan.new_versions) or "none new")
+    log.info("%s: %d changed groups (%s = %s) switched; %d rows of versions no group uses removed", target,
+             changed_groups, spec.version, ", ".join(the_plan.new_versions) or "none new", removed)
     return result

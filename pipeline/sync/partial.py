@@ -1,15 +1,25 @@
-"""Apply only what changed to a MySQL table whose rows are replaced in groups: every row of one key
-(user_id) carries the version (run_id) that wrote the group. A daily ML update rewrites the lists of
-the users with new interactions and leaves everyone else's rows, and their run_id, untouched.
+"""Tables replaced in groups, kept in MySQL as versions plus pointers, so a day applies only what changed.
 
-The plan: the versions in Delta that MySQL does not hold yet name the changed groups. In one
-transaction their old rows are deleted and their new rows loaded straight into the table (no staging
-copy: at the seed's month a day changes 8M rows), so a reader sees a user's old list or new list,
-never a mix; the changed rows' column checksums are checked inside the same transaction. Before the commit the row count of every
-version is checked against Delta's (MySQL's counts before, minus the rows deleted, plus the rows
-inserted); a group that vanished from Delta, or anything else unexpected, rolls the transaction back
-and the caller swaps the whole table instead. `_sync_versions` records each version's row count in
-the same transaction as the change.
+Every row of one key (user_id) carries the version (run_id) that wrote the group; a daily ML update
+writes new lists for the users with new interactions under a new run and leaves everyone else's rows.
+In MySQL such a table ``T`` is three objects:
+
+- ``T__rows``: every stored version's rows, clustered by (version, key, ...): a new run's rows go to
+  the end of the index in key order, a sequential load;
+- ``T__current``: one row per key, its current version and row count;
+- ``T``: a view of the rows whose version is their key's current one. Readers use it like the table.
+
+A day's apply loads the new versions' rows (invisible: no pointer names them yet), checks them (row
+count per version, column checksums), then switches the changed keys' pointers in one short
+transaction, so a reader sees a key's old rows or its new rows, never a mix. Inside it the row count of
+every live version is checked against Delta's (before, minus the superseded, plus the new); a group that
+vanished from Delta, or anything else unexpected, rolls back and the caller loads the whole table.
+
+Superseded rows stay in ``T__rows`` until their version has no live key (then its range is deleted) or
+the next whole load (a refit changes every list); ``_sync_versions`` holds the rows stored per version,
+so the garbage is known without counting, and past ``MAX_GARBAGE_SHARE`` a whole load is taken instead.
+Deleting superseded rows one by one costs what the old in-place apply cost (InnoDB changes about 100k
+scattered rows a second here); appending costs a sequential load.
 """
 
 from __future__ import annotations
@@ -31,8 +41,19 @@ from pipeline.sync.checksum import SourceProfile
 log = logging.getLogger(__name__)
 
 SYNC_VERSIONS = "_sync_versions"
-# Past this share of changed rows, a full load and swap is cheaper than deletes and inserts.
+# Past this share of changed rows, a whole load is cheaper than an apply.
 MAX_CHANGED_SHARE = 0.5
+# Superseded rows allowed in T__rows, as a share of the live rows: a week of daily updates between
+# refits (about 15 % of the lists each) stays under it.
+MAX_GARBAGE_SHARE = 2.0
+
+
+def rows_table(target: str) -> str:
+    return f"{target}__rows"
+
+
+def pointers_table(target: str) -> str:
+    return f"{target}__current"
 
 
 @dataclass(frozen=True)
@@ -52,69 +73,122 @@ def ensure_versions_table(cursor) -> None:
         ) engine=InnoDB default charset=utf8mb4""")
 
 
-def recorded_counts(cursor, target: str) -> dict[str, int]:
+def stored_counts(cursor, target: str) -> dict[str, int]:
+    """Rows per version in ``T__rows``, superseded ones included."""
     cursor.execute(f"select version, rows_held from {SYNC_VERSIONS} where table_name = %s", (target,))
     return {str(v): int(n) for v, n in cursor.fetchall()}
 
 
 def record_counts(cursor, target: str, counts: dict[str, int]) -> None:
-    """Replace the table's recorded versions (inside the caller's transaction, when there is one)."""
+    """Replace the table's stored versions (inside the caller's transaction, when there is one)."""
     cursor.execute(f"delete from {SYNC_VERSIONS} where table_name = %s", (target,))
     if counts:
         cursor.executemany(f"insert into {SYNC_VERSIONS} (table_name, version, rows_held) values (%s, %s, %s)",
                            [(target, v, n) for v, n in sorted(counts.items())])
 
 
+def live_counts(cursor, target: str, spec: PartialSpec) -> dict[str, int]:
+    """Rows per version that the view shows (from the pointers: no scan of the rows)."""
+    version = quote_identifier(spec.version)
+    cursor.execute(f"select {version}, sum(rows_held) from {quote_identifier(pointers_table(target))} "
+                   f"group by {version}")
+    return {str(v): int(n) for v, n in cursor.fetchall()}
+
+
 def version_counts(df: DataFrame, spec: PartialSpec) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in df.groupBy(spec.version).count().collect()}
 
 
-def plan(df: DataFrame, spec: PartialSpec, held: dict[str, int]) -> Plan | None:
-    """The changed groups, or None when a whole swap is the way (nothing recorded, too much changed)."""
-    if not held:
+def pointers(df: DataFrame, spec: PartialSpec) -> DataFrame:
+    """One row per key: its version and row count (the columns of ``T__current``)."""
+    return df.groupBy(spec.key, spec.version).agg(F.count(F.lit(1)).alias("rows_held"))
+
+
+def view_sql(target: str, name: str, columns: list[str], spec: PartialSpec) -> str:
+    r, c = quote_identifier(rows_table(target)), quote_identifier(pointers_table(target))
+    key, version = quote_identifier(spec.key), quote_identifier(spec.version)
+    selected = ", ".join(f"r.{quote_identifier(col)}" for col in columns)
+    return (f"create or replace view {quote_identifier(name)} as select {selected} from {r} r "
+            f"join {c} c on c.{key} = r.{key} and c.{version} = r.{version}")
+
+
+def plan(df: DataFrame, spec: PartialSpec, live: dict[str, int], stored: dict[str, int]) -> Plan | None:
+    """The changed groups, or None when a whole load is the way (nothing held, too much changed, or too
+    many superseded rows stored)."""
+    if not live:
         return None
     counts = version_counts(df, spec)
-    new_versions = sorted(set(counts) - set(held))
+    new_versions = sorted(set(counts) - set(live))
     # The share of rows under new versions stands for the share of changed groups (lists of about one
     # length), read off the counts at hand instead of a distinct count over the whole table.
     changed_rows, total_rows = sum(counts[v] for v in new_versions), sum(counts.values())
     if total_rows and changed_rows > MAX_CHANGED_SHARE * total_rows:
         log.info("%d of %d rows changed: a whole load is cheaper", changed_rows, total_rows)
         return None
+    garbage = sum(stored.values()) + changed_rows - total_rows
+    if garbage > MAX_GARBAGE_SHARE * total_rows:
+        log.info("%d superseded rows would be stored for %d live ones: loading the whole table", garbage, total_rows)
+        return None
     return Plan(df.where(F.col(spec.version).isin(new_versions)), new_versions, counts)
 
 
-def apply(conn, target: str, keys_table: str, spec: PartialSpec, held: dict[str, int], the_plan: Plan,
-          profile: SourceProfile, fill: Callable[[object], object]) -> bool:
-    """In one transaction: delete the changed groups' rows (their keys are in ``keys_table``), ``fill``
-    the target with their new rows, check what arrived; False (rolled back) when the per-version row
-    counts would not equal Delta's. Different column checksums raise SyncError (rolled back)."""
+def _versions_in(spec: PartialSpec, versions: list[str]) -> str:
+    """A where clause for rows of ``versions`` (the caller passes them as parameters)."""
+    return f"{quote_identifier(spec.version)} in ({', '.join(['%s'] * len(versions))})"
+
+
+def load_new_rows(cursor, target: str, spec: PartialSpec, the_plan: Plan, profile: SourceProfile,
+                  fill: Callable[[object], object]) -> None:
+    """The new versions' rows into ``T__rows``, checked. Each statement commits (the connection
+    autocommits): no pointer names these rows yet. Rows a killed run left under the same versions go first."""
+    if not the_plan.new_versions:
+        return
+    rows, versions = quote_identifier(rows_table(target)), the_plan.new_versions
+    where = _versions_in(spec, versions)
+    cursor.execute(f"delete from {rows} where {where}", versions)
+    if cursor.rowcount:
+        log.info("%s: removed %d rows a stopped sync had loaded", target, cursor.rowcount)
+    fill(cursor)
+    version = quote_identifier(spec.version)
+    cursor.execute(f"select {version}, count(*) from {rows} where {where} group by {version}", versions)
+    arrived = {str(v): int(n) for v, n in cursor.fetchall()}
+    expected = {v: the_plan.delta_counts[v] for v in versions}
+    if arrived != expected:
+        raise SyncError(f"{target}: rows per new version in MySQL {arrived} but Delta has {expected}; "
+                        "no list switched")
+    differ = checksum.same(profile.fingerprint,
+                           checksum.mysql_fingerprint(cursor, f"{rows} where {where}", the_plan.rows, versions))
+    if differ:
+        raise SyncError(f"{target}: column checksums of the new rows differ for {differ}; no list switched")
+
+
+def switch(conn, target: str, keys_table: str, spec: PartialSpec, live: dict[str, int], stored: dict[str, int],
+           the_plan: Plan) -> bool:
+    """In one transaction: point the changed keys (their new pointers are in ``keys_table``) at their new
+    versions and record the stored rows; False (rolled back) when the live rows per version would not
+    equal Delta's."""
     cursor = conn.cursor()
-    t, k = quote_identifier(target), quote_identifier(keys_table)
+    c, k = quote_identifier(pointers_table(target)), quote_identifier(keys_table)
     key, version = quote_identifier(spec.key), quote_identifier(spec.version)
-    changed_rows = f"{t} join {k} using ({key})"
     conn.start_transaction()
     try:
-        deleted = _counts(cursor, changed_rows, version)
-        cursor.execute(f"delete {t} from {changed_rows}")
-        fill(cursor)
-        inserted = _counts(cursor, changed_rows, version)
-        if sum(inserted.values()) != profile.rows:
-            raise SyncError(f"{target}: {sum(inserted.values())} changed rows arrived in MySQL but Delta has "
-                            f"{profile.rows}; nothing applied")
-        differ = checksum.same(profile.fingerprint, checksum.mysql_fingerprint(cursor, changed_rows, the_plan.rows))
-        if differ:
-            raise SyncError(f"{target}: column checksums of the changed rows differ for {differ}; nothing applied")
-        after = Counter(held)
-        after.subtract(deleted)
-        after.update(inserted)
+        cursor.execute(f"select c.{version}, sum(c.rows_held) from {c} c join {k} k on k.{key} = c.{key} "
+                       f"group by c.{version}")
+        superseded = Counter({str(v): int(n) for v, n in cursor.fetchall()})
+        cursor.execute(f"select {version}, sum(rows_held) from {k} group by {version}")
+        switched = Counter({str(v): int(n) for v, n in cursor.fetchall()})
+        cursor.execute(f"insert into {c} ({key}, {version}, rows_held) select {key}, {version}, rows_held from {k} "
+                       f"on duplicate key update {version} = values({version}), rows_held = values(rows_held)")
+        after = Counter(live)
+        after.subtract(superseded)
+        after.update(switched)
         expected = {v: n for v, n in after.items() if n}
         if expected != the_plan.delta_counts:
             conn.rollback()
             log.warning("%s: the changed groups do not account for every difference (a group left Delta?); "
                         "loading the whole table instead", target)
             return False
-        record_counts(cursor, target, the_plan.delta_counts)
+        record_counts(cursor, target, {**stored, **{v: the_plan.delta_counts[v] for v in the_plan.new_versions}})
         crash_point("sync.inside_partial_apply")
         conn.commit()
     except BaseException:
@@ -123,6 +197,14 @@ def apply(conn, target: str, keys_table: str, spec: PartialSpec, held: dict[str,
     return True
 
 
-def _counts(cursor, rows_sql: str, version: str) -> Counter:
-    cursor.execute(f"select {version}, count(*) from {rows_sql} group by {version}")
-    return Counter({str(v): int(n) for v, n in cursor.fetchall()})
+def drop_dead_versions(cursor, target: str, spec: PartialSpec) -> int:
+    """Delete the stored versions no key points at any more (one range of the index each); rows removed."""
+    live = live_counts(cursor, target, spec)
+    dead = sorted(set(stored_counts(cursor, target)) - set(live))
+    removed = 0
+    for version in dead:
+        cursor.execute(f"delete from {quote_identifier(rows_table(target))} where {quote_identifier(spec.version)} = %s",
+                       (version,))
+        removed += cursor.rowcount
+        cursor.execute(f"delete from {SYNC_VERSIONS} where table_name = %s and version = %s", (target, version))
+    return removed
