@@ -15,15 +15,15 @@ from pyspark.sql import functions as F
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "ml"
-RECOMMENDATIONS = f"{SCHEMA}.recommendations"
-POPULAR = f"{SCHEMA}.popular_products"
-MODEL_RUNS = f"{SCHEMA}.model_runs"
-SIMILAR = f"{SCHEMA}.similar_products"
+DATABASE = "ml"
+RECOMMENDATIONS = f"{DATABASE}.recommendations"
+POPULAR = f"{DATABASE}.popular_products"
+MODEL_RUNS = f"{DATABASE}.model_runs"
+SIMILAR = f"{DATABASE}.similar_products"
 # The lists as served, kept by list date (the newest day of data they were made from; they are in
 # service the days after it) for the outcome mart, recommendation_outcomes.
-SERVED = f"{SCHEMA}.served_recommendations"
-SERVED_POPULAR = f"{SCHEMA}.served_popular"
+SERVED = f"{DATABASE}.served_recommendations"
+SERVED_POPULAR = f"{DATABASE}.served_popular"
 
 MODEL_RUNS_SCHEMA = (
     "run_id string, started_at timestamp, finished_at timestamp, model_path string, "
@@ -45,7 +45,7 @@ def _ranked(run_id: str) -> list[Column]:
 
 def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFrame, run_id: str,
                           generated_at: dt.datetime) -> None:
-    spark.sql(f"create database if not exists {SCHEMA}")
+    spark.sql(f"create database if not exists {DATABASE}")
     _replace(_list_rows(recs, run_id, generated_at), RECOMMENDATIONS)
     _replace(popular.select(*_ranked(run_id), F.lit(generated_at).cast("timestamp").alias("generated_at")), POPULAR)
 
@@ -68,7 +68,7 @@ def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, ru
 
 def write_similar(spark: SparkSession, similar: DataFrame, run_id: str, generated_at: dt.datetime) -> None:
     """ml.similar_products from (item_id, similar_item_id, rank, score) rows, replaced at each refit."""
-    spark.sql(f"create database if not exists {SCHEMA}")
+    spark.sql(f"create database if not exists {DATABASE}")
     _replace(similar.select(F.col("item_id").alias("product_id"), F.col("similar_item_id").alias("similar_product_id"),
                             F.col("rank").cast("int"), F.col("score").cast("double"), F.lit(run_id).alias("run_id"),
                             F.lit(generated_at).cast("timestamp").alias("generated_at")), SIMILAR)
@@ -89,7 +89,7 @@ def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | N
     the changed users' after an update (the others keep the list they were served before), and the
     popular list when the run made one. A refit, having listed everyone, removes the lists made more than
     ``keep_days`` before it: every list still in service is then its own or newer."""
-    spark.sql(f"create database if not exists {SCHEMA}")
+    spark.sql(f"create database if not exists {DATABASE}")
     stamp = [F.lit(list_date).cast("date").alias("list_date"), F.lit(run_kind).alias("run_kind")]
     rows = lists.select("user_id", *_ranked(run_id), *stamp)
     if changed is not None and spark.catalog.tableExists(SERVED):
@@ -107,7 +107,7 @@ def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | N
 
 
 def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:
-    spark.sql(f"create database if not exists {SCHEMA}")
+    spark.sql(f"create database if not exists {DATABASE}")
     spark.sql(f"create table if not exists {MODEL_RUNS} ({MODEL_RUNS_SCHEMA}) using delta")
     spark.createDataFrame([row], MODEL_RUNS_SCHEMA).write.format("delta").mode("append").saveAsTable(MODEL_RUNS)
 

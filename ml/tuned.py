@@ -16,7 +16,7 @@ from ml.params import RunParams
 log = logging.getLogger(__name__)
 
 TABLE = "ml.tuned_params"
-SCHEMA = ("tuned_at timestamp, model string, params map<string,string>, protocol string, objective string, "
+ROW_TYPE = ("tuned_at timestamp, model string, params map<string,string>, protocol string, objective string, "
           "validation_value double, test_value double, defaults_test_value double, trials int")
 
 
@@ -28,7 +28,7 @@ def record(spark: SparkSession, chosen: RunParams, protocol: str, objective: str
            "validation_value": validation_value, "test_value": test_value,
            "defaults_test_value": defaults_test_value, "trials": trials}
     spark.sql("create database if not exists ml")
-    spark.createDataFrame([row], SCHEMA).write.format("delta").mode("append").saveAsTable(TABLE)
+    spark.createDataFrame([row], ROW_TYPE).write.format("delta").mode("append").saveAsTable(TABLE)
 
 
 def _typed(section: Any, values: dict[str, str]) -> Any:

@@ -83,7 +83,7 @@ class Assessment:
         }
 
 
-def _fix(problem: Problem, settings: dict[str, Any], unknown_types: Sequence[str]) -> str:
+def _fix(problem: Problem, rules: dict[str, Any], unknown_types: Sequence[str]) -> str:
     """What the user can do about the most frequent problem, naming the setting where one applies."""
     reason = problem.reason
     if "event_time before" in reason:
@@ -91,10 +91,10 @@ def _fix(problem: Problem, settings: dict[str, Any], unknown_types: Sequence[str
         return (f"if those dates are right, set MIN_EVENT_DATE={since} "
                 f"(e.g. make recommend VARS=\"min_event_date={since}\")")
     if "price above" in reason:
-        return f"if such prices are real, raise MAX_PRICE (now {settings['max_price']})"
+        return f"if such prices are real, raise MAX_PRICE (now {rules['max_price']})"
     if "unknown event_type" in reason:
         found = f" (found: {', '.join(unknown_types)})" if unknown_types else ""
-        known = ",".join(settings["known_event_types"])
+        known = ",".join(rules["known_event_types"])
         return f"if they are real event types{found}, add them to KNOWN_EVENT_TYPES (now {known})"
     if "in the future" in reason:
         return "the source's clock or time zone is off (events more than a day ahead): fix the export"
@@ -133,8 +133,8 @@ def _which(flagged: Sequence[FileVerdict], example: FileVerdict, total: int) -> 
 
 
 def _unusable_message(flagged: Sequence[FileVerdict], files: Sequence[FileVerdict], ranked: Sequence[Problem],
-                      settings: dict[str, Any], unknown_types: Sequence[str], error: bool) -> str:
-    warn_share, error_share = float(settings["health_warn_share"]), float(settings["health_error_share"])
+                      rules: dict[str, Any], unknown_types: Sequence[str], error: bool) -> str:
+    warn_share, error_share = float(rules["health_warn_share"]), float(rules["health_error_share"])
     names = {f.name for f in flagged}
     relevant = [p for p in ranked if p.files & names] or list(ranked)
     top = relevant[0] if relevant else None
@@ -146,7 +146,7 @@ def _unusable_message(flagged: Sequence[FileVerdict], files: Sequence[FileVerdic
                f"{unusable:,} of {lines:,} lines")
     if top is not None:
         message += (f"; most often {top.outcome} '{top.reason}' ({top.rows:,} rows); "
-                    f"{_fix(top, settings, unknown_types)}")
+                    f"{_fix(top, rules, unknown_types)}")
     return message + f"; to accept such files, raise {setting} (now {threshold:g})"
 
 
@@ -161,11 +161,11 @@ def _attribute_message(flagged: Sequence[FileVerdict], files: Sequence[FileVerdi
             f"(now {warn_share:g})")
 
 
-def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], settings: dict[str, Any],
+def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], rules: dict[str, Any],
            unknown_types: Sequence[str] = ()) -> Assessment:
     """Judge the files against the thresholds; the message describes the worst level reached, and
     then the files that lost an attribute on more than the warn share of their lines."""
-    warn_share, error_share = float(settings["health_warn_share"]), float(settings["health_error_share"])
+    warn_share, error_share = float(rules["health_warn_share"]), float(rules["health_error_share"])
     errors = [f for f in files if f.share > error_share]
     warns = [f for f in files if warn_share < f.share <= error_share]
     attributes = [f for f in files if f.dropped_share > warn_share and f.share <= error_share]
@@ -173,7 +173,7 @@ def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], settings: 
     ranked = sorted(problems, key=lambda p: (-p.rows, p.reason))
     parts = []
     if errors or warns:
-        parts.append(_unusable_message(errors or warns, files, ranked, settings, unknown_types, bool(errors)))
+        parts.append(_unusable_message(errors or warns, files, ranked, rules, unknown_types, bool(errors)))
     if attributes:
         parts.append(_attribute_message(attributes, files, warn_share))
     return Assessment(status, "; also ".join(parts), list(files), ranked)
@@ -189,7 +189,7 @@ def report(assessment: Assessment, path: Path, checked_by: str) -> None:
     path.write_text(json.dumps(assessment.to_json(checked_by), indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def from_marts(query: Callable[[str], list[Any]], settings: dict[str, Any]) -> Assessment:
+def from_marts(query: Callable[[str], list[Any]], rules: dict[str, Any]) -> Assessment:
     """Assess the data_health marts built by dbt; ``query`` runs SQL (Spark, or the Thrift Server)
     and returns rows with columns as attributes."""
     files = [FileVerdict(r.source_file, int(r.lines_read or 0), int(r.rejected_rows + r.quarantined_rows),
@@ -210,4 +210,4 @@ def from_marts(query: Callable[[str], list[Any]], settings: dict[str, Any]) -> A
     unknown = [r.event_type for r in query(f"""
         select coalesce(event_type, '(empty)') as event_type, count(*) as n from {QUARANTINE_TABLE}
         where quarantine_reason like '%unknown event_type%' group by 1 order by n desc limit 5""")]
-    return assess(files, problems, settings, unknown)
+    return assess(files, problems, rules, unknown)

@@ -88,7 +88,7 @@ def _normalise(value) -> Decimal | float | None:
     return Decimal(value).normalize()
 
 
-def same(a: Fingerprint, b: Fingerprint) -> list[str]:
+def differing_columns(a: Fingerprint, b: Fingerprint) -> list[str]:
     """Columns whose fingerprints differ."""
     differ = []
     for column, (count, total) in a.items():

@@ -258,7 +258,7 @@ def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: check
     if loaded != profile.rows:
         raise SyncError(f"{target}: {loaded} rows arrived in MySQL but the source has {profile.rows}; "
                         "previous table kept")
-    differ = checksum.same(profile.fingerprint, checksum.mysql_fingerprint(cursor, quote_identifier(staging), df))
+    differ = checksum.differing_columns(profile.fingerprint, checksum.mysql_fingerprint(cursor, quote_identifier(staging), df))
     if differ:
         raise SyncError(f"{target}: column checksums differ for {differ}; previous table kept")
     return path

@@ -156,7 +156,7 @@ def load_new_rows(cursor, target: str, spec: PartialSpec, the_plan: Plan, profil
     if arrived != expected:
         raise SyncError(f"{target}: rows per new version in MySQL {arrived} but Delta has {expected}; "
                         "no list switched")
-    differ = checksum.same(profile.fingerprint,
+    differ = checksum.differing_columns(profile.fingerprint,
                            checksum.mysql_fingerprint(cursor, f"{rows} where {where}", the_plan.rows, versions))
     if differ:
         raise SyncError(f"{target}: column checksums of the new rows differ for {differ}; no list switched")

@@ -1,5 +1,5 @@
 -- depends_on: {{ ref('stg_raw__events') }}
--- The merge reads only the changed dates of the target (macros/merge_pruning.sql).
+-- The merge reads only the changed dates of the target (macros/incremental/spark__get_merge_sql.sql).
 {{ config(unique_key=['source_file', 'source_line'], merge_prune_column='event_date',
           changed_dates_loaded_at='ingested_at') }}
 

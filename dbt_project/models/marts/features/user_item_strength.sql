@@ -3,7 +3,7 @@
 --   anchored_strength = sum over events of weight(event_type) * 2 ^ ((event_time - t0) / half_life)
 -- so a new day only changes the pairs with new events; user_item_interactions scales it to the
 -- newest event at read time. A change of weights, half-life or anchor rebuilds it in full.
--- A new day is aggregated alone and added to the stored pairs (macros/additive_merge.sql); a late
+-- A new day is aggregated alone and added to the stored pairs (macros/incremental/additive_merge.sql); a late
 -- file for a date already counted recomputes its pairs over all their events.
 {%- set additive = additive_update_applies() %}
 with

@@ -2,7 +2,7 @@
 -- ingest, quarantined by the business rules, or kept with an attribute dropped, and the event
 -- times they span. Incremental by ingest batch: a batch is counted once, when it first appears
 -- (and everything again when the quarantine rules change: see dbt_project.yml); an incremental
--- run reads only the batches it has not counted (macros/uncounted_batches.sql).
+-- run reads only the batches it has not counted (macros/incremental/uncounted_batches.sql).
 -- depends_on: {{ ref('stg_raw__ingest_ledger') }}
 {{ config(unique_key=['ingest_batch_id', 'source_file', 'outcome', 'reason']) }}
 

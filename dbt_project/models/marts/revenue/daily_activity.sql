@@ -1,5 +1,5 @@
 -- Daily active users, sessions and events by type.
--- Incremental: a run recomputes the dates that received new events (macros/changed_event_dates.sql).
+-- Incremental: a run recomputes the dates that received new events (macros/incremental/changed_event_dates.sql).
 with
 
 events as (

@@ -1,5 +1,5 @@
 -- Revenue per day: one purchase row is one item; revenue is the sum of purchase prices.
--- Incremental: a run recomputes the dates that received new events (macros/changed_event_dates.sql).
+-- Incremental: a run recomputes the dates that received new events (macros/incremental/changed_event_dates.sql).
 with
 
 events as (

@@ -2,7 +2,7 @@
 -- The ratios compare event counts, not people: purchases often happen without a cart event
 -- in the same day and category (real logs show up to 6 purchases per cart), so they can
 -- exceed 1 and are named "per", not "rate". The user shares are true conversion rates.
--- Incremental: a run recomputes the dates that received new events (macros/changed_event_dates.sql).
+-- Incremental: a run recomputes the dates that received new events (macros/incremental/changed_event_dates.sql).
 with
 
 events as (

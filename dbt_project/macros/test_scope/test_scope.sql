@@ -94,7 +94,7 @@
     an incremental build checks the newest list date, the one the last run wrote; the history grows by a
     day's changed lists each day and was checked when written. -#}
 {% macro newest_list_predicate(relation) -%}
-    {#- max() of the string, not of the date: see macros/served_lists.sql. -#}
+    {#- max() of the string, not of the date: see macros/sql/served_lists.sql. -#}
     {%- set newest = run_query('select max(cast(list_date as string)) from ' ~ relation).columns[0].values() -%}
     {%- if newest | length == 0 or newest[0] is none -%}
         {{ return(none) }}
@@ -113,23 +113,4 @@
         {{ return(none) }}
     {%- endif -%}
     {{ return('false') }}
-{%- endmacro %}
-
-
-{#- dbt's hook for a test's `where` config, extended with the test scopes. -#}
-{% macro spark__get_where_subquery(relation) -%}
-    {%- set predicates = [] -%}
-    {%- set where = config.get('where', '') -%}
-    {%- if where -%}
-        {%- do predicates.append('(' ~ where ~ ')') -%}
-    {%- endif -%}
-    {%- set scope = test_scope_predicate(relation) -%}
-    {%- if scope -%}
-        {%- do predicates.append(scope) -%}
-    {%- endif -%}
-    {%- if predicates -%}
-        {#- The alias keeps Spark from reading 'where (...)' as a table alias with column names. -#}
-        {{ return('(select * from ' ~ relation ~ ' as dbt_source where ' ~ predicates | join(' and ') ~ ') dbt_subquery') }}
-    {%- endif -%}
-    {{ return(relation) }}
 {%- endmacro %}

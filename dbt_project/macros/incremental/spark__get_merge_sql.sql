@@ -1,8 +1,8 @@
-{#- dbt-spark's merge, with group replacement (macros/replace_groups.sql), additive updates
-    (macros/additive_merge.sql) and merge pruning.
+{#- dbt-spark's merge, with group replacement (macros/incremental/replace_groups.sql), additive updates
+    (macros/incremental/additive_merge.sql) and merge pruning.
 
     Merge pruning. A model configured with merge_prune_column (a partition column) merges into
-    the changed event dates only: the dates its source was filtered to (macros/changed_event_dates.sql;
+    the changed event dates only: the dates its source was filtered to (macros/incremental/changed_event_dates.sql;
     changed_dates_source names the model they come from, staging by default, and
     changed_dates_loaded_at the target's load-time column, last_ingested_at by default)
     are written into the MERGE condition as literals, which Delta turns into partition pruning, so

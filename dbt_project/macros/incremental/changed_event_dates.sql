@@ -6,7 +6,7 @@
     Both steps run first and their results go into the model's SQL as literals: the newest load
     time lets Delta skip every file of older batches, and the dates prune the partitions. (As a
     subquery, the same filter read every file of both tables.) They are kept on the node for the
-    rest of its rendering; the merge (macros/merge_pruning.sql) is rendered apart, asks the same
+    rest of its rendering; the merge (macros/incremental/spark__get_merge_sql.sql) is rendered apart, asks the same
     question of the same, not yet merged, data and prunes its target to the very same dates. -#}
 {% macro changed_dates(loaded_at_column='last_ingested_at', source='stg_raw__events') %}
     {%- set cache_key = '_changed_dates_' ~ source ~ '_' ~ loaded_at_column -%}

@@ -1,5 +1,5 @@
 {#- dbt's own rule (--full-refresh or the full_refresh config), plus one of ours: an incremental
-    table that records the rules its rows were decided with (macros/rules_stamp.sql) is
+    table that records the rules its rows were decided with (macros/rules/rules_stamp.sql) is
     rebuilt in full when those rules have changed since, so a new quarantine bound re-decides
     every row instead of leaving the old verdicts next to the new ones. Overrides the global
     macro of the same name, which is_incremental() and the incremental materialization call. -#}
