@@ -1,5 +1,6 @@
 -- depends_on: {{ ref('stg_raw__events') }}
--- merge_prune_column: the merge reads only the changed dates of the target (macros/incremental/spark__get_merge_sql.sql).
+-- merge_prune_column: the merge reads only the changed dates of the target
+-- (macros/incremental/spark__get_merge_sql.sql).
 {{ config(unique_key='event_key', merge_prune_column='event_date') }}
 
 with

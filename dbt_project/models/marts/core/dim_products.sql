@@ -1,6 +1,7 @@
 -- One row per product: its latest brand and category, its latest known price, and its activity.
--- Incremental: a new day is aggregated alone and merged into the stored products (macros/incremental/additive_merge.sql);
--- a late file for a date already counted recomputes its products over all their events.
+-- Incremental: a new day is aggregated alone and merged into the stored products
+-- (macros/incremental/additive_merge.sql); a late file for a date already counted recomputes its
+-- products over all their events.
 {%- set additive = additive_update_applies() %}
 with
 
