@@ -95,22 +95,9 @@ def real_slice() -> Path:
     return REAL_SLICE
 
 
-# Markers by what a test needs, so `make test-fast` can run the pure ones without Java, MariaDB or
-# Chromium. A test needs Spark when it uses the session (directly or through a fixture) or runs an
-# entry point that starts a JVM; MariaDB and Chromium by module.
-NEEDS = {
-    "spark": {"test_entry_point_errors", "test_doctor", "test_faults", "test_cluster", "test_plain_dbt"},
-    "mysql": {"test_mysql_sync", "test_dashboard", "test_faults", "test_cluster", "test_plain_dbt"},
-    "browser": {"test_dashboard"},
-    "cluster": {"test_cluster"},
-}
-
-
+# A test that uses the shared SparkSession needs Java; the other needs are declared in each module
+# (`pytestmark`), so `make test-fast` can run the pure tests without Java, MariaDB or Chromium.
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1]
-        if "spark" in item.fixturenames or module in NEEDS["spark"]:
+        if "spark" in item.fixturenames:
             item.add_marker(pytest.mark.spark)
-        for marker in ("mysql", "browser", "cluster"):
-            if module in NEEDS[marker]:
-                item.add_marker(getattr(pytest.mark, marker))

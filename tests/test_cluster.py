@@ -31,6 +31,9 @@ from pipeline.mysql import local_server
 from pipeline.ports import port_open
 from tests.clone import copy_project, run_plain_dbt
 
+# What these tests need (a local cluster, its metastore in MariaDB): `make test-fast` skips them.
+pytestmark = [pytest.mark.spark, pytest.mark.mysql, pytest.mark.cluster]
+
 # Every table dbt builds from the events (the recommendation marts depend on the model's run;
 # user_item_interactions is a view of user_item_strength).
 DBT_MARTS = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",

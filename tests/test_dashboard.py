@@ -24,6 +24,9 @@ from pipeline.sync.run import sync_all
 from tests import browser
 from tests.chain import land_generated, land_held_back
 
+# What these tests need (the synced marts in MariaDB, rendered in headless Chromium): `make test-fast` skips them.
+pytestmark = [pytest.mark.mysql, pytest.mark.browser]
+
 CHARTS = {"data-health", "daily-active-users", "weekday-users", "daily-revenue", "weekday-revenue", "hourly-purchases",
           "top-brands-revenue", "top-brands-purchases", "top-customers", "funnel", "category-revenue",
           "model-quality", "quality-history", "sample-recommendations", "cohort-retention", "customer-segments",

@@ -7,7 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from pipeline.config import REPO_ROOT
+
+# What these tests need (`make doctor` starts a JVM): `make test-fast` skips them.
+pytestmark = [pytest.mark.spark]
 
 
 def _doctor(**env: str) -> subprocess.CompletedProcess:

@@ -12,6 +12,9 @@ import pytest
 from pipeline.cli import entry_point_argv
 from pipeline.config import REPO_ROOT, Settings
 
+# What these tests need (entry points in subprocesses start JVMs): `make test-fast` skips them.
+pytestmark = [pytest.mark.spark]
+
 ENTRY_POINTS = {
     "ingest": ["ingest_raw.py", "--quiet"],
     "dbt": ["run_dbt.py", "build"],

@@ -30,6 +30,9 @@ from pipeline.sync.catalog import tagged_tables
 from tests import reference
 from tests.clone import Clone
 
+# What these tests need (the chain runs in subprocesses: JVMs and a private MariaDB): `make test-fast` skips them.
+pytestmark = [pytest.mark.spark, pytest.mark.mysql]
+
 KILLED = -signal.SIGKILL
 EVENT_COLUMNS = ["event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
                  "user_id", "user_session", "source_file", "source_line", "event_date"]

@@ -20,6 +20,9 @@ from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables, varchar
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.run import sync_all
 
+# What these tests need (a private MariaDB): `make test-fast` skips them.
+pytestmark = [pytest.mark.mysql]
+
 PORT = local_server.free_port()
 TABLE = SyncTable("synctest.sample", "sample", primary_key=("id",), indexes=("user_id",))
 ROWS = [

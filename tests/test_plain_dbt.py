@@ -23,6 +23,9 @@ from pipeline.cli import entry_point_argv
 from tests import reference
 from tests.clone import Clone, analyst_env, plain_dbt_argv
 
+# What these tests need (dbt in subprocesses starts JVMs; the chain syncs to MariaDB): `make test-fast` skips them.
+pytestmark = [pytest.mark.spark, pytest.mark.mysql]
+
 # The tables that record the rules their rows were decided with (recorded_rules in dbt_project.yml).
 STAMPED = ("cleaned_events", "cleaned_purchases", "quarantined_events", "data_health_reasons", "daily_revenue",
            "daily_activity", "funnel_daily_category", "dim_users", "dim_products", "user_item_strength",
