@@ -91,7 +91,7 @@ def _with_cluster(stages: list[str]) -> list[str]:
 
 
 def run_scale(scale: Scale, stages: list[str], bar: tqdm) -> Path:
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     # A subset without 'generate' continues the scale's last run: its earlier stages are kept.
     saved = scale.root / "stages.json"
     results = json.loads(saved.read_text()) if "generate" not in stages and saved.exists() else {}
@@ -116,11 +116,14 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default=os.environ.get("SCALES", "100k 1M"),
                         help='e.g. "100k 1M 10M"; "rees46-month" is the seed\'s month (66.6M events, 4.5M users)')
-    parser.add_argument("--stages", default=os.environ.get("STAGES") or None, help="subset, run in pipeline order, e.g. 'generate load daily' (default: the one-process chains "
-                             "and the peers); the steps of a chain (ingest, dbt_full, ingest_day, dbt_incremental, train, "
-                             "dbt_recommendations, sync) instead run each command in its own process")
+    parser.add_argument("--stages", default=os.environ.get("STAGES") or None,
+                        help="subset, run in pipeline order, e.g. 'generate load daily' (default: the one-process "
+                             "chains and the peers); the steps of a chain (ingest, dbt_full, ingest_day, "
+                             "dbt_incremental, train, dbt_recommendations, sync) instead run each command in its own "
+                             "process")
     parser.add_argument("--engines", default=os.environ.get("ENGINES", "embedded"), help='e.g. "embedded cluster"')
-    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BENCH_DIR", REPO_ROOT / "bench" / "work")))
+    parser.add_argument("--work-dir", type=Path,
+                        default=Path(os.environ.get("BENCH_DIR", REPO_ROOT / "bench" / "work")))
     args = parser.parse_args()
     configure_logging()
     stages = _stages(args.stages)

@@ -61,7 +61,8 @@ def _memory_of(pid: int) -> tuple[str, bytes, float, float] | None:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
-    fields = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith(("VmHWM:", "VmRSS:"))}
+    fields = {line.split(":")[0]: line.split()[1] for line in status.splitlines()
+              if line.startswith(("VmHWM:", "VmRSS:"))}
     if "VmHWM" not in fields:
         return None
     return exe, command, int(fields["VmHWM"]) / 1024, int(fields.get("VmRSS", 0)) / 1024

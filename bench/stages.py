@@ -60,8 +60,8 @@ class Scale:
                    OPENBLAS_NUM_THREADS="1")  # implicit parallelises itself; nested BLAS threads only contend
         if self.engine == "cluster":
             master, ui, thrift = self.cluster_ports
-            env.update(LAKEHOUSE_ENGINE="cluster", CLUSTER_DIR=str(self.root / "cluster"), SPARK_MASTER_PORT=str(master),
-                       SPARK_MASTER_WEBUI_PORT=str(ui), SPARK_THRIFT_PORT=str(thrift))
+            env.update(LAKEHOUSE_ENGINE="cluster", CLUSTER_DIR=str(self.root / "cluster"),
+                       SPARK_MASTER_PORT=str(master), SPARK_MASTER_WEBUI_PORT=str(ui), SPARK_THRIFT_PORT=str(thrift))
         return env
 
     def cluster_pids(self) -> list[int]:
@@ -148,7 +148,8 @@ def _build_details(seconds: float, nodes: dict[str, float], slowest: int = 5) ->
 
 def dbt_full(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_full", "run_dbt.py", "build", "--full-refresh", "--exclude", "tag:recommendations")
-    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))), **_build_details(measured.seconds, _dbt_nodes()))
+    return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))),
+                   **_build_details(measured.seconds, _dbt_nodes()))
 
 
 def duckdb(scale: Scale) -> dict[str, Any]:
@@ -361,7 +362,8 @@ CHAIN_STEPS = {"load": ("ingest", "dbt_full", "refit"),
                "daily": ("ingest_day", "dbt_incremental", "train", "dbt_recommendations", "sync")}
 # Run order: a chain takes the place of its steps; peers run where their inputs are ready.
 ORDER = ("generate", "load", "ingest", "dbt_full", "refit", "duckdb", "daily", "ingest_day", "dbt_incremental",
-         "train", "als_peer", "update_quality", "dbt_recommendations", "sync", "tableau_extract", "mysql_raw", "ease_serve", "tune")
+         "train", "als_peer", "update_quality", "dbt_recommendations", "sync", "tableau_extract", "mysql_raw",
+         "ease_serve", "tune")
 # `make bench` without STAGES: the chains and the peers.
 DEFAULT_STAGES = tuple(s for s in ORDER if s not in {step for steps in CHAIN_STEPS.values() for step in steps})
 # The chain a user runs; peers (duckdb, als_peer, mysql_raw) are not part of end-to-end time.

@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
                         "the others get the popular list")
     g = parser.add_argument_group("tune")
     g.add_argument("--space", default=None,
-                   help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' (default: ml/tune.py default_space, per ALS backend)")
+                   help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' "
+                        "(default: ml/tune.py default_space, per ALS backend)")
     g.add_argument("--search", choices=["tpe", "random", "grid"], default="tpe",
                    help="Optuna TPE (default), a random sample of the grid, or the whole grid")
     g.add_argument("--trials", type=int, default=None,

@@ -132,7 +132,7 @@ def _state_of_refit(params: RunParams, fitted: Any, data: Indexed, run_id: str,
 def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bool = True) -> dict[str, Any]:
     """Refit (evaluate, retrain on all data) or update the last model for the users who changed, as
     ml/schedule.py decides; write tables, model and reports/last_run.json."""
-    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     decision = schedule.decide(spark, params)
     log.info("%s: %s", decision.kind, decision.reason)
@@ -180,7 +180,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     data.release()
     bar.close()
 
-    finished = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    finished = dt.datetime.now(dt.UTC).replace(microsecond=0)
     per_model = {name: {k: v for k, v in values.items() if k != "users"} for name, values in metrics.items()}
     oracle_fraction = harness.fraction_of_oracle(metrics, params.model)
     flat_metrics = {f"{name}.{k}": v for name, values in per_model.items() for k, v in values.items()}
@@ -232,7 +232,7 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
     bar.close()
     counts = {**result.counts, "recommendation_rows": spark.table(outputs.RECOMMENDATIONS).count(),
               "users": len(result.state.users.index), "items": len(result.state.items.index)}
-    finished = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    finished = dt.datetime.now(dt.UTC).replace(microsecond=0)
     flat = {**params.flat(), "kind": "update", "refit_run": decision.state.base_run,
             "updated_run": decision.state.run_id}
     outputs.append_model_run(spark, {

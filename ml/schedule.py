@@ -46,7 +46,8 @@ def _last_state(spark: SparkSession) -> ModelState | None:
 def _changed_size(spark: SparkSession, params: RunParams, state: ModelState) -> str | None:
     spec = params.input
     table = read_table(spark, spec.table, [spec.user_col, spec.item_col])
-    now = table.agg(F.countDistinct(spec.user_col).alias("users"), F.countDistinct(spec.item_col).alias("items")).first()
+    now = table.agg(F.countDistinct(spec.user_col).alias("users"),
+                    F.countDistinct(spec.item_col).alias("items")).first()
     last = (len(state.users.index), len(state.items.index))
     for name, before, at_refit, after in zip(("users", "items"), last, state.refit_sizes, (now.users, now.items)):
         if after < before:  # an update only adds: the data was replaced or trimmed

@@ -5,11 +5,11 @@ a candidate scores the mean over its folds).
 The search space is configurable (``--space``); the search (``--search``, ml/search.py) is Optuna's
 TPE by default, or a seeded random sample of the grid, or the whole grid. It scores at most
 ``--trials`` candidates and starts none after ``--budget-seconds``. Each family's current parameters
-are always tried first, so the choice is never worse than them on validation. A challenger replaces the current parameters only when it beats them on validation by
-``min_gain`` (relative; default 1 %): smaller differences are noise on a few thousand users, and
-chasing them overfits the validation split. The winner is scored once on the test split next to the
-defaults (reported, never used to choose), written to reports/tuning.json and to ml.tuned_params,
-where `make train` finds it.
+are always tried first, so the choice is never worse than them on validation. A challenger replaces
+the current parameters only when it beats them on validation by ``min_gain`` (relative; default 1 %):
+smaller differences are noise on a few thousand users, and chasing them overfits the validation split.
+The winner is scored once on the test split next to the defaults (reported, never used to choose),
+written to reports/tuning.json and to ml.tuned_params, where `make train` finds it.
 """
 
 from __future__ import annotations

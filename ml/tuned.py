@@ -23,7 +23,7 @@ ROW_TYPE = ("tuned_at timestamp, model string, params map<string,string>, protoc
 def record(spark: SparkSession, chosen: RunParams, protocol: str, objective: str, validation_value: float,
            test_value: float, defaults_test_value: float, trials: int) -> None:
     section = dataclasses.asdict(getattr(chosen, chosen.model))
-    row = {"tuned_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0), "model": chosen.model,
+    row = {"tuned_at": dt.datetime.now(dt.UTC).replace(microsecond=0), "model": chosen.model,
            "params": {k: str(v) for k, v in section.items()}, "protocol": protocol, "objective": objective,
            "validation_value": validation_value, "test_value": test_value,
            "defaults_test_value": defaults_test_value, "trials": trials}

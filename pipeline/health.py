@@ -69,7 +69,7 @@ class Assessment:
     def to_json(self, checked_by: str) -> dict[str, Any]:
         worst = sorted(self.files, key=lambda f: (-f.share, f.name))[:20]
         return {
-            "checked_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "checked_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "checked_by": checked_by,
             "status": self.status,
             "message": self.message,
@@ -156,7 +156,8 @@ def _attribute_message(flagged: Sequence[FileVerdict], files: Sequence[FileVerdi
     assert dropped is not None
     return (f"data health: {_which(flagged, example, len(files))} losing {dropped.column} on more than "
             f"{warn_share:.0%} of lines (events kept): '{dropped.reason}' on {dropped.rows:,} of "
-            f"{example.lines_read:,} lines ({example.dropped_share:.0%}){f' of {example.name}' if len(flagged) > 1 else ''}; "
+            f"{example.lines_read:,} lines ({example.dropped_share:.0%})"
+            f"{f' of {example.name}' if len(flagged) > 1 else ''}; "
             f"{attribute_consequence(dropped.column)}; to accept such files, raise HEALTH_WARN_SHARE "
             f"(now {warn_share:g})")
 

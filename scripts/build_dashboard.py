@@ -1,4 +1,6 @@
-"""`make dashboard`: write reports/dashboard.html from the marts Tableau reads (MySQL), or from Delta. Thin wrapper of pipeline/commands/dashboard.py."""
+"""`make dashboard`: write reports/dashboard.html from the marts Tableau reads (MySQL), or from Delta.
+
+Thin wrapper of pipeline/commands/dashboard.py."""
 
 from pipeline.commands.dashboard import cli
 

@@ -1,4 +1,6 @@
-"""`make data`: write synthetic REES46-format CSV files (one per day) and their ground truth. Thin wrapper of pipeline/commands/generate.py."""
+"""`make data`: write synthetic REES46-format CSV files (one per day) and their ground truth.
+
+Thin wrapper of pipeline/commands/generate.py."""
 
 from pipeline.commands.generate import cli
 

@@ -53,7 +53,8 @@ class Clone:
         return self.root / "dbt_project"
 
     def dbt(self, *args: str) -> subprocess.CompletedProcess:
-        """Plain dbt, as an analyst types it: ``cd dbt_project && ../.venv/bin/dbt <args> --profiles-dir ../profiles``."""
+        """Plain dbt, as an analyst types it:
+        ``cd dbt_project && ../.venv/bin/dbt <args> --profiles-dir ../profiles``."""
         result = run_plain_dbt(self.root, *args)
         self.outputs += [result.stdout, result.stderr]
         return result

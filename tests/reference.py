@@ -80,7 +80,7 @@ def _bad_price(e: Event, max_price: Decimal) -> bool:
 
 
 def quarantined(e: Event, max_price: Decimal = MAX_PRICE) -> bool:
-    latest = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=1)
+    latest = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=1)
     return (e.user_id is None or e.product_id is None or (e.type == "purchase" and _bad_price(e, max_price))
             or not MIN_TIME <= e.time <= latest or e.type not in KNOWN_TYPES)
 

@@ -58,7 +58,8 @@ def test_ratios_and_markdown_from_stage_results():
         "ingest": {"seconds": 10.0, "rows": 1000, "rows_per_second": 100, "peak_mb": {"python": 100.0, "jvm": 900.0}},
         "dbt_full": {"seconds": 100.0, "duckdb_equivalent_node_seconds": 30.0, "peak_mb": {"jvm": 2048.0}},
         "dbt_incremental": {"seconds": 12.0, "peak_mb": {}, "nodes": 3, "models_seconds": 9.0, "tests_seconds": 4.5,
-                            "slowest_nodes": {"model.recolake.cleaned_events": 6.0, "test.recolake.not_null_x.ab12": 4.5}},
+                            "slowest_nodes": {"model.recolake.cleaned_events": 6.0,
+                                              "test.recolake.not_null_x.ab12": 4.5}},
         "duckdb": {"seconds": 4.0, "peak_mb": {}, "agreement": {"cleaned": {"agree": True}}},
         "als_peer": {"seconds": 50.0, "embedded_fit_seconds": 3.3, "spark_fit_seconds": 9.0,
                      "implicit_fit_seconds": 3.0, "embedded_ndcg@10": 0.11, "spark_ndcg@10": 0.12,
@@ -66,8 +67,9 @@ def test_ratios_and_markdown_from_stage_results():
         "mysql_raw": {"seconds": 1.0, "sync_vs_raw": 0.4},
         "refit": {"seconds": 80.0, "in_process": "load"},
         "train": {"seconds": 8.0, "in_process": "daily"},
-        "sync": {"seconds": 30.0, "in_process": "daily", "served_outcomes": {"model": {"buyers": 40, "days": 1, "hit_rate_at_10": 0.09},
-                                                       "popularity": {"buyers": 40, "days": 1, "hit_rate_at_10": 0.03}}},
+        "sync": {"seconds": 30.0, "in_process": "daily",
+                 "served_outcomes": {"model": {"buyers": 40, "days": 1, "hit_rate_at_10": 0.09},
+                                     "popularity": {"buyers": 40, "days": 1, "hit_rate_at_10": 0.03}}},
         "update_quality": {"seconds": 60.0, "scored_users": 300, "window": {"eval_cutoff": "2026-01-24"},
                            "refit_ndcg@10": 0.2, "after_1_days": {"ndcg@10": 0.199, "over_refit": 0.995},
                            "after_6_days": {"ndcg@10": 0.19, "over_refit": 0.95}},
@@ -112,7 +114,8 @@ def test_one_process_chains_count_once_and_report_their_steps():
     assert summary["peak_memory_gib"] == 3.5  # held at once; the sum of the high-water marks is the bound
     assert summary["peak_memory_marks_gib"] == 4.0 and summary["peer_peak_memory_gib"] == 8.79
     text = report.markdown([summary])
-    assert "| **daily** (one process: ingest_day + dbt_incremental + train + dbt_recommendations + sync) | 520.0 |" in text
+    daily = "**daily** (one process: ingest_day + dbt_incremental + train + dbt_recommendations + sync)"
+    assert f"| {daily} | 520.0 |" in text
     assert "| ↳ dbt_incremental (in daily) | 50.0 |" in text
     assert "daily path (a new day, ingest to MySQL): **520 s**" in text
 
@@ -175,7 +178,8 @@ def test_the_sync_figures_per_table_come_from_the_stage_log(tmp_path):
     scale = Scale("t", 1, tmp_path, 0)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "daily.log").write_text(
-        "07:16:07 INFO pipeline.sync.load: user_recommendations: 1140000 rows via partial_infile in 44.5s (25618 rows/s)\n"
+        "07:16:07 INFO pipeline.sync.load: user_recommendations: 1140000 rows via partial_infile in 44.5s "
+        "(25618 rows/s)\n"
         "07:16:09 INFO pipeline.sync.load: dim_users: 377033 rows via local_infile in 3.2s (117823 rows/s)\n"
         "07:16:10 INFO pipeline.sync.load: daily_revenue: 32 rows via unchanged in 0.0s (0 rows/s)\n")
     assert _synced_tables(scale, "daily") == {

@@ -134,7 +134,8 @@ def test_an_s3a_warehouse_adds_the_connector_endpoint_and_keys(monkeypatch, tmp_
         (tmp_path / name).touch()
     spark = spark_conf(settings)
     assert spark["spark.sql.warehouse.dir"] == "s3a://shop-lake/warehouse"
-    assert spark["spark.jars"].split(",")[-2:] == [str(tmp_path / "hadoop-aws.jar"), str(tmp_path / "aws-sdk-bundle.jar")]
+    assert spark["spark.jars"].split(",")[-2:] == [str(tmp_path / "hadoop-aws.jar"),
+                                                   str(tmp_path / "aws-sdk-bundle.jar")]
     assert spark["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
     assert spark["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
     assert spark["spark.hadoop.fs.s3a.access.key"] == "key"

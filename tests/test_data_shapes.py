@@ -165,7 +165,8 @@ def test_a_spreadsheet_resaved_file_keeps_every_event_and_drops_only_the_rounded
         "warn", "category_id", 1.0, 0.0)
     assert file.main_problem == "attribute dropped: category_id unreadable on 100.0 % of lines"
     page = build_page(DeltaMarts(spark))
-    assert "category_id 100.0%" in page and "attribute dropped: category_id unreadable on 100.0 % of lines: as after" in page
+    assert "category_id 100.0%" in page
+    assert "attribute dropped: category_id unreadable on 100.0 % of lines: as after" in page
     cleaned = {(r.event_type, r.product_id): r for r in spark.table("cleaned.cleaned_events").collect()}
     assert set(cleaned) == {("purchase", 1004856), ("remove_from_cart", 1004856), ("view", 1005115),
                             ("purchase", 1005115)}

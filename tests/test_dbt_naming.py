@@ -58,7 +58,8 @@ def test_layers_and_marts_carry_their_prefix(models):
 def test_each_folder_documents_its_models_in_one_models_yml(models):
     for name, node in models.items():
         folder = _path(node).parent
-        assert node["patch_path"] == f"recolake://models/{folder}/_{folder.name}__models.yml", (name, node["patch_path"])
+        expected = f"recolake://models/{folder}/_{folder.name}__models.yml"
+        assert node["patch_path"] == expected, (name, node["patch_path"])
         assert node["description"].strip(), name
         undocumented = [c for c, column in node["columns"].items() if not column["description"].strip()]
         assert not undocumented, (name, undocumented)

@@ -169,7 +169,8 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clon
         cur.execute("show tables")
         tables = {r[0] for r in cur.fetchall()}
         # a table replaced in groups is a view over its versioned rows and pointers (pipeline/sync/partial.py)
-        versioned = {f"{t.target}__{part}" for t in tagged_tables(REPO_ROOT / "dbt_project" / "target" / "manifest.json")
+        manifest_path = REPO_ROOT / "dbt_project" / "target" / "manifest.json"
+        versioned = {f"{t.target}__{part}" for t in tagged_tables(manifest_path)
                      if t.partial is not None for part in ("rows", "current")}
         assert {"user_recommendations__rows", "similar_products__current"} <= versioned
         assert tables == set(synced) | versioned | {"_sync_log", "_sync_versions"}, "no __new or __old leftovers"

@@ -82,7 +82,8 @@ def test_values_types_and_keys_survive_exactly(spark, settings, server, source):
     cur.execute("select column_name, column_type from information_schema.columns "
                 "where table_schema = database() and table_name = 'sample' order by ordinal_position")
     assert dict(cur.fetchall()) == {"id": "int(11)", "user_id": "bigint(20)", "price": "decimal(18,2)",
-                                    "seen_at": "datetime(6)", "day": "date", "label": f"varchar({varchar_room(max(len(r[5]) for r in ROWS))})",
+                                    "seen_at": "datetime(6)", "day": "date",
+                                    "label": f"varchar({varchar_room(max(len(r[5]) for r in ROWS))})",
                                     "flag": "tinyint(1)", "ratio": "double"}
     cur.execute("show index from sample")
     assert {(r[2], r[4]) for r in cur.fetchall()} == {("PRIMARY", "id"), ("ix_user_id", "user_id")}

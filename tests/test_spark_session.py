@@ -63,7 +63,8 @@ def test_lock_of_a_killed_process_is_not_stale(tmp_path: Path):
         f"lock.acquire(Path({str(lock_file)!r})); print('held', flush=True); time.sleep(600)")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    probe = [PYTHON, "-c", f"from pathlib import Path; from pipeline import lock; lock.acquire(Path({str(lock_file)!r}))"]
+    probe = [PYTHON, "-c",
+             f"from pathlib import Path; from pipeline import lock; lock.acquire(Path({str(lock_file)!r}))"]
     busy = subprocess.run(probe, capture_output=True, text=True)
     assert busy.returncode != 0 and "is in use by pid" in busy.stderr
 

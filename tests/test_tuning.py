@@ -45,7 +45,8 @@ def test_random_split_holds_out_a_share_of_each_user_and_validation_never_sees_i
     folds = validation_folds(spark, split, EvalSpec(protocol="random"), None, 3)
     assert len(folds) == 3
     for validation in folds:  # each is carved from the training part only
-        seen = {(r[0], r[1]) for r in validation.train.collect()} | {(r[0], r[1]) for r in validation.relevant.collect()}
+        seen = ({(r[0], r[1]) for r in validation.train.collect()}
+                | {(r[0], r[1]) for r in validation.relevant.collect()})
         assert seen == train
     assert len({frozenset((r[0], r[1]) for r in f.relevant.collect()) for f in folds}) == 3  # three draws
 
@@ -137,7 +138,8 @@ def test_the_driver_side_time_split_and_its_folds_equal_the_spark_ones(spark, tu
         assert got.keys() == expected.keys() and len(got) > 1000
         assert all(got[k] == pytest.approx(v, rel=1e-12) for k, v in expected.items())
         for mine, spark_pairs in ((ours.relevant, theirs.relevant), (ours.history, theirs.history)):
-            assert set(zip(mine.users.tolist(), mine.items.tolist())) == {(r[USER], r[ITEM]) for r in spark_pairs.collect()}
+            pairs = {(r[USER], r[ITEM]) for r in spark_pairs.collect()}
+            assert set(zip(mine.users.tolist(), mine.items.tolist())) == pairs
         a, b = harness.prepare_arrays(spark, ours, (10,), True), harness.prepare(spark, theirs, (10,), True)
         assert a.catalog_size == b.catalog_size and len(a.users) > 50
         np.testing.assert_array_equal(a.users, b.users)

@@ -349,8 +349,8 @@ def test_served_lists_of_a_rerun_replace_its_users_and_a_refit_prunes_old_days(s
     assert after == {**{k: v for k, v in before.items() if k[0] != user}, (user, 1): "rerun"}
 
     later = days[-1] + dt.timedelta(days=40)
-    outputs.record_served(spark, lists, None, spark.createDataFrame([(9, 1, 1.0)], "item_id bigint, rank int, score double"),
-                          "refit-later", "refit", later, keep_days=35)
+    popular = spark.createDataFrame([(9, 1, 1.0)], "item_id bigint, rank int, score double")
+    outputs.record_served(spark, lists, None, popular, "refit-later", "refit", later, keep_days=35)
     assert [r.list_date for r in spark.sql(f"select distinct list_date from {served}").collect()] == [later]
     assert [r.list_date for r in spark.sql(f"select distinct list_date from {outputs.SERVED_POPULAR}").collect()] == [
         later]

@@ -154,7 +154,8 @@ def describe(settings: Settings) -> tuple[bool, str]:
         cur.execute("select count(*) from information_schema.tables where table_schema = %s and table_name = 'VERSION'",
                     (settings.cluster.metastore_database,))
         if cur.fetchone()[0] == 0:
-            return False, f"no metastore schema in database {settings.cluster.metastore_database}: run `make cluster-up`"
+            return False, (f"no metastore schema in database {settings.cluster.metastore_database}: "
+                           "run `make cluster-up`")
         database = quote_identifier(settings.cluster.metastore_database)
         cur.execute(f"select SCHEMA_VERSION from {database}.VERSION")
         version = cur.fetchone()

@@ -102,7 +102,8 @@ def _start_thrift_server(settings: Settings) -> None:
         return port_open(cluster.thrift_host, cluster.thrift_port)
 
     master.wait_until(listening, 240, lambda: f"the Thrift Server did not listen on {cluster.thrift_host}:"
-                                              f"{cluster.thrift_port} within 240 s: {daemons.log_tail(cluster, server)}")
+                                              f"{cluster.thrift_port} within 240 s: "
+                                              f"{daemons.log_tail(cluster, server)}")
 
 
 def up(settings: Settings) -> list[Piece]:

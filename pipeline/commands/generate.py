@@ -16,11 +16,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shape", choices=sorted(SHAPES), default="default",
                         help="preset: rees46-month is the seed's April 2020 (66.6M events, 4.5M users, 200k products)")
-    parser.add_argument("--rows", type=parse_row_count, help=f"data lines in total (1M, 100k, ...; default {GeneratorParams.rows:,})")
+    parser.add_argument("--rows", type=parse_row_count,
+                        help=f"data lines in total (1M, 100k, ...; default {GeneratorParams.rows:,})")
     parser.add_argument("--days", type=int, help=f"default {GeneratorParams.days}")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
-    parser.add_argument("--dirty-share", type=float, help=f"share of dirty lines (0 for none; default {DirtyMix.share})")
+    parser.add_argument("--dirty-share", type=float,
+                        help=f"share of dirty lines (0 for none; default {DirtyMix.share})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args()
     configure_logging()

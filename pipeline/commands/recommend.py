@@ -110,7 +110,7 @@ def main() -> int:
     check_prerequisites(settings)  # Java, jars, a writable lakehouse: one line before anything runs
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the step timings go there after the first step
     lock.hold(settings)  # for the whole chain: no other run slips in between two steps
-    started, clock = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), time.perf_counter()
+    started, clock = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), time.perf_counter()
     # One Spark application for the whole chain (dbt in session mode joins it): a cluster lists it once.
     get_spark("recommend", settings)
     timings = settings.reports_dir / "last_chain.json"

@@ -22,8 +22,10 @@ section h2{font-size:15px;margin:0 0 2px}section p.sub{font-size:12px;color:#5b6
 svg{width:100%;height:auto;display:block}.grid{stroke:#e3e7ee}.tick{font-size:11px;fill:#4b5563}
 .axis{font-size:11px;fill:#4b5563}.line{fill:none;stroke:#2f6db5;stroke-width:2}circle.datum{fill:#2f6db5}
 rect.bar{fill:#2f6db5}.datum:hover{opacity:.7}.empty{color:#8a5a00;background:#fff7e6;padding:10px;border-radius:6px}
-.legend{font-size:12px;margin-bottom:4px}.key{margin-right:14px}.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
-table{border-collapse:collapse;width:100%;font-size:12px}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #eef}
+.legend{font-size:12px;margin-bottom:4px}.key{margin-right:14px}
+.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
+table{border-collapse:collapse;width:100%;font-size:12px}
+th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #eef}
 td.num{text-align:right}
 """
 
@@ -104,7 +106,8 @@ def _ranking_charts(marts: dict[str, list[Row]]) -> list[Chart]:
               svg.hbar_chart([f"user {r['user_id']}" for r in customers], [_f(r["spend"]) for r in customers],
                              svg.money) if customers else None),
         Chart("funnel", "View → cart → purchase funnel", rates,
-              svg.bar_chart([s for s, _ in stages], [v for _, v in stages], svg.number, "events", log=True, labelled=True)
+              svg.bar_chart([s for s, _ in stages], [v for _, v in stages], svg.number, "events", log=True,
+                            labelled=True)
               if funnel else None),
         Chart("category-revenue", "Revenue by top-level category", "category_revenue · level 1 (USD)",
               svg.hbar_chart([r["category"] for r in categories], [_f(r["revenue"]) for r in categories], svg.money)
@@ -119,7 +122,8 @@ def _model_charts(marts: dict[str, list[Row]]) -> list[Chart]:
               (("ALS", "als"), ("EASE", "ease"), ("popularity", "popularity"), ("oracle", "oracle"))
               if any(r[column] is not None for r in latest)}
     history = sorted((r for r in marts["model_quality_history"]
-                      if r["model"] == "als" and r["metric"] == "ndcg" and r["k"] == 10), key=lambda r: r["finished_at"])
+                      if r["model"] == "als" and r["metric"] == "ndcg" and r["k"] == 10),
+                     key=lambda r: r["finished_at"])
     recs = marts["user_recommendations"]
     sample_users = sorted({r["user_id"] for r in recs})[:4]
     rows = sorted((r for r in recs if r["user_id"] in sample_users and r["recommendation_rank"] <= 5),
@@ -186,7 +190,9 @@ def _outcome_chart(marts: dict[str, list[Row]]) -> Chart:
 
 
 def _attribute_lost(row: Row) -> str:
-    return f"{escape(row['dropped_attribute'])} {_f(row['dropped_attribute_share']):.1%}" if row["dropped_attribute"] else ""
+    if not row["dropped_attribute"]:
+        return ""
+    return f"{escape(row['dropped_attribute'])} {_f(row['dropped_attribute_share']):.1%}"
 
 
 def _main_problem(row: Row) -> str:
@@ -217,15 +223,15 @@ def _health_chart(marts: dict[str, list[Row]]) -> Chart:
     return Chart("data-health", "Data health by landing file", subtitle, body if files else None)
 
 
-TABLES = ("data_health_files", "daily_activity", "daily_revenue", "weekday_averages", "hourly_purchases", "brand_rankings",
-          "top_customers", "category_revenue", "funnel_daily_category", "dim_users", "dim_products",
+TABLES = ("data_health_files", "daily_activity", "daily_revenue", "weekday_averages", "hourly_purchases",
+          "brand_rankings", "top_customers", "category_revenue", "funnel_daily_category", "dim_users", "dim_products",
           "model_quality_latest", "model_quality_history", "user_recommendations", "customer_cohorts", "rfm_segments",
           "repeat_purchases", "recommendation_outcomes_daily")
 
 
 def build_page(source: MartSource, generated_at: dt.datetime | None = None) -> str:
     marts = {t: source.rows(t) for t in TABLES}
-    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
     activity = marts["daily_activity"]
     window = (f"{min(r['event_date'] for r in activity)} – {max(r['event_date'] for r in activity)}"
               if activity else "no data yet")

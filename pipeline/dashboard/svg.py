@@ -78,7 +78,8 @@ def _frame(inner: str, scale: Scale, fmt: Formatter, y_label: str) -> str:
     for value in scale.ticks():
         y = MARGIN_TOP + plot_h - plot_h * scale.fraction(value)
         ticks.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{escape(fmt(value))}</text>')
+                     f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">'
+                     f'{escape(fmt(value))}</text>')
     label = (f'<text x="14" y="{MARGIN_TOP + plot_h / 2:.0f}" class="axis" text-anchor="middle" '
              f'transform="rotate(-90 14 {MARGIN_TOP + plot_h / 2:.0f})">{escape(y_label)}</text>')
     return (f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" xmlns="http://www.w3.org/2000/svg">'

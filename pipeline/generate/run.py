@@ -35,7 +35,7 @@ def generate(params: GeneratorParams, raw_dir: Path, truth_dir: Path, progress: 
     targets = day_row_targets(params, world_rng)
 
     files: dict[str, Any] = {}
-    epoch = dt.datetime(params.start.year, params.start.month, params.start.day, tzinfo=dt.timezone.utc)
+    epoch = dt.datetime(params.start.year, params.start.month, params.start.day, tzinfo=dt.UTC)
     for d in tqdm(range(params.days), desc="generate", unit="day", disable=not progress):
         day = params.start + dt.timedelta(days=d)
         rng = np.random.default_rng([params.seed, 1, d])  # per day: any day is reproducible alone

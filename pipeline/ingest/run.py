@@ -99,7 +99,7 @@ def _counts_by_file(spark: SparkSession, table: str, batch_id: str) -> dict[str,
 def ingest(spark: SparkSession, raw_dir: Path, progress: bool = True) -> IngestResult:
     """Load all new files under ``raw_dir``; raise :class:`ReconciliationError` if counts disagree."""
     started = time.perf_counter()
-    report = IngestResult(batch_id=f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+    report = IngestResult(batch_id=f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
     bar = tqdm(total=len(INGEST_STAGES), desc="ingest", unit="stage", disable=not progress)
     timer = StageTimer(report.step_seconds, bar)
     try:

@@ -13,7 +13,8 @@ LEDGER = f"{RAW_SCHEMA}.ingest_ledger"
 
 _DDL = {
     EVENTS: ddl_columns() + """,
-        invalid_attributes map<string, string> comment 'attribute -> its text, for attributes that could not be read (set to null); null when all were read',
+        invalid_attributes map<string, string>
+            comment 'attribute -> its text, for unreadable attributes (set to null); null when all were read',
         source_file string comment 'file name relative to the landing folder',
         source_line bigint comment '1-based line number in the source file',
         ingest_batch_id string, ingested_at timestamp,

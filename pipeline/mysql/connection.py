@@ -21,7 +21,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 class MysqlError(UserError):
-    """A MySQL problem the user must fix (settings, connection, the private server); the message says what, without secrets."""
+    """A MySQL problem the user must fix (settings, connection, the private server); the message says what,
+    without secrets."""
 
 
 def quote_identifier(name: str) -> str:

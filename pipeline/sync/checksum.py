@@ -105,5 +105,6 @@ def differing_columns(a: Fingerprint, b: Fingerprint) -> list[str]:
 
 def digest(fingerprint: Fingerprint) -> str:
     """A short stable summary for the sync log (doubles rounded to 9 significant digits)."""
-    text = "|".join(f"{c}:{n}:{(f'{s:.9g}' if isinstance(s, float) else s)}" for c, (n, s) in sorted(fingerprint.items()))
+    text = "|".join(f"{c}:{n}:{(f'{s:.9g}' if isinstance(s, float) else s)}"
+                    for c, (n, s) in sorted(fingerprint.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:32]

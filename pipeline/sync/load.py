@@ -88,7 +88,7 @@ def _escape(c: F.Column) -> F.Column:
 
 
 def _export(df: DataFrame, directory: Path) -> list[Path]:
-    """Tab-separated part files, NULL as \\N, written by Spark."""
+    r"""Tab-separated part files, NULL as \N, written by Spark."""
     shutil.rmtree(directory, ignore_errors=True)
     text = df.select(*_as_text(df))
     line = F.concat_ws("\t", *[F.coalesce(_escape(F.col(c)), F.lit("\\N")) for c in text.columns])
@@ -258,7 +258,8 @@ def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: check
     if loaded != profile.rows:
         raise SyncError(f"{target}: {loaded} rows arrived in MySQL but the source has {profile.rows}; "
                         "previous table kept")
-    differ = checksum.differing_columns(profile.fingerprint, checksum.mysql_fingerprint(cursor, quote_identifier(staging), df))
+    differ = checksum.differing_columns(profile.fingerprint,
+                                        checksum.mysql_fingerprint(cursor, quote_identifier(staging), df))
     if differ:
         raise SyncError(f"{target}: column checksums differ for {differ}; previous table kept")
     return path

@@ -203,8 +203,8 @@ def drop_dead_versions(cursor, target: str, spec: PartialSpec) -> int:
     dead = sorted(set(stored_counts(cursor, target)) - set(live))
     removed = 0
     for version in dead:
-        cursor.execute(f"delete from {quote_identifier(rows_table(target))} where {quote_identifier(spec.version)} = %s",
-                       (version,))
+        cursor.execute(f"delete from {quote_identifier(rows_table(target))} "
+                       f"where {quote_identifier(spec.version)} = %s", (version,))
         removed += cursor.rowcount
         cursor.execute(f"delete from {SYNC_VERSIONS} where table_name = %s and version = %s", (target, version))
     return removed

@@ -51,6 +51,7 @@ class Column:
 @dataclass(frozen=True)
 class LiveConnection:
     """A table of the marts database on MySQL, read as ``username``."""
+
     server: str
     port: int
     database: str
@@ -67,6 +68,7 @@ class LiveConnection:
 @dataclass(frozen=True)
 class ExtractConnection:
     """A table of schema ``schema`` in a Hyper extract (``hyper_file`` absolute, or relative to the file)."""
+
     hyper_file: str
     schema: str
 

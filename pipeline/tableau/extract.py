@@ -79,7 +79,8 @@ def write_extract(spark: SparkSession, tables: list[SyncTable], path: Path, scra
         shutil.rmtree(scratch, ignore_errors=True)
     connection = ExtractConnection(str(path.resolve()), SCHEMA)
     for table, table_columns in columns.items():
-        write_atomically(datasource_document(table, table_columns, connection), path.with_name(f"{path.stem}.{table}.tds"))
+        write_atomically(datasource_document(table, table_columns, connection),
+                         path.with_name(f"{path.stem}.{table}.tds"))
     write_workbook(columns, connection, path.with_suffix(".twb"))
     seconds = time.perf_counter() - started
     total = sum(rows.values())

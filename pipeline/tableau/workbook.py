@@ -44,6 +44,7 @@ class Sheet:
     ``color`` splits the marks by a column (one line per value); ``keep`` = (column, value) charts only
     the rows holding that value. A heat map (``heat_rows`` set) puts ``heat_rows`` down the side and
     ``category`` across, each cell shaded by the summed ``measure``."""
+
     name: str
     table: str
     category: str
