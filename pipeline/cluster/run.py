@@ -8,6 +8,7 @@ in reverse; the MariaDB keeps running, since it also serves the marts to Tableau
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +42,10 @@ def worker_daemon(cluster: ClusterSettings, number: int) -> Daemon:
                    cluster.master_url))
 
 
-def thrift_properties_file(settings: Settings) -> Path:
-    """The Thrift Server's Spark settings (the profile's plus cluster mode's), 0600: it holds the
-    metastore password, which must not show in `ps`."""
-    from pipeline.spark import spark_conf
-
-    conf = spark_conf(settings, cluster=True)  # whatever LAKEHOUSE_ENGINE this shell has
+def thrift_properties_file(settings: Settings, spark_conf: dict[str, str]) -> Path:
+    """The Thrift Server's Spark settings (``spark_conf``: the profile's plus cluster mode's), 0600: it
+    holds the metastore password, which must not show in `ps`."""
+    conf = dict(spark_conf)
     conf["spark.app.name"] = "recolake-thrift-server"
     conf.pop("spark.driver.memory", None)  # the daemon's JVM is sized by --driver-memory
     path = settings.cluster.state_dir / "conf" / "thrift-server.properties"
@@ -89,11 +88,11 @@ def _start_master_and_workers(cluster: ClusterSettings) -> None:
                               f"workers registered: {daemons.log_tail(cluster, worker_daemon(cluster, 1))}")
 
 
-def _start_thrift_server(settings: Settings) -> None:
+def _start_thrift_server(settings: Settings, thrift_conf: Callable[[], dict[str, str]]) -> None:
     cluster = settings.cluster
     server = thrift_daemon(settings)
     _refuse_taken(cluster, server, {cluster.thrift_port: "SPARK_THRIFT_PORT"})
-    thrift_properties_file(settings)
+    thrift_properties_file(settings, thrift_conf())
     daemons.start(cluster, server)
 
     def listening() -> bool:
@@ -106,14 +105,16 @@ def _start_thrift_server(settings: Settings) -> None:
                                               f"{daemons.log_tail(cluster, server)}")
 
 
-def up(settings: Settings) -> list[Piece]:
+def up(settings: Settings, thrift_conf: Callable[[], dict[str, str]]) -> list[Piece]:
+    """Start what is down; ``thrift_conf`` gives the Thrift Server's Spark settings once the metastore
+    exists (pipeline.spark.spark_conf with cluster=True: the caller's, so this package needs no Spark)."""
     cluster = settings.cluster
     ensure_writable(cluster.state_dir, "CLUSTER_DIR")
     ensure_writable(settings.lakehouse_dir, "LAKEHOUSE_DIR")
     metastore.ensure(settings)
     if manages_master(cluster):
         _start_master_and_workers(cluster)
-    _start_thrift_server(settings)
+    _start_thrift_server(settings, thrift_conf)
     return status(settings)
 
 

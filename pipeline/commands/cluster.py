@@ -14,6 +14,7 @@ import logging
 from pipeline.cli import configure_logging, run_main
 from pipeline.cluster import run
 from pipeline.config import load_settings
+from pipeline.spark import spark_conf
 
 log = logging.getLogger("cluster")
 
@@ -28,7 +29,11 @@ def main() -> int:
         stopped = run.down(settings)
         log.info("stopped: %s", ", ".join(stopped) or "nothing was running")
         return 0
-    pieces = run.up(settings) if args.command == "up" else run.status(settings)
+    if args.command == "up":
+        # whatever LAKEHOUSE_ENGINE this shell has: the Thrift Server is a cluster application
+        pieces = run.up(settings, lambda: spark_conf(settings, cluster=True))
+    else:
+        pieces = run.status(settings)
     width = max(len(p.name) for p in pieces)
     for piece in pieces:
         print(f"{'ok  ' if piece.ok else 'FIX '} {piece.name:<{width}}  {piece.detail}")
