@@ -9,6 +9,7 @@ of this module are one chain and run in order."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from pipeline.ingest.run import ingest
 from pipeline.mysql import local_server
 from pipeline.ports import port_open
 from tests.clone import copy_project, run_plain_dbt
+from tests.sockets import descendants, is_loopback, listening
 
 # What these tests need (a local cluster, its metastore in MariaDB): `make test-fast` skips them.
 pytestmark = [pytest.mark.spark, pytest.mark.mysql, pytest.mark.cluster]
@@ -138,6 +140,19 @@ def test_the_thrift_server_loads_hives_function_registry_and_sessions_close_clea
         connection.close()
 
 
+def test_every_port_of_the_cluster_listens_on_loopback_only(world):
+    """Master, workers, their web UIs, the Thrift Server (a running application: its executors too):
+    nothing of a one-machine cluster is reachable from the network unless CLUSTER_HOST says so."""
+    cluster = world.cluster
+    daemons_running = [cluster_run.master_daemon(cluster), cluster_run.thrift_daemon(cluster),
+                       *(cluster_run.worker_daemon(cluster, n) for n in (1, 2))]
+    pids = [daemons.running_pid(cluster, d) for d in daemons_running]
+    assert None not in pids
+    ports = listening(descendants(pids))
+    assert {cluster.master_port, cluster.master_ui_port, cluster.thrift_port} <= {port for _, port in ports}
+    assert len(ports) >= 8 and all(is_loopback(address) for address, _ in ports), sorted(ports)
+
+
 def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(spark, settings, world):
     # No evaluation here: the analyst test's refit evaluates on the cluster.
     result = subprocess.run(["make", "--no-print-directory", "recommend"], cwd=REPO_ROOT,
@@ -196,6 +211,30 @@ def test_an_analysts_plain_dbt_build_runs_through_the_thrift_server_while_traini
     assert "Completed successfully" in build.stdout and "rules changed" not in build.stdout
     assert training.returncode == 0, output[-3000:]
     assert training_when_build_started
+
+
+def test_no_secret_reaches_a_log_or_a_command_line_of_the_cluster(world):
+    """After the cluster ran the chain and an analyst's build: the metastore's and the sync's passwords are
+    in their 0600 files only, never in a daemon's, executor's or dbt's log, nor on any command line."""
+    cluster = world.cluster
+    secrets = {json.loads(cluster.metastore_credentials.read_text())["password"],
+               json.loads((world.root / "mysql" / "credentials.json").read_text())["password"]}
+    assert all(len(s) >= 12 for s in secrets)
+    holders = [cluster.metastore_credentials, world.root / "mysql" / "credentials.json",
+               cluster.state_dir / "conf" / "thrift-server.properties"]
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in holders)
+    logs = [p for folder in (cluster.state_dir, world.root / "lakehouse", world.root / "dbt_project" / "logs")
+            for p in folder.rglob("*") if p.is_file() and p not in holders and p.suffix in ("", ".log", ".out")]
+    assert len(logs) >= 5 and any(p.name == "stderr" for p in logs)  # executors' logs are among them
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert not any(s in text for s in secrets), path
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        assert not any(s in line for s in secrets), cmdline
 
 
 def test_cluster_down_stops_every_daemon_it_started(world):

@@ -278,6 +278,30 @@ def test_an_update_appends_the_changed_users_lists_and_switches_their_pointers(s
     assert _mysql_query(server, "show tables like 'lists\\_\\_%'") == [("lists__current",), ("lists__rows",)]
 
 
+def test_rows_of_a_run_that_was_never_switched_to_are_removed_by_the_next_apply(spark, settings, server,
+                                                                              lists_source, monkeypatch):
+    sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)
+    _write_lists(spark, _lists({**lists_source, 4: ("r2", [1, 2])}))
+
+    def stopped(*args, **kwargs):
+        raise RuntimeError("stopped before the switch")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(partial, "switch", stopped)
+        with pytest.raises(RuntimeError, match="before the switch"):
+            sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)
+    assert _mysql_lists(server) == sorted(_lists(lists_source))  # readers never saw r2
+    assert _mysql_query(server, "select count(*) from lists__rows where run_id = 'r2'") == [(2,)]
+
+    update = {**lists_source, 9: ("r3", [5])}  # r2 never reaches MySQL: the next run wrote r3
+    _write_lists(spark, _lists(update))
+    result = sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0]
+    assert result.path == "partial_infile" and result.rows == 1
+    assert _mysql_lists(server) == sorted(_lists(update))
+    assert _mysql_query(server, "select run_id, count(*) from lists__rows group by run_id order by 1") == [
+        ("r1", 200), ("r3", 1)]
+
+
 def test_too_many_superseded_rows_make_the_next_sync_load_the_whole_table(spark, settings, server, lists_source,
                                                                           monkeypatch):
     sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)

@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline.config import REPO_ROOT, Settings
 from pipeline.dbt_lock import derby_lakehouse
 from pipeline.spark import render_profile, session_parameters
+from tests.sockets import is_loopback, listening
 
 PYTHON = sys.executable
 
@@ -45,6 +46,14 @@ def test_running_session_uses_the_profile_settings(spark, settings: Settings):
     # Timestamps are read as UTC whatever the machine's zone.
     epoch = spark.sql("select unix_timestamp(timestamp'2019-10-01 00:00:00') as s").first().s
     assert epoch == 1569888000
+
+
+def test_the_embedded_driver_listens_on_loopback_only(spark):
+    """Its RPC and block manager ports: Spark binds them to the machine's address unless told."""
+    spark.range(10).count()  # the block manager is up
+    ports = listening([spark.sparkContext._gateway.proc.pid])
+    assert len(ports) >= 2  # py4j's gateway, the driver's RPC, its block manager
+    assert all(is_loopback(address) for address, _ in ports), ports
 
 
 def test_second_process_on_the_same_lakehouse_fails_at_once_with_a_clear_message(spark, settings: Settings):

@@ -45,7 +45,10 @@ def daemon_env(cluster: ClusterSettings) -> dict[str, str]:
     env.update(SPARK_HOME=str(spark_home()), SPARK_LOG_DIR=str(cluster.logs_dir),
                SPARK_PID_DIR=str(cluster.pids_dir), SPARK_IDENT_STRING=IDENT,
                # An empty conf folder: no spark-defaults.conf of the machine leaks into the cluster.
-               SPARK_CONF_DIR=str(cluster.state_dir / "conf"))
+               SPARK_CONF_DIR=str(cluster.state_dir / "conf"),
+               # Every port of the daemons (web UIs included: Spark binds them to 0.0.0.0 otherwise) and of
+               # the executors the workers start listens on CLUSTER_HOST, loopback unless told otherwise.
+               SPARK_LOCAL_IP=cluster.host)
     return env
 
 

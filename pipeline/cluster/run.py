@@ -56,8 +56,7 @@ def thrift_properties_file(settings: Settings, spark_conf: dict[str, str]) -> Pa
     return path
 
 
-def thrift_daemon(settings: Settings) -> Daemon:
-    cluster = settings.cluster
+def thrift_daemon(cluster: ClusterSettings) -> Daemon:
     return Daemon("Thrift Server", daemons.THRIFT_SERVER, 1,
                   ("--properties-file", str(cluster.state_dir / "conf" / "thrift-server.properties"),
                    "--driver-memory", cluster.thrift_memory,
@@ -90,7 +89,7 @@ def _start_master_and_workers(cluster: ClusterSettings) -> None:
 
 def _start_thrift_server(settings: Settings, thrift_conf: Callable[[], dict[str, str]]) -> None:
     cluster = settings.cluster
-    server = thrift_daemon(settings)
+    server = thrift_daemon(cluster)
     _refuse_taken(cluster, server, {cluster.thrift_port: "SPARK_THRIFT_PORT"})
     thrift_properties_file(settings, thrift_conf())
     daemons.start(cluster, server)
@@ -123,7 +122,7 @@ def down(settings: Settings) -> list[str]:
     cluster = settings.cluster
     workers = sorted(int(p.stem.rsplit("-", 1)[1]) for p in cluster.pids_dir.glob(f"*{daemons.WORKER}-*.pid")) \
         if cluster.pids_dir.exists() else []
-    pieces = [thrift_daemon(settings), *(worker_daemon(cluster, n) for n in workers), master_daemon(cluster)]
+    pieces = [thrift_daemon(cluster), *(worker_daemon(cluster, n) for n in workers), master_daemon(cluster)]
     return [d.label for d in pieces if daemons.stop(cluster, d)]
 
 
@@ -151,7 +150,7 @@ def status(settings: Settings) -> list[Piece]:
         completed = master.applications(state, "completedapps")
         pieces.append(Piece("applications", True, f"running: {', '.join(active) or 'none'}; "
                                                   f"{len(completed)} completed"))
-    server = thrift_daemon(settings)
+    server = thrift_daemon(cluster)
     thrift = _daemon_piece(cluster, server, f"jdbc:hive2://{cluster.thrift_host}:{cluster.thrift_port}")
     if thrift.ok and not port_open(cluster.thrift_host, cluster.thrift_port):
         thrift = Piece(thrift.name, False, f"running but not listening on {cluster.thrift_port} yet "

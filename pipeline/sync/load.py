@@ -159,7 +159,8 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     df = spark.table(table.source)
     if table.partial is None:
         return _swap_whole(cursor, table, df, work_dir, progress, version, started, before_swap)
-    if _is_view(cursor, target):
+    if _is_view(cursor, target) and all(_table_exists(cursor, t) for t in (partial.rows_table(target),
+                                                                          partial.pointers_table(target))):
         changed = _sync_changes(conn, table, df, work_dir, progress, version, started)
         if changed is not None:
             return changed

@@ -198,9 +198,13 @@ def switch(conn, target: str, keys_table: str, spec: PartialSpec, live: dict[str
 
 
 def drop_dead_versions(cursor, target: str, spec: PartialSpec) -> int:
-    """Delete the stored versions no key points at any more (one range of the index each); rows removed."""
-    live = live_counts(cursor, target, spec)
-    dead = sorted(set(stored_counts(cursor, target)) - set(live))
+    """Delete the stored versions no key points at any more, and rows a stopped sync loaded under a version
+    that was never switched to (one range of the index each); rows removed."""
+    version = quote_identifier(spec.version)
+    # GROUP BY on the index's first column: MariaDB reads one entry per version, not every row.
+    cursor.execute(f"select {version} from {quote_identifier(rows_table(target))} group by {version}")
+    present = {str(v) for (v,) in cursor.fetchall()}
+    dead = sorted((present | set(stored_counts(cursor, target))) - set(live_counts(cursor, target, spec)))
     removed = 0
     for version in dead:
         cursor.execute(f"delete from {quote_identifier(rows_table(target))} "
