@@ -156,8 +156,8 @@ def load_new_rows(cursor, target: str, spec: PartialSpec, the_plan: Plan, profil
     if arrived != expected:
         raise SyncError(f"{target}: rows per new version in MySQL {arrived} but Delta has {expected}; "
                         "no list switched")
-    differ = checksum.differing_columns(profile.fingerprint,
-                           checksum.mysql_fingerprint(cursor, f"{rows} where {where}", the_plan.rows, versions))
+    in_mysql = checksum.mysql_fingerprint(cursor, f"{rows} where {where}", the_plan.rows, versions)
+    differ = checksum.differing_columns(profile.fingerprint, in_mysql)
     if differ:
         raise SyncError(f"{target}: column checksums of the new rows differ for {differ}; no list switched")
 
@@ -200,15 +200,14 @@ def switch(conn, target: str, keys_table: str, spec: PartialSpec, live: dict[str
 def drop_dead_versions(cursor, target: str, spec: PartialSpec) -> int:
     """Delete the stored versions no key points at any more, and rows a stopped sync loaded under a version
     that was never switched to (one range of the index each); rows removed."""
-    version = quote_identifier(spec.version)
+    rows, version = quote_identifier(rows_table(target)), quote_identifier(spec.version)
     # GROUP BY on the index's first column: MariaDB reads one entry per version, not every row.
-    cursor.execute(f"select {version} from {quote_identifier(rows_table(target))} group by {version}")
+    cursor.execute(f"select {version} from {rows} group by {version}")
     present = {str(v) for (v,) in cursor.fetchall()}
     dead = sorted((present | set(stored_counts(cursor, target))) - set(live_counts(cursor, target, spec)))
     removed = 0
-    for version in dead:
-        cursor.execute(f"delete from {quote_identifier(rows_table(target))} "
-                       f"where {quote_identifier(spec.version)} = %s", (version,))
+    for dead_version in dead:
+        cursor.execute(f"delete from {rows} where {version} = %s", (dead_version,))
         removed += cursor.rowcount
-        cursor.execute(f"delete from {SYNC_VERSIONS} where table_name = %s and version = %s", (target, version))
+        cursor.execute(f"delete from {SYNC_VERSIONS} where table_name = %s and version = %s", (target, dead_version))
     return removed
