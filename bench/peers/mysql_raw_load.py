@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from pipeline.mysql.connection import MysqlSettings, connect, quote_identifier
-from pipeline.sync.load import SYNC_LOG
+from pipeline.sync.load import SYNC_LOG, is_view
 from pipeline.sync.partial import rows_table
 
 TABLE = "user_recommendations"
@@ -44,9 +44,7 @@ def measure(mysql: MysqlSettings, work_dir: Path, table: str = TABLE) -> dict:
             for row in cur:
                 out.write("\t".join(_tsv_value(v) for v in row) + "\n")
                 rows += 1
-        cur.execute("select table_type from information_schema.tables where table_schema = database() "
-                    "and table_name = %s", (table,))
-        shape = quote_identifier(rows_table(table)) if cur.fetchone()[0] == "VIEW" else source
+        shape = quote_identifier(rows_table(table)) if is_view(cur, table) else source
         cur.execute(f"drop table if exists {copy}")
         cur.execute(f"create table {copy} like {shape}")
         started = time.perf_counter()

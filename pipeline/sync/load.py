@@ -159,7 +159,7 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     df = spark.table(table.source)
     if table.partial is None:
         return _swap_whole(cursor, table, df, work_dir, progress, version, started, before_swap)
-    if _is_view(cursor, target) and all(_table_exists(cursor, t) for t in (partial.rows_table(target),
+    if is_view(cursor, target) and all(_table_exists(cursor, t) for t in (partial.rows_table(target),
                                                                           partial.pointers_table(target))):
         changed = _sync_changes(conn, table, df, work_dir, progress, version, started)
         if changed is not None:
@@ -201,11 +201,11 @@ def _rename_into_place(cursor, pairs: list[tuple[str, str]]) -> None:
 
 
 def _drop(cursor, name: str) -> None:
-    cursor.execute(f"drop {'view' if _is_view(cursor, name) else 'table'} if exists {quote_identifier(name)}")
+    cursor.execute(f"drop {'view' if is_view(cursor, name) else 'table'} if exists {quote_identifier(name)}")
 
 
 def _rows_shown(cursor, table: SyncTable) -> int:
-    if table.partial is not None and _is_view(cursor, table.target):  # the pointers hold the counts
+    if table.partial is not None and is_view(cursor, table.target):  # the pointers hold the counts
         cursor.execute(f"select coalesce(sum(rows_held), 0) from "
                        f"{quote_identifier(partial.pointers_table(table.target))}")
     else:
@@ -213,7 +213,7 @@ def _rows_shown(cursor, table: SyncTable) -> int:
     return int(cursor.fetchone()[0])
 
 
-def _is_view(cursor, name: str) -> bool:
+def is_view(cursor, name: str) -> bool:
     cursor.execute("select table_type from information_schema.tables where table_schema = database() "
                    "and table_name = %s", (name,))
     found = cursor.fetchone()
@@ -306,14 +306,16 @@ def _load_versioned(cursor, table: SyncTable, df: DataFrame, work_dir: Path, pro
         before_swap(target)
     crash_point("sync.before_swap")
     _rename_into_place(cursor, [(rows_new, rows_t), (pointers_new, pointers_t)])
-    if not _is_view(cursor, target):  # first versioned load: the table (if any) becomes the view
+    if not is_view(cursor, target):  # first versioned load: the table (if any) becomes the view
         view = f"{target}__view"
         _drop(cursor, view)
         cursor.execute(partial.view_sql(target, view, df.columns, spec))
         _rename_into_place(cursor, [(view, target)])
     crash_point("sync.before_log")  # swapped but not logged: the next run reloads this table
     partial.ensure_versions_table(cursor)
-    partial.record_counts(cursor, target, partial.version_counts(df, spec))  # what the next apply starts from
+    # What the next apply starts from: after a whole load every stored row is live, and the pointers just
+    # loaded hold the counts (no second pass of Spark over the table).
+    partial.record_counts(cursor, target, partial.live_counts(cursor, target, spec))
     result = TableSync(target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)
     _log_sync(cursor, table, result)
@@ -373,7 +375,8 @@ def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan
         cursor.execute(f"drop table if exists {quote_identifier(keys)}")
     if not applied:
         return None
-    removed = partial.drop_dead_versions(cursor, target, spec)
+    removed = partial.drop_dead_versions(cursor, target, spec, partial.stored_after(stored, the_plan),
+                                         the_plan.delta_counts)
     path = {"local_infile": "partial_infile", "batched_insert": "partial_insert"}[path]
     result = TableSync(target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)

@@ -162,6 +162,11 @@ def load_new_rows(cursor, target: str, spec: PartialSpec, the_plan: Plan, profil
         raise SyncError(f"{target}: column checksums of the new rows differ for {differ}; no list switched")
 
 
+def stored_after(stored: dict[str, int], the_plan: Plan) -> dict[str, int]:
+    """Rows per version in ``T__rows`` once the plan's new versions are loaded."""
+    return {**stored, **{v: the_plan.delta_counts[v] for v in the_plan.new_versions}}
+
+
 def switch(conn, target: str, keys_table: str, spec: PartialSpec, live: dict[str, int], stored: dict[str, int],
            the_plan: Plan) -> bool:
     """In one transaction: point the changed keys (their new pointers are in ``keys_table``) at their new
@@ -188,7 +193,7 @@ def switch(conn, target: str, keys_table: str, spec: PartialSpec, live: dict[str
             log.warning("%s: the changed groups do not account for every difference (a group left Delta?); "
                         "loading the whole table instead", target)
             return False
-        record_counts(cursor, target, {**stored, **{v: the_plan.delta_counts[v] for v in the_plan.new_versions}})
+        record_counts(cursor, target, stored_after(stored, the_plan))
         crash_point("sync.inside_partial_apply")
         conn.commit()
     except BaseException:
@@ -197,14 +202,15 @@ def switch(conn, target: str, keys_table: str, spec: PartialSpec, live: dict[str
     return True
 
 
-def drop_dead_versions(cursor, target: str, spec: PartialSpec) -> int:
-    """Delete the stored versions no key points at any more, and rows a stopped sync loaded under a version
-    that was never switched to (one range of the index each); rows removed."""
+def drop_dead_versions(cursor, target: str, spec: PartialSpec, stored: dict[str, int], live: dict[str, int]) -> int:
+    """Delete the stored versions no key points at any more (``live``: rows per version the view shows), and
+    rows a stopped sync loaded under a version that was never switched to (one range of the index each);
+    rows removed."""
     rows, version = quote_identifier(rows_table(target)), quote_identifier(spec.version)
     # GROUP BY on the index's first column: MariaDB reads one entry per version, not every row.
     cursor.execute(f"select {version} from {rows} group by {version}")
     present = {str(v) for (v,) in cursor.fetchall()}
-    dead = sorted((present | set(stored_counts(cursor, target))) - set(live_counts(cursor, target, spec)))
+    dead = sorted((present | set(stored)) - set(live))
     removed = 0
     for dead_version in dead:
         cursor.execute(f"delete from {rows} where {version} = %s", (dead_version,))
