@@ -251,10 +251,12 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
     serve = " ".join(SERVE_OPTIONS.get(scale.shape, ()))
     measured, steps = _chain(scale, "daily", *([f"--ml-args={serve}"] if serve else []))
     interactions, training = _training_details(scale)
+    builds = [scale.root / "reports" / f"run_results_{step}.json" for step in ("transform", "recommendations")]
+    scale.run("merge_metrics", "-m", "bench.merge_metrics", *map(str, builds))  # untimed, after the chain
     return {"daily": _result(measured, lines, steps=steps),
             "ingest_day": _step(steps["ingest"], "daily", lines),
             "dbt_incremental": _step(steps["transform"], "daily", **_build_details(
-                steps["transform"], _dbt_nodes(scale.root / "reports" / "run_results_transform.json"), slowest=15)),
+                steps["transform"], _dbt_nodes(builds[0]), slowest=15), writes=scale.last_json("merge_metrics")),
             "train": _step(steps["train"], "daily", interactions, **training),
             "dbt_recommendations": _step(steps["recommendations"], "daily", **_build_details(
                 steps["recommendations"], _dbt_nodes(scale.root / "reports" / "run_results_recommendations.json"))),

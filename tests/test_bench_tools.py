@@ -3,11 +3,12 @@ ratios and table it reports. (Speed itself is never asserted in tests.)"""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 import pytest
 
-from bench import report
+from bench import merge_metrics, report
 from bench.__main__ import parse_scale
 from bench.monitor import run_measured
 from pipeline.errors import UserError
@@ -59,7 +60,12 @@ def test_ratios_and_markdown_from_stage_results():
         "dbt_full": {"seconds": 100.0, "duckdb_equivalent_node_seconds": 30.0, "peak_mb": {"jvm": 2048.0}},
         "dbt_incremental": {"seconds": 12.0, "peak_mb": {}, "nodes": 3, "models_seconds": 9.0, "tests_seconds": 4.5,
                             "slowest_nodes": {"model.recolake.cleaned_events": 6.0,
-                                              "test.recolake.not_null_x.ab12": 4.5}},
+                                              "test.recolake.not_null_x.ab12": 4.5},
+                            "writes": {"dim_users": [{"version": 3, "operation": "MERGE", "numTargetRowsCopied": 900,
+                                                      "numTargetRowsUpdated": 80, "numTargetRowsInserted": 20}],
+                                       "user_recommendations": [{"version": 5, "operation": "WRITE",
+                                                                 "numOutputRows": 1200}],
+                                       "similar_products": []}},
         "duckdb": {"seconds": 4.0, "peak_mb": {}, "agreement": {"cleaned": {"agree": True}}},
         "als_peer": {"seconds": 50.0, "embedded_fit_seconds": 3.3, "spark_fit_seconds": 9.0,
                      "implicit_fit_seconds": 3.0, "embedded_ndcg@10": 0.11, "spark_ndcg@10": 0.12,
@@ -93,6 +99,8 @@ def test_ratios_and_markdown_from_stage_results():
     assert "updated for 6 day(s) 0.1900 (0.950 of the refit)" in text
     assert ("dbt_incremental: 3 nodes, models 9.0 s and tests 4.5 s of node time (threads overlap); slowest: "
             "cleaned_events 6.0 s, not_null_x.ab12 4.5 s.") in text
+    assert ("dim_users MERGE copied 900, updated 80, inserted 20 rows; user_recommendations WRITE wrote 1,200 rows; "
+            "similar_products unchanged.") in text
 
 
 def test_one_process_chains_count_once_and_report_their_steps():
@@ -186,3 +194,21 @@ def test_the_sync_figures_per_table_come_from_the_stage_log(tmp_path):
         "user_recommendations": {"rows": 1140000, "path": "partial_infile", "seconds": 44.5},
         "dim_users": {"rows": 377033, "path": "local_infile", "seconds": 3.2},
         "daily_revenue": {"rows": 32, "path": "unchanged", "seconds": 0.0}}
+
+
+def test_merge_metrics_reads_the_incremental_models_a_build_ran_and_when_it_began():
+    run_results = {"results": [
+        {"unique_id": "model.recolake.dim_users", "timing": [{"name": "compile",
+                                                              "started_at": "2026-12-05T18:14:13.5Z"}]},
+        {"unique_id": "model.recolake.daily_revenue", "timing": [{"name": "execute",
+                                                                  "started_at": "2026-12-05T18:14:12.25Z"}]},
+        {"unique_id": "test.recolake.not_null_x.ab12", "timing": []}]}
+    manifest = {"nodes": {
+        "model.recolake.dim_users": {"name": "dim_users", "schema": "marts", "alias": "dim_users",
+                                     "resource_type": "model", "config": {"materialized": "incremental"}},
+        "model.recolake.daily_revenue": {"name": "daily_revenue", "schema": "marts", "alias": "daily_revenue",
+                                         "resource_type": "model", "config": {"materialized": "table"}},
+        "model.recolake.dim_products": {"name": "dim_products", "schema": "marts", "alias": "dim_products",
+                                        "resource_type": "model", "config": {"materialized": "incremental"}}}}
+    assert merge_metrics.incremental_models(run_results, manifest) == {"dim_users": "marts.dim_users"}
+    assert merge_metrics._started(run_results) == dt.datetime(2026, 12, 5, 18, 14, 12, 250000)

@@ -1,9 +1,16 @@
-"""Sync every table tagged for MySQL, connecting (and failing) before Spark starts."""
+"""Sync every table tagged for MySQL, connecting (and failing) before Spark starts.
+
+Tables are synced a few at a time, each on its own MySQL connection: a table's sync is mostly waiting
+(Spark scheduling its export, MySQL's DDL and commits), so one table's waits overlap another's work.
+Each table still swaps in alone and atomically; on a failure the tables under way finish, the rest are
+not started, and the first error is raised.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -15,13 +22,40 @@ from pipeline.sync.load import TableSync, ensure_sync_log, sync_table
 
 log = logging.getLogger(__name__)
 
+# Tables synced at once. At 10M events, a day's sync of 23 tables took 36 s one at a time.
+SYNC_THREADS = 3
+
+
+def _sync_one(spark: SparkSession, mysql: MysqlSettings, table: SyncTable, work_dir: Path, progress: bool,
+              before_swap: Callable[[str], None] | None) -> TableSync:
+    conn = connect(mysql)  # a connection per table: connections are not shared between threads
+    try:
+        return sync_table(spark, conn, table, work_dir, progress, before_swap)
+    finally:
+        conn.close()
+
 
 def sync_all(spark: SparkSession, settings: Settings, mysql: MysqlSettings, tables: list[SyncTable],
-             progress: bool = True, before_swap: Callable[[str], None] | None = None) -> list[TableSync]:
+             progress: bool = True, before_swap: Callable[[str], None] | None = None,
+             threads: int = SYNC_THREADS) -> list[TableSync]:
+    """Every table of ``tables`` synced; the results in their order."""
     conn = connect(mysql)
     try:
         ensure_sync_log(conn.cursor())
-        work_dir = Path(settings.lakehouse_dir) / "tmp" / "mysql_sync"
-        return [sync_table(spark, conn, t, work_dir, progress, before_swap) for t in tables]
     finally:
         conn.close()
+    work_dir = Path(settings.lakehouse_dir) / "tmp" / "mysql_sync"
+    # The lists (replaced by group: the largest tables, a day's longest sync) start first, so the small
+    # tables fill the other threads while they load instead of leaving them to finish alone.
+    first = sorted(range(len(tables)), key=lambda i: tables[i].partial is None)
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="sync") as pool:
+        started = {i: pool.submit(_sync_one, spark, mysql, tables[i], work_dir, progress, before_swap) for i in first}
+        futures: list[Future[TableSync]] = [started[i] for i in range(len(tables))]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:
+            for future in pending:
+                future.cancel()
+            wait(pending)
+            raise failed[0].exception()
+    return [f.result() for f in futures]

@@ -16,32 +16,27 @@ checked as (
 
 ),
 
-collapsed as (
+ranked as (
 
-    -- One row per event key; the earliest source row represents it.
+    -- The rows of each event key in source order; the earliest represents the key. A window needs one
+    -- shuffle and one sort of the rows; the aggregate it replaces (min_by of the whole row as a struct,
+    -- collect_set) could not stay hash-based and sorted twice, before and after its shuffle: at 10M the
+    -- model's query took 63 s that way and 45 s this way, with the same rows.
     select
-        event_key,
-        min_by(
-            named_struct(
-                'event_time', event_time, 'event_date', event_date, 'event_hour', event_hour,
-                'event_weekday', event_weekday, 'event_weekday_name', event_weekday_name,
-                'event_type', event_type, 'product_id', product_id, 'category_id', category_id,
-                'category_code', category_code, 'category_l1', category_l1, 'category_l2', category_l2,
-                'category_l3', category_l3, 'brand', brand, 'price', price, 'user_id', user_id,
-                'session_key', session_key, 'is_surrogate_session', user_session is null,
-                'dropped_attributes', dropped_attributes,
-                'source_file', source_file, 'source_line', source_line
-            ),
-            struct(event_time, source_file, source_line)
-        ) as e,
-        count(*) as source_rows,
-        -- size(collect_set()) counts the distinct contents of a key's few rows without the Expand
-        -- that count(distinct) next to other aggregates costs (it doubles every row shuffled).
-        count(*) - size(collect_set(content_key)) as exact_duplicates_removed,
-        size(collect_set(content_key)) - 1 as repeated_carts_collapsed,
-        max(ingested_at) as last_ingested_at
+        *,
+        row_number() over source_order as source_position,
+        count(*) over whole_key as source_rows,
+        -- Distinct contents: 1 unless repeated carts were collapsed into the key (count(distinct)
+        -- is not allowed over a window).
+        size(collect_set(content_key) over whole_key) as distinct_contents,
+        max(ingested_at) over whole_key as key_last_ingested_at
     from checked
-    group by event_key
+    window
+        source_order as (partition by event_key order by event_time, source_file, source_line),
+        whole_key as (
+            partition by event_key order by event_time, source_file, source_line
+            rows between unbounded preceding and unbounded following
+        )
 
 ),
 
@@ -49,32 +44,33 @@ final as (
 
     select
         event_key,
-        e.event_time,
-        e.event_date,
-        e.event_hour,
-        e.event_weekday,
-        e.event_weekday_name,
-        e.event_type,
-        e.product_id,
-        e.category_id,
-        coalesce(e.category_code, 'unknown') as category_code,
-        coalesce(e.category_l1, 'unknown') as category_l1,
-        e.category_l2,
-        e.category_l3,
-        coalesce(e.brand, 'unknown') as brand,
-        e.price,
-        e.price = 0 as is_zero_price,
-        e.user_id,
-        e.session_key as user_session,
-        e.is_surrogate_session,
-        e.dropped_attributes,
+        event_time,
+        event_date,
+        event_hour,
+        event_weekday,
+        event_weekday_name,
+        event_type,
+        product_id,
+        category_id,
+        coalesce(category_code, 'unknown') as category_code,
+        coalesce(category_l1, 'unknown') as category_l1,
+        category_l2,
+        category_l3,
+        coalesce(brand, 'unknown') as brand,
+        price,
+        price = 0 as is_zero_price,
+        user_id,
+        session_key as user_session,
+        user_session is null as is_surrogate_session,
+        dropped_attributes,
         source_rows,
-        exact_duplicates_removed,
-        repeated_carts_collapsed,
-        e.source_file,
-        e.source_line,
-        last_ingested_at
-    from collapsed
+        source_rows - distinct_contents as exact_duplicates_removed,
+        distinct_contents - 1 as repeated_carts_collapsed,
+        source_file,
+        source_line,
+        key_last_ingested_at as last_ingested_at
+    from ranked
+    where source_position = 1
 
 )
 
