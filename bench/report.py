@@ -126,6 +126,16 @@ STAGE_ORDER = ("generate", "cluster_up", "load", "ingest", "dbt_full", "refit", 
                "tableau_extract", "mysql_raw", "ease_serve", "tune")
 
 
+def _wall_share_sentence(nodes: dict[str, Any]) -> str:
+    """A sentence on a build's shares of the wall time (bench/wall_share.py), or "" without them."""
+    kinds, largest = nodes.get("wall_share_by_kind"), nodes.get("largest_wall_shares")
+    if not kinds or not largest:
+        return ""
+    return (" Of the wall time (each moment split among the nodes running then): "
+            + ", ".join(f"{kind} {seconds} s" for kind, seconds in kinds.items()) + "; largest: "
+            + ", ".join(f"{n.split('.', 2)[-1]} {t} s" for n, t in largest.items()) + ".")
+
+
 def _write_summary(commits: list[dict[str, Any]]) -> str:
     """One model's commits of a build, e.g. "MERGE copied 7,412,020, updated 101,337, inserted 95,120 rows"."""
     if not commits:
@@ -186,13 +196,14 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines += ["", f"ALS on {als['pairs']:,} training pairs ({als['scored_users']:,} users scored): Spark fit "
                       f"{als['spark_fit_seconds']} s, NDCG@10 {als['spark_ndcg@10']:.4f}; implicit fit "
                       f"{als['implicit_fit_seconds']} s, NDCG@10 {als['implicit_ndcg@10']:.4f}."]
-        for build in ("dbt_full", "dbt_incremental"):
+        for build in ("dbt_full", "dbt_incremental", "dbt_recommendations"):
             nodes = r["stages"].get(build, {})
             if nodes.get("slowest_nodes"):
                 lines += ["", f"{build}: {_fmt(nodes.get('nodes'))} nodes, "
                           f"models {_fmt(nodes.get('models_seconds'))} s and "
                           f"tests {_fmt(nodes.get('tests_seconds'))} s of node time (threads overlap); slowest: "
-                          + ", ".join(f"{n.split('.', 2)[-1]} {t} s" for n, t in nodes["slowest_nodes"].items()) + "."]
+                          + ", ".join(f"{n.split('.', 2)[-1]} {t} s" for n, t in nodes["slowest_nodes"].items()) + "."
+                          + _wall_share_sentence(nodes)]
         writes = r["stages"].get("dbt_incremental", {}).get("writes")
         if writes:
             lines += ["", "Incremental writes of the daily builds (Delta operation metrics; copied: rows rewritten "

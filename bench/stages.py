@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import wall_share
 from bench.monitor import Measured, run_measured
 from bench.peers.mysql_raw_load import measure
 from pipeline.cli import entry_point_argv
@@ -135,11 +136,18 @@ def _per_node(seconds: float, nodes: dict[str, float]) -> dict[str, Any]:
             "node_seconds_mean": round(sum(nodes.values()) / count, 3)}
 
 
-def _build_details(seconds: float, nodes: dict[str, float], slowest: int = 5) -> dict[str, Any]:
+def _build_details(seconds: float, nodes: dict[str, float], slowest: int = 5,
+                   results_file: Path | None = None) -> dict[str, Any]:
     """Per-node figures of a dbt build (from its run_results.json): where a full or an incremental
-    build spends its time."""
+    build spends its time; with ``results_file``, also the nodes' shares of the wall time (bench/wall_share.py)."""
     ranked = sorted(nodes.items(), key=lambda kv: -kv[1])[:slowest]
-    return {**_per_node(seconds, nodes),
+    shared: dict[str, Any] = {}
+    if results_file is not None:
+        shares = wall_share.wall_shares(json.loads(results_file.read_text()))
+        shared = {"wall_share_by_kind": wall_share.by_kind(shares),
+                  "largest_wall_shares": {n: round(t, 1) for n, t in
+                                          sorted(shares.items(), key=lambda kv: -kv[1])[:slowest]}}
+    return {**_per_node(seconds, nodes), **shared,
             "duckdb_equivalent_node_seconds": round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
             "models_seconds": round(sum(t for n, t in nodes.items() if n.startswith("model.")), 2),
             "tests_seconds": round(sum(t for n, t in nodes.items() if n.startswith(("test.", "unit_test."))), 2),
@@ -238,7 +246,8 @@ def load(scale: Scale) -> dict[str, dict[str, Any]]:
     return {"load": _result(measured, lines, steps=steps),
             "ingest": _step(steps["ingest"], "load", lines),
             "dbt_full": _step(steps["transform"], "load", lines, **_build_details(
-                steps["transform"], _dbt_nodes(scale.root / "reports" / "run_results_transform.json"))),
+                steps["transform"], _dbt_nodes(full := scale.root / "reports" / "run_results_transform.json"),
+                results_file=full)),
             "refit": _step(steps["train"], "load", interactions, **training)}
 
 
@@ -256,10 +265,11 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
     return {"daily": _result(measured, lines, steps=steps),
             "ingest_day": _step(steps["ingest"], "daily", lines),
             "dbt_incremental": _step(steps["transform"], "daily", **_build_details(
-                steps["transform"], _dbt_nodes(builds[0]), slowest=15), writes=scale.last_json("merge_metrics")),
+                steps["transform"], _dbt_nodes(builds[0]), slowest=15, results_file=builds[0]),
+                writes=scale.last_json("merge_metrics")),
             "train": _step(steps["train"], "daily", interactions, **training),
             "dbt_recommendations": _step(steps["recommendations"], "daily", **_build_details(
-                steps["recommendations"], _dbt_nodes(scale.root / "reports" / "run_results_recommendations.json"))),
+                steps["recommendations"], _dbt_nodes(builds[1]), results_file=builds[1])),
             "sync": _step(steps["sync"], "daily", _synced_rows(scale, "daily"),
                           tables=_synced_tables(scale, "daily"), served_outcomes=_served_outcomes(scale))}
 

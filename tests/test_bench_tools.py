@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bench import merge_metrics, report
+from bench import merge_metrics, report, wall_share
 from bench.__main__ import parse_scale
 from bench.monitor import run_measured
 from pipeline.errors import UserError
@@ -61,6 +61,8 @@ def test_ratios_and_markdown_from_stage_results():
         "dbt_incremental": {"seconds": 12.0, "peak_mb": {}, "nodes": 3, "models_seconds": 9.0, "tests_seconds": 4.5,
                             "slowest_nodes": {"model.recolake.cleaned_events": 6.0,
                                               "test.recolake.not_null_x.ab12": 4.5},
+                            "wall_share_by_kind": {"model": 7.0, "test": 3.0},
+                            "largest_wall_shares": {"model.recolake.cleaned_events": 5.5},
                             "writes": {"dim_users": [{"version": 3, "operation": "MERGE", "numTargetRowsCopied": 900,
                                                       "numTargetRowsUpdated": 80, "numTargetRowsInserted": 20}],
                                        "user_recommendations": [{"version": 5, "operation": "WRITE",
@@ -98,7 +100,8 @@ def test_ratios_and_markdown_from_stage_results():
     assert "cleaned agrees" in text
     assert "updated for 6 day(s) 0.1900 (0.950 of the refit)" in text
     assert ("dbt_incremental: 3 nodes, models 9.0 s and tests 4.5 s of node time (threads overlap); slowest: "
-            "cleaned_events 6.0 s, not_null_x.ab12 4.5 s.") in text
+            "cleaned_events 6.0 s, not_null_x.ab12 4.5 s. Of the wall time (each moment split among the nodes "
+            "running then): model 7.0 s, test 3.0 s; largest: cleaned_events 5.5 s.") in text
     assert ("dim_users MERGE copied 900, updated 80, inserted 20 rows; user_recommendations WRITE wrote 1,200 rows; "
             "similar_products unchanged.") in text
 
@@ -212,3 +215,19 @@ def test_merge_metrics_reads_the_incremental_models_a_build_ran_and_when_it_bega
                                         "resource_type": "model", "config": {"materialized": "incremental"}}}}
     assert merge_metrics.incremental_models(run_results, manifest) == {"dim_users": "marts.dim_users"}
     assert merge_metrics._started(run_results) == dt.datetime(2026, 12, 5, 18, 14, 12, 250000)
+
+
+def test_wall_shares_split_each_moment_among_the_nodes_running_then():
+    def node(uid: str, start: str, end: str) -> dict:
+        return {"unique_id": uid, "timing": [{"name": "compile", "started_at": f"2026-12-05T10:00:{start}Z",
+                                              "completed_at": f"2026-12-05T10:00:{start}Z"},
+                                             {"name": "execute", "started_at": f"2026-12-05T10:00:{start}Z",
+                                              "completed_at": f"2026-12-05T10:00:{end}Z"}]}
+
+    run_results = {"results": [node("model.recolake.a", "00", "10"), node("test.recolake.t.ab", "04", "08"),
+                               node("operation.recolake.hook", "10", "12"), {"unique_id": "x", "timing": []}]}
+    shares = wall_share.wall_shares(run_results)
+    # a alone 4 s, a and t together 4 s (2 s each), a alone 2 s; the hook alone 2 s: 12 s of wall time.
+    assert shares == pytest.approx({"model.recolake.a": 8.0, "test.recolake.t.ab": 2.0,
+                                    "operation.recolake.hook": 2.0})
+    assert wall_share.by_kind(shares) == {"model": 8.0, "operation": 2.0, "test": 2.0}
