@@ -105,6 +105,11 @@ def test_the_recommendation_mart_replaces_only_the_changed_users(spark, settings
                  / "_recommendations__models.yml")
     key_test = tests_run / "composite_key_user_recommendations_user_id__recommendation_rank.sql"
     assert f"dbt_source where run_id = '{updated['run_id']}'" in key_test.read_text()
+    # ... and the served lists of the newest list date (dbt shortens this test's long name with a hash).
+    [served_test] = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "staging" / "ml"
+                     / "_ml__models.yml").glob("composite_key_stg_ml__served_r*.sql")
+    newest_list = spark.table("ml.served_recommendations").agg(F.max("list_date")).first()[0]
+    assert f"dbt_source where list_date = date'{newest_list}'" in served_test.read_text()
     mart = {(r.user_id, r.recommendation_rank): r for r in spark.table("marts.user_recommendations").collect()}
     assert {k: (r.product_id, r.score, r.run_id) for k, r in mart.items()} == {
         k: (r.product_id, r.score, r.run_id) for k, r in after.items()}

@@ -71,10 +71,10 @@
         {{ return(none) }}
     {%- endif -%}
     {%- if scope == 'newest_list' -%}
-        {{ return(newest_list_predicate(relation)) }}
+        {{ return(newest_value_predicate(relation, 'list_date', 'date')) }}
     {%- endif -%}
     {%- if scope == 'newest_run' -%}
-        {{ return(newest_run_predicate(relation)) }}
+        {{ return(newest_value_predicate(relation, 'run_id')) }}
     {%- endif -%}
     {%- if scope == 'when_written' -%}
         {{ return(written_this_run_predicate(relation)) }}
@@ -101,29 +101,21 @@
 {%- endmacro %}
 
 
-{#- test_scope: newest_list (the served lists, ml.served_recommendations, one partition per list date):
-    an incremental build checks the newest list date, the one the last run wrote; the history grows by a
-    day's changed lists each day and was checked when written. -#}
-{% macro newest_list_predicate(relation) -%}
-    {#- max() of the string, not of the date: see macros/sql/served_lists.sql. -#}
-    {%- set newest = run_query('select max(cast(list_date as string)) from ' ~ relation).columns[0].values() -%}
-    {%- if newest | length == 0 or newest[0] is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return("list_date = date'" ~ newest[0] ~ "'") }}
-{%- endmacro %}
-
-
-{#- test_scope: newest_run (the lists: one run_id per user's list): the rows of the newest run. Run ids
+{#- test_scope newest_list (the served lists, ml.served_recommendations, one partition per list date:
+    the history grows by a day's changed lists each day and was checked when written) and newest_run (the
+    lists, one run_id per user's list: a daily update's changed users, everyone after a refit): the rows
+    of the column's newest value, `column = <literal>'<newest>'`; none when the table is empty. Run ids
     start with the run's start time (ml/run.py), so the newest is the greatest. A row test of the newest
     run's rows reads the table once; scoping to its users (every row of theirs) read it twice and took
     longer at 10M events than the unscoped test. -#}
-{% macro newest_run_predicate(relation) -%}
-    {%- set newest = run_query('select max(run_id) from ' ~ relation).columns[0].values() -%}
+{% macro newest_value_predicate(relation, column, literal='') -%}
+    {#- max() of the string, not of a date: see macros/sql/served_lists.sql. -#}
+    {%- set newest = run_query('select max(cast(' ~ column ~ ' as string)) from ' ~ relation)
+                              .columns[0].values() -%}
     {%- if newest | length == 0 or newest[0] is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return("run_id = '" ~ newest[0] ~ "'") }}
+    {{ return(column ~ " = " ~ literal ~ "'" ~ newest[0] ~ "'") }}
 {%- endmacro %}
 
 
