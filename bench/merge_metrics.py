@@ -19,6 +19,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from bench import wall_share
 from pipeline.config import load_settings
 from pipeline.spark import get_spark
 
@@ -37,10 +38,9 @@ def incremental_models(run_results: dict[str, Any], manifest: dict[str, Any]) ->
 
 
 def _started(run_results: dict[str, Any]) -> dt.datetime:
-    """When the build began (its first node's first timing), as a naive UTC time like Delta's history."""
-    starts = [t["started_at"] for r in run_results["results"] for t in r.get("timing", []) if t.get("started_at")]
-    first = min(dt.datetime.fromisoformat(s.replace("Z", "+00:00")) for s in starts)
-    return first.astimezone(dt.UTC).replace(tzinfo=None)
+    """When the build began (its first node's start), as a naive UTC time like Delta's history."""
+    first = min(start for start, _ in wall_share.spans(run_results).values())
+    return dt.datetime.fromtimestamp(first, dt.UTC).replace(tzinfo=None)
 
 
 def commits_since(spark: SparkSession, table: str, since: dt.datetime) -> list[dict[str, Any]]:

@@ -123,9 +123,11 @@ def ingest(scale: Scale) -> dict[str, Any]:
     return _result(scale.run("ingest", "ingest_raw.py", "--quiet"), lines)
 
 
-def _dbt_nodes(results_file: Path = REPO_ROOT / "dbt_project" / "target" / "run_results.json") -> dict[str, float]:
-    """Execution seconds of every node of a dbt invocation (default: the last one)."""
-    results = json.loads(results_file.read_text())
+DBT_RESULTS = REPO_ROOT / "dbt_project" / "target" / "run_results.json"  # the last dbt invocation's
+
+
+def _dbt_nodes(results: dict[str, Any]) -> dict[str, float]:
+    """Execution seconds of every node of a dbt invocation (its run_results.json, loaded)."""
     return {r["unique_id"]: r["execution_time"] for r in results["results"]}
 
 
@@ -136,28 +138,28 @@ def _per_node(seconds: float, nodes: dict[str, float]) -> dict[str, Any]:
             "node_seconds_mean": round(sum(nodes.values()) / count, 3)}
 
 
-def _build_details(seconds: float, nodes: dict[str, float], slowest: int = 5,
-                   results_file: Path | None = None) -> dict[str, Any]:
+def _build_details(seconds: float, results_file: Path = DBT_RESULTS, slowest: int = 5) -> dict[str, Any]:
     """Per-node figures of a dbt build (from its run_results.json): where a full or an incremental
-    build spends its time; with ``results_file``, also the nodes' shares of the wall time (bench/wall_share.py)."""
-    ranked = sorted(nodes.items(), key=lambda kv: -kv[1])[:slowest]
-    shared: dict[str, Any] = {}
-    if results_file is not None:
-        shares = wall_share.wall_shares(json.loads(results_file.read_text()))
-        shared = {"wall_share_by_kind": wall_share.by_kind(shares),
-                  "largest_wall_shares": {n: round(t, 1) for n, t in
-                                          sorted(shares.items(), key=lambda kv: -kv[1])[:slowest]}}
-    return {**_per_node(seconds, nodes), **shared,
+    build spends its time, by dbt's node seconds and by the nodes' shares of the wall time (bench/wall_share.py)."""
+    results = json.loads(results_file.read_text())
+    nodes, shares = _dbt_nodes(results), wall_share.wall_shares(results)
+    return {**_per_node(seconds, nodes),
             "duckdb_equivalent_node_seconds": round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
             "models_seconds": round(sum(t for n, t in nodes.items() if n.startswith("model.")), 2),
             "tests_seconds": round(sum(t for n, t in nodes.items() if n.startswith(("test.", "unit_test."))), 2),
-            "slowest_nodes": {n: round(t, 1) for n, t in ranked}}
+            "slowest_nodes": _largest(nodes, slowest),
+            "wall_share_by_kind": wall_share.by_kind(shares), "largest_wall_shares": _largest(shares, slowest)}
+
+
+def _largest(seconds: dict[str, float], count: int) -> dict[str, float]:
+    """The ``count`` largest of ``seconds``, largest first, to 0.1 s."""
+    return {n: round(t, 1) for n, t in sorted(seconds.items(), key=lambda kv: -kv[1])[:count]}
 
 
 def dbt_full(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_full", "run_dbt.py", "build", "--full-refresh", "--exclude", "tag:recommendations")
     return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))),
-                   **_build_details(measured.seconds, _dbt_nodes()))
+                   **_build_details(measured.seconds))
 
 
 def duckdb(scale: Scale) -> dict[str, Any]:
@@ -177,7 +179,7 @@ def ingest_day(scale: Scale) -> dict[str, Any]:
 
 def dbt_incremental(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_incremental", "run_dbt.py", "build", "--exclude", "tag:recommendations")
-    return _result(measured, **_build_details(measured.seconds, _dbt_nodes(), slowest=15))
+    return _result(measured, **_build_details(measured.seconds, slowest=15))
 
 
 def _training_details(scale: Scale) -> tuple[int, dict[str, Any]]:
@@ -246,8 +248,7 @@ def load(scale: Scale) -> dict[str, dict[str, Any]]:
     return {"load": _result(measured, lines, steps=steps),
             "ingest": _step(steps["ingest"], "load", lines),
             "dbt_full": _step(steps["transform"], "load", lines, **_build_details(
-                steps["transform"], _dbt_nodes(full := scale.root / "reports" / "run_results_transform.json"),
-                results_file=full)),
+                steps["transform"], scale.root / "reports" / "run_results_transform.json")),
             "refit": _step(steps["train"], "load", interactions, **training)}
 
 
@@ -265,11 +266,11 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
     return {"daily": _result(measured, lines, steps=steps),
             "ingest_day": _step(steps["ingest"], "daily", lines),
             "dbt_incremental": _step(steps["transform"], "daily", **_build_details(
-                steps["transform"], _dbt_nodes(builds[0]), slowest=15, results_file=builds[0]),
+                steps["transform"], builds[0], slowest=15),
                 writes=scale.last_json("merge_metrics")),
             "train": _step(steps["train"], "daily", interactions, **training),
             "dbt_recommendations": _step(steps["recommendations"], "daily", **_build_details(
-                steps["recommendations"], _dbt_nodes(builds[1]), results_file=builds[1])),
+                steps["recommendations"], builds[1])),
             "sync": _step(steps["sync"], "daily", _synced_rows(scale, "daily"),
                           tables=_synced_tables(scale, "daily"), served_outcomes=_served_outcomes(scale))}
 
@@ -307,7 +308,7 @@ def als_peer(scale: Scale) -> dict[str, Any]:
 
 def dbt_recommendations(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_recommendations", "run_dbt.py", "build", "--select", "tag:recommendations")
-    return _result(measured, **_per_node(measured.seconds, _dbt_nodes()))
+    return _result(measured, **_per_node(measured.seconds, _dbt_nodes(json.loads(DBT_RESULTS.read_text()))))
 
 
 def cluster_up(scale: Scale) -> dict[str, Any]:

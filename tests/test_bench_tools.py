@@ -202,9 +202,11 @@ def test_the_sync_figures_per_table_come_from_the_stage_log(tmp_path):
 def test_merge_metrics_reads_the_incremental_models_a_build_ran_and_when_it_began():
     run_results = {"results": [
         {"unique_id": "model.recolake.dim_users", "timing": [{"name": "compile",
-                                                              "started_at": "2026-12-05T18:14:13.5Z"}]},
+                                                              "started_at": "2026-12-05T18:14:13.5Z",
+                                                              "completed_at": "2026-12-05T18:14:14Z"}]},
         {"unique_id": "model.recolake.daily_revenue", "timing": [{"name": "execute",
-                                                                  "started_at": "2026-12-05T18:14:12.25Z"}]},
+                                                                  "started_at": "2026-12-05T18:14:12.25Z",
+                                                                  "completed_at": "2026-12-05T18:14:13Z"}]},
         {"unique_id": "test.recolake.not_null_x.ab12", "timing": []}]}
     manifest = {"nodes": {
         "model.recolake.dim_users": {"name": "dim_users", "schema": "marts", "alias": "dim_users",
