@@ -104,11 +104,10 @@ train: setup ## refit (evaluate ALS, EASE, popularity and the oracle, retrain th
 tune: setup ## choose model + parameters on a validation split of the training part; `make train` then uses them
 	$(BIN)/recolake-ml tune $(TUNE_ARGS) $(ML_ARGS)
 
-# `--ml-args=VALUE`, not `--ml-args VALUE`: argparse takes a lone option-like value ('--no-eval') for an option.
 recommend: setup ## the whole chain in one process (generates data when RAW_DIR is empty); run again for new files; TUNE=1 tunes first
 	@if [ -z "$$(find $(RAW_DIR) -name '*.csv*' -print -quit 2>/dev/null)" ]; then \
 	  $(MAKE) --no-print-directory data; fi
-	$(BIN)/recolake-recommend $(if $(TUNE),--tune) --ml-args='$(if $(FULL),--full )$(ML_ARGS)' --tune-args='$(TUNE_ARGS)'
+	$(BIN)/recolake-recommend $(if $(TUNE),--tune) $(if $(FULL),--full) $(ML_ARGS) $(TUNE_ARGS)
 	@$(PY) -c "import json; r = json.load(open('$(REPORTS_DIR)/last_run.json')); print('recommend: done, run', r['run_id'], '- metrics in $(REPORTS_DIR)/last_run.json, marts in MySQL database', '$${MYSQL_DATABASE:-lakehouse_marts}')"
 
 sync: setup ## copy the marts tagged mysql_sync to MySQL (private MariaDB unless MYSQL_HOST is set)
@@ -118,7 +117,7 @@ tableau: setup ## a Tableau data source (.tds) per synced mart and the dashboard
 	$(BIN)/recolake-tableau
 
 tableau-extract: setup ## the synced marts in one Hyper extract, REPORTS_DIR/tableau/recolake_marts.hyper (Tableau Public, offline)
-	$(BIN)/recolake-tableau-extract
+	$(BIN)/recolake-tableau extract
 
 mysql-start: setup ## start the private MariaDB (127.0.0.1:33306, data in .mysql/)
 	$(BIN)/recolake-mysql start

@@ -29,10 +29,10 @@ from bench.stages import (
     cluster_up,
     stop_servers,
 )
-from pipeline.cli import UserError, configure_logging, run_main
-from pipeline.config import ENGINES, REPO_ROOT
 from pipeline.generate.params import SHAPES, parse_row_count
 from pipeline.mysql.local_server import free_port
+from pipeline.platform.cli import UserError, configure_logging, run_main
+from pipeline.platform.config import ENGINES, REPO_ROOT
 
 log = logging.getLogger("bench")
 

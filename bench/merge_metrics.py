@@ -20,8 +20,8 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from bench import wall_share
-from pipeline.config import load_settings
-from pipeline.spark import get_spark
+from pipeline.platform.config import load_settings
+from pipeline.platform.spark import get_spark
 
 # The operation metrics worth keeping (Delta names them so; a WRITE has only some of them).
 METRICS = ("numTargetRowsCopied", "numTargetRowsUpdated", "numTargetRowsInserted", "numTargetRowsDeleted",

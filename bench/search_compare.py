@@ -19,8 +19,8 @@ from typing import Any
 from ml import harness
 from ml.params import RunParams
 from ml.tune import OBJECTIVE, choose, context, default_space, prepare, run_search
-from pipeline.config import load_settings
-from pipeline.spark import get_spark
+from pipeline.platform.config import load_settings
+from pipeline.platform.spark import get_spark
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,9 @@ from typing import Any
 from bench import wall_share
 from bench.monitor import Measured, run_measured
 from bench.peers.mysql_raw_load import measure
-from pipeline.cli import entry_point_argv
-from pipeline.config import REPO_ROOT
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
+from pipeline.platform.config import REPO_ROOT
 
 DAYS = 30  # a full build covers these; one more day is held back for the incremental stage
 SEED = 42
@@ -28,6 +28,10 @@ DUCKDB_EQUIVALENT_NODES = ("model.recolake.stg_raw__events",
                            "model.recolake.int_events_checked", "model.recolake.cleaned_events",
                            "model.recolake.daily_revenue", "model.recolake.brand_rankings",
                            "model.recolake.user_item_strength", "model.recolake.user_item_interactions")
+
+
+def _python_m(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
 
 
 class StageFailed(RuntimeError):
@@ -77,7 +81,7 @@ class Scale:
 
     def run(self, stage: str, *args: str) -> Measured:
         log = self.root / "logs" / f"{stage}.log"
-        measured = run_measured(entry_point_argv(*args), self.env, log, REPO_ROOT,
+        measured = run_measured(_python_m(*args), self.env, log, REPO_ROOT,
                                 self.cluster_pids if self.engine == "cluster" else None)
         if measured.returncode != 0:
             tail = log.read_text(errors="replace")[-1500:]
@@ -110,7 +114,7 @@ def _result(measured: Measured, rows: int | None = None, **extra: Any) -> dict[s
 def generate(scale: Scale) -> dict[str, Any]:
     shutil.rmtree(scale.root, ignore_errors=True)
     scale.root.mkdir(parents=True)
-    measured = scale.run("generate", "generate_events.py", "--shape", scale.shape, "--rows", str(scale.rows),
+    measured = scale.run("generate", "pipeline.generate", "--shape", scale.shape, "--rows", str(scale.rows),
                          "--days", str(DAYS + 1), "--seed", str(SEED), "--quiet")
     files = sorted(scale.raw_dir.glob("*.csv"))
     scale.held_back.mkdir()
@@ -120,7 +124,7 @@ def generate(scale: Scale) -> dict[str, Any]:
 
 def ingest(scale: Scale) -> dict[str, Any]:
     lines = _data_lines(sorted(scale.raw_dir.glob("*.csv")))
-    return _result(scale.run("ingest", "ingest_raw.py", "--quiet"), lines)
+    return _result(scale.run("ingest", "pipeline.ingest", "--quiet"), lines)
 
 
 DBT_RESULTS = REPO_ROOT / "dbt_project" / "target" / "run_results.json"  # the last dbt invocation's
@@ -157,16 +161,17 @@ def _largest(seconds: dict[str, float], count: int) -> dict[str, float]:
 
 
 def dbt_full(scale: Scale) -> dict[str, Any]:
-    measured = scale.run("dbt_full", "run_dbt.py", "build", "--full-refresh", "--exclude", "tag:recommendations")
+    measured = scale.run("dbt_full", "pipeline.transform", "build", "--full-refresh",
+                         "--exclude", "tag:recommendations")
     return _result(measured, _data_lines(sorted(scale.raw_dir.glob("*.csv"))),
                    **_build_details(measured.seconds))
 
 
 def duckdb(scale: Scale) -> dict[str, Any]:
     out = scale.root / "duckdb"
-    measured = scale.run("duckdb", "-m", "bench.peers.duckdb_sql", str(scale.raw_dir), str(out))
+    measured = scale.run("duckdb", "bench.peers.duckdb_sql", str(scale.raw_dir), str(out))
     peer = scale.last_json("duckdb")
-    scale.run("duckdb_compare", "-m", "bench.peers.compare_duckdb", str(out))
+    scale.run("duckdb_compare", "bench.peers.compare_duckdb", str(out))
     return _result(measured, peer["rows"]["lines_parsed"], sql_seconds=peer["seconds"], tables=peer["rows"],
                    agreement=scale.last_json("duckdb_compare"))
 
@@ -174,11 +179,11 @@ def duckdb(scale: Scale) -> dict[str, Any]:
 def ingest_day(scale: Scale) -> dict[str, Any]:
     day = next(scale.held_back.glob("*.csv"))
     shutil.move(str(day), scale.raw_dir / day.name)
-    return _result(scale.run("ingest_day", "ingest_raw.py", "--quiet"), _data_lines([scale.raw_dir / day.name]))
+    return _result(scale.run("ingest_day", "pipeline.ingest", "--quiet"), _data_lines([scale.raw_dir / day.name]))
 
 
 def dbt_incremental(scale: Scale) -> dict[str, Any]:
-    measured = scale.run("dbt_incremental", "run_dbt.py", "build", "--exclude", "tag:recommendations")
+    measured = scale.run("dbt_incremental", "pipeline.transform", "build", "--exclude", "tag:recommendations")
     return _result(measured, **_build_details(measured.seconds, slowest=15))
 
 
@@ -208,8 +213,8 @@ def _synced_tables(scale: Scale, stage: str) -> dict[str, dict[str, Any]]:
 
 
 def _chain(scale: Scale, stage: str, *args: str) -> tuple[Measured, dict[str, float]]:
-    """`make recommend`'s one-process chain (pipeline/commands/recommend.py) and its step seconds."""
-    measured = scale.run(stage, "-m", "pipeline.commands.recommend", "--quiet", *args)
+    """`make recommend`'s one-process chain (pipeline/chain/run.py) and its step seconds."""
+    measured = scale.run(stage, "pipeline.chain", "--quiet", *args)
     return measured, json.loads((scale.root / "reports" / "last_chain.json").read_text())["steps"]
 
 
@@ -242,8 +247,7 @@ def load(scale: Scale) -> dict[str, dict[str, Any]]:
     """The first load as `make recommend` runs it, one process: ingest every file, the full build, the
     first (full) fit, the recommendation marts and the first sync. The days after it update that fit."""
     lines = _data_lines(sorted(scale.raw_dir.glob("*.csv")))
-    serve = " ".join(SERVE_OPTIONS.get(scale.shape, ()))
-    measured, steps = _chain(scale, "load", "--full-refresh", *([f"--ml-args={serve}"] if serve else []))
+    measured, steps = _chain(scale, "load", "--full-refresh", *SERVE_OPTIONS.get(scale.shape, ()))
     interactions, training = _training_details(scale)
     return {"load": _result(measured, lines, steps=steps),
             "ingest": _step(steps["ingest"], "load", lines),
@@ -258,11 +262,10 @@ def daily(scale: Scale) -> dict[str, dict[str, Any]]:
     day = next(scale.held_back.glob("*.csv"))
     shutil.move(str(day), scale.raw_dir / day.name)
     lines = _data_lines([scale.raw_dir / day.name])
-    serve = " ".join(SERVE_OPTIONS.get(scale.shape, ()))
-    measured, steps = _chain(scale, "daily", *([f"--ml-args={serve}"] if serve else []))
+    measured, steps = _chain(scale, "daily", *SERVE_OPTIONS.get(scale.shape, ()))
     interactions, training = _training_details(scale)
     builds = [scale.root / "reports" / f"run_results_{step}.json" for step in ("transform", "recommendations")]
-    scale.run("merge_metrics", "-m", "bench.merge_metrics", *map(str, builds))  # untimed, after the chain
+    scale.run("merge_metrics", "bench.merge_metrics", *map(str, builds))  # untimed, after the chain
     return {"daily": _result(measured, lines, steps=steps),
             "ingest_day": _step(steps["ingest"], "daily", lines),
             "dbt_incremental": _step(steps["transform"], "daily", **_build_details(
@@ -282,7 +285,7 @@ SERVE_OPTIONS = {"rees46-month": ("--serve-active-days", "7")}
 
 def refit(scale: Scale) -> dict[str, Any]:
     """`make train FULL=1`: evaluation and the serving fit on all data, whatever the schedule says."""
-    measured = scale.run("refit", "-m", "ml", "run", "--quiet", "--full", *SERVE_OPTIONS.get(scale.shape, ()))
+    measured = scale.run("refit", "ml", "run", "--quiet", "--full", *SERVE_OPTIONS.get(scale.shape, ()))
     rows, details = _training_details(scale)
     return _result(measured, rows, **details)
 
@@ -290,40 +293,40 @@ def refit(scale: Scale) -> dict[str, Any]:
 def update_quality(scale: Scale) -> dict[str, Any]:
     """NDCG@10 of the model updated day by day for 1 and 6 days against a refit on the same data
     (bench/update_quality.py)."""
-    measured = scale.run("update_quality", "-m", "bench.update_quality")
+    measured = scale.run("update_quality", "bench.update_quality")
     return _result(measured, None, **scale.last_json("update_quality"))
 
 
 def train(scale: Scale) -> dict[str, Any]:
-    measured = scale.run("train", "-m", "ml", "run", "--quiet", *SERVE_OPTIONS.get(scale.shape, ()))
+    measured = scale.run("train", "ml", "run", "--quiet", *SERVE_OPTIONS.get(scale.shape, ()))
     rows, details = _training_details(scale)
     return _result(measured, rows, **details)
 
 
 def als_peer(scale: Scale) -> dict[str, Any]:
-    measured = scale.run("als_peer", "-m", "bench.peers.als_peer")
+    measured = scale.run("als_peer", "bench.peers.als_peer")
     peer = scale.last_json("als_peer")
     return _result(measured, peer["pairs"], **peer)
 
 
 def dbt_recommendations(scale: Scale) -> dict[str, Any]:
-    measured = scale.run("dbt_recommendations", "run_dbt.py", "build", "--select", "tag:recommendations")
+    measured = scale.run("dbt_recommendations", "pipeline.transform", "build", "--select", "tag:recommendations")
     return _result(measured, **_per_node(measured.seconds, _dbt_nodes(json.loads(DBT_RESULTS.read_text()))))
 
 
 def cluster_up(scale: Scale) -> dict[str, Any]:
     """`make cluster-up` (cluster engine only; not part of the chain's end-to-end time)."""
-    return _result(scale.run("cluster_up", "cluster.py", "up"))
+    return _result(scale.run("cluster_up", "pipeline.cluster", "up"))
 
 
 def sync(scale: Scale) -> dict[str, Any]:
-    measured = scale.run("sync", "sync_mysql.py", "--quiet")
+    measured = scale.run("sync", "pipeline.sync", "--quiet")
     return _result(measured, _synced_rows(scale, "sync"))
 
 
 def tableau_extract(scale: Scale) -> dict[str, Any]:
     """`make tableau-extract` after the sync: the same marts into a Hyper extract."""
-    measured = scale.run("tableau_extract", "-m", "pipeline.commands.tableau_extract", "--quiet")
+    measured = scale.run("tableau_extract", "pipeline.tableau", "extract", "--quiet")
     rows = re.findall(r"(\d+) rows of \d+ marts in", (scale.root / "logs" / "tableau_extract.log").read_text())
     return _result(measured, int(rows[-1]))
 
@@ -337,7 +340,7 @@ def mysql_raw(scale: Scale) -> dict[str, Any]:
 def ease_serve(scale: Scale) -> dict[str, Any]:
     """EASE as the serving model, alone: its fit and top-N for every user, time and peak memory.
     Runs after the sync, so the lists it leaves in ml.* are not the ones the pipeline served."""
-    measured = scale.run("ease_serve", "-m", "ml", "run", "--quiet", "--no-eval", "--no-tuned", "--model", "ease",
+    measured = scale.run("ease_serve", "ml", "run", "--quiet", "--no-eval", "--no-tuned", "--model", "ease",
                          "--compare", "ease")
     report = json.loads((scale.root / "reports" / "last_run.json").read_text())
     return _result(measured, report["counts"]["interactions"], stage_seconds=report["stage_seconds"],
@@ -347,7 +350,7 @@ def ease_serve(scale: Scale) -> dict[str, Any]:
 def tune(scale: Scale) -> dict[str, Any]:
     """`make tune`'s default search (ml/tune.py: TPE, 24 candidates or 20 s) on the validation folds, then
     the winner and the ALS defaults on the test window."""
-    measured = scale.run("tune", "-m", "ml", "tune", "--quiet")
+    measured = scale.run("tune", "ml", "tune", "--quiet")
     report = json.loads((scale.root / "reports" / "tuning.json").read_text())
     return _result(measured, None, chosen=report["chosen"], validation_users=report["validation_users"],
                    test_users=report["test_users"],
@@ -387,5 +390,5 @@ PIPELINE = ("generate", "load", "ingest", "dbt_full", "refit", "daily", "ingest_
 def stop_servers(scale: Scale) -> None:
     """Stop the scale's cluster (if any) and its private MariaDB."""
     if scale.engine == "cluster":
-        subprocess.run(entry_point_argv("cluster.py", "down"), env=scale.env, capture_output=True, timeout=300)
-    subprocess.run(entry_point_argv("mysql_server.py", "stop"), env=scale.env, capture_output=True, timeout=120)
+        subprocess.run(_python_m("pipeline.cluster", "down"), env=scale.env, capture_output=True, timeout=300)
+    subprocess.run(_python_m("pipeline.mysql", "stop"), env=scale.env, capture_output=True, timeout=120)

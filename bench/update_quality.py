@@ -27,8 +27,8 @@ from ml.columns import ITEM, STRENGTH, USER, I, U
 from ml.data import StrengthRule, read_table
 from ml.params import AlsParams, EvalSpec, RunParams
 from ml.splits import time_split, weighted
-from pipeline.config import dbt_vars, load_settings
-from pipeline.spark import get_spark
+from pipeline.platform.config import dbt_vars, load_settings
+from pipeline.platform.spark import get_spark
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ dbt loads every installed top-level module named ``dbt_*`` that lists ``plugins`
 plugin manager), before it opens a connection. Embedded Derby lets one process at a time open
 the metastore; with this plugin an analyst's ``dbt build`` while ``make recommend`` runs (or the
 other way round) stops at once, naming the running command, instead of failing deep inside Hive.
-The logic lives in ``pipeline/dbt_lock.py`` (installed editable); this file only registers it.
+The logic lives in ``pipeline/transform/plain_dbt.py`` (installed editable); this file only registers it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ class LakehouseLock(dbtPlugin):
     def initialize(self) -> None:
         if self.project_name != "recolake":
             return
-        from pipeline.dbt_lock import hold_for_dbt_command
+        from pipeline.transform.plain_dbt import hold_for_dbt_command
 
         hold_for_dbt_command()
 

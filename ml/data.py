@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from ml.columns import ITEM, STRENGTH, USER
 from ml.params import InputSpec
-from pipeline.errors import UserError
+from pipeline.platform.errors import UserError
 
 
 class MlDataError(UserError):

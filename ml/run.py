@@ -23,9 +23,9 @@ from ml.params import RunParams
 from ml.similar import similar_items
 from ml.splits import Split, random_protocol_buyers, split_for
 from ml.update import newest_interaction
-from pipeline.config import Settings, dbt_vars
-from pipeline.faults import crash_point
-from pipeline.timing import StageTimer
+from pipeline.platform.config import Settings, dbt_vars
+from pipeline.platform.faults import crash_point
+from pipeline.platform.timing import StageTimer
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from ml.params import RunParams, als_defaults
 from ml.search import make_search
 from ml.splits import Split, random_protocol_buyers, rolling_folds, split_for, validation_folds
 from ml.time_arrays import ArraySplit
-from pipeline.config import Settings, dbt_vars
+from pipeline.platform.config import Settings, dbt_vars
 
 log = logging.getLogger(__name__)
 

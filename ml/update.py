@@ -29,7 +29,7 @@ from ml.least_squares import solve_rows
 from ml.model_state import ModelState
 from ml.models.ease import EaseScorer, ease_values
 from ml.params import AlsParams, EaseParams, RunParams
-from pipeline.timing import StageTimer
+from pipeline.platform.timing import StageTimer
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.config import Settings
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
+from pipeline.platform.config import Settings
 
 HELD_BACK = "held_back"
 

@@ -19,16 +19,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.cli import entry_point_argv
-from pipeline.config import REPO_ROOT
-from pipeline.faults import CRASH_ENV
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
+from pipeline.platform.config import REPO_ROOT
+from pipeline.platform.faults import CRASH_ENV
 
 # What a shell gives a user who never ran a project command: no LAKEHOUSE_*, DBT_*, VARS, rule or
 # Spark variables. JAVA_HOME is the toolchain's own and passes when set.
 # LAKEHOUSE_DRIVER_JAVA_OPTIONS: the suite's JIT setting (conftest), not a project setting.
 ANALYST_ENV_KEEP = ("HOME", "LANG", "JAVA_HOME", "TMPDIR", "LAKEHOUSE_DRIVER_JAVA_OPTIONS")
+
+
+def module_argv(module: str, *args: str) -> list[str]:
+    """``python -m module args`` with this interpreter: how a user runs a command without the venv's bin on PATH."""
+    return [sys.executable, "-m", module, *args]
 
 
 @dataclass
@@ -42,9 +46,9 @@ class Clone:
         return str(self.root / "lakehouse" / "warehouse" / f"{schema}.db" / name)
 
     def run(self, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
-        """An entry point (``-m module ...`` or a script under scripts/), with the clone's settings."""
+        """``python -m module args`` with the clone's settings."""
         env = {**self.env, CRASH_ENV: crash_at} if crash_at else self.env
-        result = subprocess.run(entry_point_argv(*args), capture_output=True, text=True, env=env, timeout=900)
+        result = subprocess.run(module_argv(*args), capture_output=True, text=True, env=env, timeout=900)
         self.outputs += [result.stdout, result.stderr]
         return result
 

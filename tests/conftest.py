@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import entry_point_argv
-from pipeline.config import Settings, load_settings
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
-from tests.clone import Clone, make_clone
+from pipeline.platform.config import Settings, load_settings
+from tests.clone import Clone, make_clone, module_argv
 
 # The first 5,019 lines of the public REES46 October 2019 file, as published: kept in the repository so a
 # clone alone runs the suite.
@@ -53,7 +52,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def spark(settings: Settings):
-    from pipeline.spark import get_spark, stop_spark
+    from pipeline.platform.spark import get_spark, stop_spark
 
     session = get_spark("tests", settings)
     yield session
@@ -85,7 +84,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
     clone = make_clone(tmp_path_factory.mktemp("clone"))
     generate(GeneratorParams(rows=20_000, days=4, seed=11), clone.root / "raw", clone.root / "truth", progress=False)
     yield clone
-    subprocess.run(entry_point_argv("mysql_server.py", "stop"), env=clone.env, capture_output=True, timeout=120)
+    subprocess.run(module_argv("pipeline.mysql", "stop"), env=clone.env, capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.mysql.local_server import free_port
-from pipeline.ports import port_open
+from pipeline.platform.ports import port_open
 
 BUCKET = "recolake-test"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}

@@ -11,8 +11,8 @@ import pytest
 from bench import merge_metrics, report, wall_share
 from bench.__main__ import parse_scale
 from bench.monitor import run_measured
-from pipeline.errors import UserError
 from pipeline.generate.params import SHAPES
+from pipeline.platform.errors import UserError
 
 ALLOCATE_MIB = 400
 
@@ -156,29 +156,36 @@ def test_scales_parse_like_the_generator():
     assert abs(month.n_users - 4_509_623) <= 1 and month.n_items == 200_000
 
 
-def test_every_console_script_resolves_and_make_calls_them():
+def test_every_make_target_runs_a_console_script_that_is_python_m_of_its_stage_package():
     import importlib
+    import re
     import tomllib
 
-    from pipeline.config import REPO_ROOT
+    from pipeline.platform.config import REPO_ROOT
 
     scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert {"recolake-ingest", "recolake-dbt", "recolake-ml", "recolake-sync", "recolake-recommend",
-            "recolake-bench"} <= set(scripts)
-    for target in scripts.values():
+    for name, target in scripts.items():
         module, function = target.split(":")
+        # `recolake-x` is `python -m <package>`: the package's __main__ holds its cli
+        assert module.endswith(".__main__") and function == "cli", (name, target)
         assert callable(getattr(importlib.import_module(module), function)), target
+        assert (REPO_ROOT / module.replace(".", "/")).with_suffix(".py").is_file()
     makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "scripts/run_dbt.py" not in makefile and "$(BIN)/recolake-dbt build" in makefile
-    assert "$(BIN)/recolake-recommend" in makefile
+    called = set(re.findall(r"\$\(BIN\)/(recolake-[a-z-]+)", makefile))
+    assert called <= set(scripts), called - set(scripts)
+    assert called == set(scripts)  # every command has its make target
+    assert "python scripts/" not in makefile and not list((REPO_ROOT / "scripts").glob("*.py"))
+    # every recipe line that runs project code goes through a console script
+    recipes = [line.strip() for line in makefile.splitlines() if line.startswith("\t")]
+    assert not [r for r in recipes if re.search(r"\$\(PY\) -m (pipeline|ml|bench)\b", r)]
 
 
 def test_the_recommend_chain_runs_its_steps_in_order_and_tunes_only_when_asked():
-    from pipeline.commands.recommend import chosen_steps
+    from pipeline.chain.run import chosen_steps
 
-    assert chosen_steps(None, tune=False) == ["ingest", "transform", "train", "recommendations", "sync"]
-    assert chosen_steps(None, tune=True) == ["ingest", "transform", "tune", "train", "recommendations", "sync"]
-    assert chosen_steps("transform,ingest", tune=False) == ["ingest", "transform"]
+    assert chosen_steps(None, tune=False) == ("ingest", "transform", "train", "recommendations", "sync")
+    assert chosen_steps(None, tune=True) == ("ingest", "transform", "tune", "train", "recommendations", "sync")
+    assert chosen_steps("transform,ingest", tune=False) == ("ingest", "transform")
     with pytest.raises(UserError, match="unknown steps serve; the chain is ingest -> transform"):
         chosen_steps("ingest serve", tune=False)
 

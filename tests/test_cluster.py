@@ -20,17 +20,16 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
-from pipeline.cli import entry_point_argv
 from pipeline.cluster import daemons, master
 from pipeline.cluster import run as cluster_run
-from pipeline.config import REPO_ROOT, ClusterSettings, load_cluster_settings
-from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
 from pipeline.mysql import local_server
-from pipeline.ports import port_open
-from tests.clone import copy_project, run_plain_dbt
+from pipeline.platform.config import REPO_ROOT, ClusterSettings, load_cluster_settings
+from pipeline.platform.ports import port_open
+from pipeline.transform.runner import run_dbt
+from tests.clone import copy_project, module_argv, run_plain_dbt
 from tests.sockets import descendants, is_loopback, listening
 
 # What these tests need (a local cluster, its metastore in MariaDB): `make test-fast` skips them.
@@ -63,7 +62,7 @@ class ClusterWorld:
             os.environ.update(saved)
 
     def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        return subprocess.run(entry_point_argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout)
+        return subprocess.run(module_argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout)
 
     @property
     def warehouse(self) -> str:
@@ -95,8 +94,8 @@ def world(tmp_path_factory) -> Iterator[ClusterWorld]:
     try:
         yield w
     finally:  # whatever happened, nothing this module started keeps running
-        w.run("cluster.py", "down", timeout=300)
-        w.run("mysql_server.py", "stop", timeout=120)
+        w.run("pipeline.cluster", "down", timeout=300)
+        w.run("pipeline.mysql", "stop", timeout=120)
 
 
 def _snapshot(df: DataFrame) -> list[tuple]:
@@ -107,7 +106,7 @@ def _snapshot(df: DataFrame) -> list[tuple]:
 
 
 def test_cluster_up_starts_every_piece_and_is_idempotent(world):
-    first = world.run("cluster.py", "up")
+    first = world.run("pipeline.cluster", "up")
     assert first.returncode == 0, first.stderr[-2000:]
     lines = first.stdout.splitlines()
     assert len(lines) == 5 and all(line.startswith("ok") for line in lines), first.stdout
@@ -115,7 +114,7 @@ def test_cluster_up_starts_every_piece_and_is_idempotent(world):
     cluster = world.cluster
     pids = {d.label: daemons.running_pid(cluster, d) for d in (cluster_run.master_daemon(cluster),
                                                                 cluster_run.worker_daemon(cluster, 1))}
-    again = world.run("cluster.py", "up")
+    again = world.run("pipeline.cluster", "up")
     assert again.returncode == 0, again.stderr[-2000:]
     assert pids == {d.label: daemons.running_pid(cluster, d) for d in (cluster_run.master_daemon(cluster),
                                                                        cluster_run.worker_daemon(cluster, 1))}
@@ -193,7 +192,7 @@ def test_an_analysts_plain_dbt_build_runs_through_the_thrift_server_while_traini
     cluster = world.cluster
     # --full: a refit (Spark's ALS on the executors), long enough to overlap the build; without it the run
     # would be a quick update with no new data.
-    training = subprocess.Popen(entry_point_argv("-m", "ml", "run", "--quiet", "--full"), env=world.env,
+    training = subprocess.Popen(module_argv("ml", "run", "--quiet", "--full"), env=world.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         master.wait_until(lambda: any(a["name"] == "recolake-ml" for a in
@@ -243,11 +242,11 @@ def test_cluster_down_stops_every_daemon_it_started(world):
               cluster_run.worker_daemon(cluster, 2)]
     pids = [daemons.running_pid(cluster, d) for d in pieces]
     assert all(pids)
-    result = world.run("cluster.py", "down")
+    result = world.run("pipeline.cluster", "down")
     assert result.returncode == 0, result.stderr
     assert "Thrift Server" in result.stderr and "Spark master" in result.stderr
     assert not any(daemons.alive(pid, d) for pid, d in zip(pids, pieces))
     assert not port_open(cluster.host, cluster.master_port)
     assert not port_open(cluster.thrift_host, cluster.thrift_port)
-    status = world.run("cluster.py", "status")
+    status = world.run("pipeline.cluster", "status")
     assert status.returncode == 1 and "not running" in status.stdout

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.cluster import conf
-from pipeline.config import REPO_ROOT, SettingError, load_settings
-from pipeline.errors import UserError
-from pipeline.ports import describe_taken, port_holder
-from pipeline.spark import PROFILE_NAME, render_profile, spark_conf
+from pipeline.platform.config import REPO_ROOT, SettingError, load_settings
+from pipeline.platform.errors import UserError
+from pipeline.platform.ports import describe_taken, port_holder
+from pipeline.platform.spark import PROFILE_NAME, render_profile, spark_conf
 
 # Settings fixed when a Spark application starts; the rest apply per session and must be equal.
 STATIC_SQL = {"spark.sql.extensions", "spark.sql.catalog.spark_catalog", "spark.sql.warehouse.dir"}

@@ -11,16 +11,16 @@ import pytest
 
 from ml.params import EvalSpec, RefitPolicy, RunParams
 from ml.run import run
-from pipeline.config import REPO_ROOT
 from pipeline.dashboard import svg
 from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
-from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
+from pipeline.platform.config import REPO_ROOT
 from pipeline.sync.catalog import tagged_tables
 from pipeline.sync.run import sync_all
+from pipeline.transform.runner import run_dbt
 from tests import browser
 from tests.chain import land_generated, land_held_back
 

@@ -19,16 +19,16 @@ from ml.metrics_table import format_metrics
 from ml.params import InputSpec, RefitPolicy, RunParams
 from ml.run import run
 from pipeline import health
-from pipeline.config import Settings, dbt_vars
 from pipeline.dashboard.marts import DeltaMarts
 from pipeline.dashboard.page import build_page
-from pipeline.dbt_runner import run_dbt, run_dbt_checked
-from pipeline.doctor import check_data_health
-from pipeline.errors import UserError
+from pipeline.doctor.checks import check_data_health
 from pipeline.generate.params import DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import IngestResult, health_inputs, ingest
+from pipeline.platform.config import Settings, dbt_vars
+from pipeline.platform.errors import UserError
 from pipeline.rees46 import HEADER_LINE
+from pipeline.transform.runner import run_dbt, run_dbt_checked
 from tests import reference
 
 BUILT_TABLES = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
-from pipeline.dbt_runner import DbtFailure, run_dbt
 from pipeline.ingest.run import ingest
+from pipeline.transform.runner import DbtFailure, run_dbt
 from tests import reference, reference_retention
 
 WEIGHTS = {"view": 1.0, "cart": 4.0, "remove_from_cart": 0.0, "purchase": 10.0}  # seeds/event_weights.csv

@@ -7,8 +7,8 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from pipeline.config import load_settings
-from pipeline.dbt_runner import dbt_args
+from pipeline.platform.config import load_settings
+from pipeline.transform.runner import dbt_args
 
 LAYER_PREFIX = {"intermediate": ("int_",), "cleaned": ("cleaned_", "quarantined_")}
 

@@ -9,8 +9,6 @@ import sys
 
 import pytest
 
-from pipeline.config import REPO_ROOT
-
 # What these tests need (`make doctor` starts a JVM): `make test-fast` skips them.
 pytestmark = [pytest.mark.spark]
 
@@ -18,7 +16,7 @@ pytestmark = [pytest.mark.spark]
 def _doctor(**env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_")}
     full.update(env)
-    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "doctor.py")], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "pipeline.doctor"], capture_output=True,
                           text=True, env=full, timeout=120)
 
 

@@ -9,24 +9,24 @@ import subprocess
 
 import pytest
 
-from pipeline.cli import entry_point_argv
-from pipeline.config import REPO_ROOT, Settings
+from pipeline.platform.config import REPO_ROOT, Settings
+from tests.clone import module_argv
 
 # What these tests need (entry points in subprocesses start JVMs): `make test-fast` skips them.
 pytestmark = [pytest.mark.spark]
 
 ENTRY_POINTS = {
-    "ingest": ["ingest_raw.py", "--quiet"],
-    "dbt": ["run_dbt.py", "build"],
-    "train": ["-m", "ml", "run", "--quiet"],
-    "sync": ["sync_mysql.py", "--quiet"],
-    "recommend": ["-m", "pipeline.commands.recommend", "--quiet"],
+    "ingest": ["pipeline.ingest", "--quiet"],
+    "dbt": ["pipeline.transform", "build"],
+    "train": ["ml", "run", "--quiet"],
+    "sync": ["pipeline.sync", "--quiet"],
+    "recommend": ["pipeline.chain", "--quiet"],
 }
 
 
 def _run(args: list[str], **env: str | None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
-    return subprocess.run(entry_point_argv(*args), capture_output=True, text=True, env=full_env, cwd=REPO_ROOT,
+    return subprocess.run(module_argv(*args), capture_output=True, text=True, env=full_env, cwd=REPO_ROOT,
                           timeout=300)
 
 
@@ -99,15 +99,15 @@ def test_unwritable_folders_and_a_missing_landing_folder_are_one_line(tmp_path):
 # Each runs on a fresh, empty lakehouse of its own (the test session holds the shared one).
 SETTINGS_AND_DATA_ERRORS = {
     "bad setting, before Spark": (
-        ["run_dbt.py", "build"], {"MIN_EVENT_DATE": "yesterday"}, 2,
+        ["pipeline.transform", "build"], {"MIN_EVENT_DATE": "yesterday"}, 2,
         "error: MIN_EVENT_DATE='yesterday' is not a date: write YYYY-MM-DD"),
     "unknown VARS name": (
-        ["-m", "ml", "run", "--quiet"], {"VARS": "min_price=3"}, 2,
+        ["ml", "run", "--quiet"], {"VARS": "min_price=3"}, 2,
         "error: VARS names 'min_price', which is not a setting; known: "),
     "option out of range": (
-        ["-m", "ml", "run", "--rank", "0"], {}, 2, "error: --rank must be at least 1, not 0"),
+        ["ml", "run", "--rank", "0"], {}, 2, "error: --rank must be at least 1, not 0"),
     "training before any build": (
-        ["-m", "ml", "run", "--quiet"], {}, 2,
+        ["ml", "run", "--quiet"], {}, 2,
         "error: table cleaned.cleaned_events does not exist: run `make transform` first (or name another table)"),
 }
 
@@ -137,7 +137,7 @@ def test_an_all_bad_file_fails_ingest_with_file_reason_and_fix(tmp_path):
 
 def test_a_reader_on_a_checkout_that_never_synced_says_so_and_creates_nothing(tmp_path):
     private = tmp_path / "mysql"
-    for args in (["-m", "pipeline.commands.dashboard"], ["-m", "pipeline.commands.tableau"]):
+    for args in (["pipeline.dashboard"], ["pipeline.tableau"]):
         result = _run(args, MYSQL_HOST=None, MYSQL_LOCAL_DIR=str(private), REPORTS_DIR=str(tmp_path / "reports"))
         assert result.returncode == 2, result.stderr[-2000:]
         assert _last_line(result) == (f"error: no synced marts: the private MariaDB ({private}) was never set up; "

@@ -2,7 +2,7 @@
 hold exactly what a clean run gives. Each stage runs as its own process (the `make` entry
 points, or plain `dbt` as an analyst re-runs a build) on a clone with a lakehouse of its own
 (tests/clone.py); crashes are real SIGKILLs, placed either by watching the table folder
-(mid-write) or by a named crash point (pipeline/faults.py).
+(mid-write) or by a named crash point (pipeline/platform/faults.py).
 
 The tests of this module are one chain and run in order."""
 
@@ -21,15 +21,14 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.cli import entry_point_argv
-from pipeline.config import REPO_ROOT
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
+from pipeline.platform.config import REPO_ROOT
 from pipeline.sync.catalog import tagged_tables
 from pipeline.sync.run import SYNC_THREADS
 from tests import reference
-from tests.clone import Clone
+from tests.clone import Clone, module_argv
 
 # What these tests need (the chain runs in subprocesses: JVMs and a private MariaDB): `make test-fast` skips them.
 pytestmark = [pytest.mark.spark, pytest.mark.mysql]
@@ -73,7 +72,7 @@ def _kill_when_files_appear(process: subprocess.Popen, folder: Path, timeout: fl
 
 def test_ingest_killed_mid_write_and_after_append_then_rerun_equals_a_clean_run(spark, clone, clean_raw):
     # 1. Killed while Spark writes the event files: Delta's commit never happened.
-    process = subprocess.Popen(entry_point_argv("ingest_raw.py", "--quiet"), env=clone.env,
+    process = subprocess.Popen(module_argv("pipeline.ingest", "--quiet"), env=clone.env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert _kill_when_files_appear(process, Path(clone.table_path("raw.events")))
     events_dir = Path(clone.table_path("raw.events"))
@@ -85,14 +84,14 @@ def test_ingest_killed_mid_write_and_after_append_then_rerun_equals_a_clean_run(
     assert on_disk >= len(committed)
 
     # 2. Killed after the append committed but before the ledger said 'loaded'.
-    crashed = clone.run("ingest_raw.py", "--quiet", crash_at="ingest.after_events_append")
+    crashed = clone.run("pipeline.ingest", "--quiet", crash_at="ingest.after_events_append")
     assert crashed.returncode == KILLED, crashed.stderr[-2000:]
     assert _delta(spark, clone, "raw.events").count() == clean_raw[0]
     statuses = {r.status for r in _delta(spark, clone, "raw.ingest_ledger").collect()}
     assert statuses == {"loading"}
 
     # 3. A plain re-run rolls the unfinished batches back and loads everything once.
-    rerun = clone.run("ingest_raw.py", "--quiet")
+    rerun = clone.run("pipeline.ingest", "--quiet")
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "was interrupted: removing its partial rows" in rerun.stderr
     assert _fingerprint(_delta(spark, clone, "raw.events"), EVENT_COLUMNS) == clean_raw
@@ -104,7 +103,7 @@ def test_ingest_killed_mid_write_and_after_append_then_rerun_equals_a_clean_run(
 
 
 def test_dbt_build_killed_after_cleaning_then_rerun_matches_the_reference(spark, clone):
-    crashed = clone.run("run_dbt.py", "build", "--exclude", "tag:recommendations",
+    crashed = clone.run("pipeline.transform", "build", "--exclude", "tag:recommendations",
                         crash_at="dbt.after.cleaned_events")
     assert crashed.returncode == KILLED, crashed.stdout[-3000:]
     assert not Path(clone.table_path("marts.top_customers")).exists()  # built after the crash point
@@ -122,7 +121,7 @@ def test_dbt_build_killed_after_cleaning_then_rerun_matches_the_reference(spark,
 
 
 def test_training_killed_between_its_writes_then_rerun_leaves_one_consistent_run(spark, clone):
-    args = ("-m", "ml", "run", "--quiet", "--no-eval", "--max-iter", "4")
+    args = ("ml", "run", "--quiet", "--no-eval", "--max-iter", "4")
     crashed = clone.run(*args, crash_at="ml.after_recommendations")
     assert crashed.returncode == KILLED, crashed.stderr[-2000:]
     half_run = {r.run_id for r in _delta(spark, clone, "ml.recommendations").select("run_id").distinct().collect()}
@@ -149,7 +148,7 @@ def test_training_killed_between_its_writes_then_rerun_leaves_one_consistent_run
 def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clone):
     built = clone.dbt("build", "--select", "tag:recommendations")
     assert built.returncode == 0, built.stdout[-3000:]
-    first = clone.run("sync_mysql.py", "--quiet", crash_at="sync.before_swap@3")
+    first = clone.run("pipeline.sync", "--quiet", crash_at="sync.before_swap@3")
     assert first.returncode == KILLED, first.stderr[-2000:]
     with clone.mysql() as cur:
         cur.execute("show tables")
@@ -163,9 +162,9 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clon
     assert 1 <= len(staged) <= 2 * SYNC_THREADS and len(logged) <= 2 and logged <= tables
     assert not any(t.endswith("__old") for t in tables)
 
-    second = clone.run("sync_mysql.py", "--quiet", crash_at="sync.before_log@1")
+    second = clone.run("pipeline.sync", "--quiet", crash_at="sync.before_log@1")
     assert second.returncode == KILLED, second.stderr[-2000:]
-    rerun = clone.run("sync_mysql.py", "--quiet")
+    rerun = clone.run("pipeline.sync", "--quiet")
     assert rerun.returncode == 0, rerun.stderr[-2000:]
 
     manifest = json.loads((REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
@@ -195,12 +194,11 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clon
 
 
 def test_the_one_process_chain_takes_a_new_day_from_the_landing_folder_to_mysql(spark, clone):
-    """`make recommend`'s chain (pipeline/commands/recommend.py): every step in one process, on one SparkSession."""
+    """`make recommend`'s chain (pipeline/chain/run.py): every step in one process, on one SparkSession."""
     new_day = _land_day(clone, seed=12)
     # The generated day comes with a catalogue of its own (half as many items again): without the raised
     # growth limit the schedule would rightly refit.
-    result = clone.run("-m", "pipeline.commands.recommend", "--quiet", "--ml-args",
-                       "--no-eval --max-iter 4 --refit-growth 10")
+    result = clone.run("pipeline.chain", "--quiet", "--no-eval", "--max-iter", "4", "--refit-growth", "10")
     assert result.returncode == 0, result.stderr[-3000:]
     chain = json.loads((clone.root / "reports" / "last_chain.json").read_text())
     assert list(chain["steps"]) == ["ingest", "transform", "train", "recommendations", "sync"] and chain["complete"]
@@ -252,8 +250,8 @@ def test_sync_killed_inside_the_partial_apply_then_rerun_equals_delta(spark, clo
         cur.execute("select user_id, product_id, recommendation_rank, run_id from user_recommendations")
         before = sorted(cur.fetchall())
     _land_day(clone, seed=13, returning=20)
-    crashed = clone.run("-m", "pipeline.commands.recommend", "--quiet", "--ml-args",
-                        "--no-eval --max-iter 4 --refit-growth 10", crash_at="sync.inside_partial_apply")
+    crashed = clone.run("pipeline.chain", "--quiet", "--no-eval", "--max-iter", "4", "--refit-growth", "10",
+                        crash_at="sync.inside_partial_apply")
     assert crashed.returncode == KILLED, crashed.stderr[-3000:]
     runs = sorted(_delta(spark, clone, "ml.model_runs").collect(), key=lambda r: r.started_at)
     assert runs[-1].params["kind"] == "update"
@@ -261,7 +259,7 @@ def test_sync_killed_inside_the_partial_apply_then_rerun_equals_delta(spark, clo
         cur.execute("select user_id, product_id, recommendation_rank, run_id from user_recommendations")
         assert sorted(cur.fetchall()) == before  # the transaction never committed
 
-    rerun = clone.run("sync_mysql.py", "--quiet")
+    rerun = clone.run("pipeline.sync", "--quiet")
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     in_delta = sorted(tuple(r) for r in _delta(spark, clone, "marts.user_recommendations")
                       .select("user_id", "product_id", "recommendation_rank", "run_id").collect())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from pipeline.config import REPO_ROOT
+from pipeline.platform.config import REPO_ROOT
 
 PACKAGES = ("pipeline", "ml", "bench")
 
@@ -73,13 +73,28 @@ def _cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
 
 def test_the_units_of_the_project_import_each_other_without_a_cycle():
     graph = unit_graph()
-    assert {"pipeline.spark", "pipeline.cluster", "ml.models", "bench.stages"} <= set(graph)
-    assert "pipeline.cluster" in graph["pipeline.spark"]  # the graph sees real edges
+    units = set(graph).union(*graph.values())
+    assert {"pipeline.platform", "pipeline.cluster", "pipeline.chain", "ml.models", "bench.stages"} <= units
+    assert "pipeline.platform" in graph["pipeline.cluster"]  # the graph sees real edges
     cycles = [c for unit in sorted(graph) if (c := _cycle_through(graph, unit))]
     assert not cycles, cycles
 
 
 def test_the_walk_finds_a_cycle_a_function_level_import_would_hide():
     graph = unit_graph()
-    graph.setdefault("pipeline.cluster", set()).add("pipeline.spark")  # what cluster/run.py once did
-    assert _cycle_through(graph, "pipeline.cluster") == ["pipeline.cluster", "pipeline.spark", "pipeline.cluster"]
+    # what spark.py once did, when how a process joins the cluster lived in the cluster package
+    graph.setdefault("pipeline.platform", set()).add("pipeline.cluster")
+    cycle = _cycle_through(graph, "pipeline.cluster")
+    assert cycle and cycle[0] == cycle[-1] == "pipeline.cluster" and "pipeline.platform" in cycle
+
+
+def test_the_platform_imports_no_stage_and_no_module_imports_a_command():
+    graph = unit_graph()
+    assert not graph.get("pipeline.platform"), graph.get("pipeline.platform")
+    modules = _modules()
+    commands = []
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                commands += [(module, t) for t in _imported(module, path, node, modules) if t.endswith(".__main__")]
+    assert not commands, commands

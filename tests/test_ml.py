@@ -26,10 +26,10 @@ from ml.params import EvalSpec, InputSpec, RefitPolicy, RunParams
 from ml.run import run
 from ml.similar import similar_items
 from ml.splits import weighted
-from pipeline.config import dbt_vars
-from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.truth import ITEMS_FILE
+from pipeline.platform.config import dbt_vars
+from pipeline.transform.runner import run_dbt
 from tests.chain import land_generated
 
 # ALS ndcg@10 / popularity ndcg@10 on data of this shape (150k rows, 21 days, 4-day holdout, default

@@ -11,14 +11,13 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.config import REPO_ROOT
-from pipeline.dbt_runner import run_dbt
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, quote_identifier
 from pipeline.sync import partial
 from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables, varchar_room
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.run import sync_all
+from pipeline.transform.runner import run_dbt
 
 # What these tests need (a private MariaDB): `make test-fast` skips them.
 pytestmark = [pytest.mark.mysql]
@@ -130,14 +129,14 @@ def test_failure_before_the_swap_keeps_the_previous_table(spark, settings, serve
     assert cur.fetchall() == []
 
 
-def _run(script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / script), *args], capture_output=True,
+def _run(module: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
                           text=True, env={**os.environ, **env}, timeout=300)
 
 
 def test_reporting_user_can_read_but_not_write(spark, settings, server, source):
     sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)
-    granted = _run("mysql_server.py", "grant", MYSQL_REPORTING_USER="reporter", MYSQL_REPORTING_PASSWORD="r3ad-only")
+    granted = _run("pipeline.mysql", "grant", MYSQL_REPORTING_USER="reporter", MYSQL_REPORTING_PASSWORD="r3ad-only")
     assert granted.returncode == 0, granted.stderr
     reporter = local_server.local_server().app_settings()
     reporter = type(reporter)(reporter.host, reporter.port, "reporter", "r3ad-only", reporter.database)
@@ -157,17 +156,17 @@ def test_reporting_user_can_read_but_not_write(spark, settings, server, source):
 def test_wrong_password_and_unreachable_server_fail_with_one_clear_line(server, tmp_path):
     secret = "not-the-password-8731"
     free = str(tmp_path)  # a lakehouse nobody holds: these runs must get as far as MySQL
-    wrong = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(PORT), MYSQL_USER="lakehouse",
+    wrong = _run("pipeline.sync", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(PORT), MYSQL_USER="lakehouse",
                  MYSQL_PASSWORD=secret, LAKEHOUSE_DIR=free)
     assert wrong.returncode == 2
     assert wrong.stderr.strip().splitlines()[-1] == (
         f"error: MySQL refused the credentials for lakehouse@127.0.0.1:{PORT}: check MYSQL_USER and MYSQL_PASSWORD")
     assert secret not in wrong.stderr + wrong.stdout and "Traceback" not in wrong.stderr
-    down = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT="1", MYSQL_USER="x",
+    down = _run("pipeline.sync", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT="1", MYSQL_USER="x",
                 MYSQL_PASSWORD=secret, LAKEHOUSE_DIR=free)
     assert down.returncode == 2 and "cannot reach MySQL at x@127.0.0.1:1" in down.stderr
     assert secret not in down.stderr
-    quoted = _run("sync_mysql.py", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(PORT), MYSQL_USER="x",
+    quoted = _run("pipeline.sync", "--quiet", MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(PORT), MYSQL_USER="x",
                   MYSQL_DATABASE="marts`; drop database mysql; --", LAKEHOUSE_DIR=free)
     assert quoted.returncode == 2
     assert quoted.stderr.strip().splitlines()[-1].startswith("error: refusing SQL identifier 'marts`; drop")
@@ -336,7 +335,7 @@ def test_a_taken_port_fails_at_once_naming_its_holder_and_the_setting(tmp_path):
         port = listener.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_")}
         env.update(MYSQL_LOCAL_DIR=str(tmp_path / "mysql"), MYSQL_LOCAL_PORT=str(port))
-        result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "mysql_server.py"), "start"],
+        result = subprocess.run([sys.executable, "-m", "pipeline.mysql", "start"],
                                 capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2
     line = result.stderr.strip()

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import entry_point_argv
 from tests import reference
-from tests.clone import Clone, analyst_env, plain_dbt_argv
+from tests.clone import Clone, analyst_env, module_argv, plain_dbt_argv
 
 # What these tests need (dbt in subprocesses starts JVMs; the chain syncs to MariaDB): `make test-fast` skips them.
 pytestmark = [pytest.mark.spark, pytest.mark.mysql]
@@ -37,7 +36,7 @@ DEFAULT_RULES = "v2 max_price=100000 min_event_date=1990-01-01 known_event_types
 def built(clone: Clone) -> Clone:
     """The clone after `make recommend`'s whole chain (already there when the fault chain ran first)."""
     if not clone.chain_complete():
-        result = clone.run("-m", "pipeline.commands.recommend", "--quiet", "--ml-args", "--no-eval --max-iter 4")
+        result = clone.run("pipeline.chain", "--quiet", "--no-eval", "--max-iter", "4")
         assert result.returncode == 0, result.stderr[-3000:]
     return clone
 
@@ -119,7 +118,7 @@ def test_a_rule_change_through_vars_rebuilds_every_verdict_as_a_full_refresh_doe
 def test_plain_dbt_and_the_chain_refuse_each_other_while_one_runs(built):
     lock_file = built.root / "lakehouse" / ".lakehouse.lock"
     # The chain holds the lakehouse: an analyst's build stops at once, naming it.
-    chain = subprocess.Popen(entry_point_argv("-m", "pipeline.commands.recommend", "--steps", "ingest", "--quiet"),
+    chain = subprocess.Popen(module_argv("pipeline.chain", "--steps", "ingest", "--quiet"),
                              env=built.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for_holder(lock_file, "recommend")
@@ -135,7 +134,7 @@ def test_plain_dbt_and_the_chain_refuse_each_other_while_one_runs(built):
                                env=analyst_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for_holder(lock_file, "dbt run")
-        ingest = built.run("ingest_raw.py", "--quiet")
+        ingest = built.run("pipeline.ingest", "--quiet")
     finally:
         output, _ = analyst.communicate(timeout=600)
     assert analyst.returncode == 0, output[-3000:]

@@ -9,7 +9,7 @@ import pytest
 
 from ml.data import MlDataError, TooLittleHistory, holdout_for
 from pipeline import health
-from pipeline.config import REPO_ROOT, SettingError, dbt_vars, var_defaults
+from pipeline.platform.config import REPO_ROOT, SettingError, dbt_vars, var_defaults
 
 DEFAULTS = var_defaults(REPO_ROOT / "dbt_project")
 
@@ -122,7 +122,7 @@ def test_an_attribute_lost_on_most_lines_warns_naming_column_share_and_cause_but
 def test_every_environment_variable_the_code_reads_is_documented():
     import re
 
-    from pipeline.config import REPO_ROOT
+    from pipeline.platform.config import REPO_ROOT
 
     pattern = re.compile(r"""\b(?:environ|env)(?:\.get)?\(\s*["']([A-Z][A-Z0-9_]+)|environ\[["']([A-Z][A-Z0-9_]+)|"""
                          r"""_from_env\(\s*["']([A-Z][A-Z0-9_]+)|env_var\(\s*["']([A-Z][A-Z0-9_]+)|"""

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.config import REPO_ROOT, Settings
-from pipeline.dbt_lock import derby_lakehouse
-from pipeline.spark import render_profile, session_parameters
+from pipeline.platform.config import REPO_ROOT, Settings
+from pipeline.platform.spark import render_profile, session_parameters
+from pipeline.transform.plain_dbt import derby_lakehouse
 from tests.sockets import is_loopback, listening
 
 PYTHON = sys.executable
@@ -58,7 +58,7 @@ def test_the_embedded_driver_listens_on_loopback_only(spark):
 
 def test_second_process_on_the_same_lakehouse_fails_at_once_with_a_clear_message(spark, settings: Settings):
     settings.raw_dir.mkdir(parents=True, exist_ok=True)  # so the lock, not a missing folder, is what stops it
-    result = subprocess.run([PYTHON, str(REPO_ROOT / "scripts" / "ingest_raw.py"), "--quiet"],
+    result = subprocess.run([PYTHON, "-m", "pipeline.ingest", "--quiet"],
                             capture_output=True, text=True, env=os.environ.copy(), timeout=120)
     assert result.returncode == 3
     assert f"lakehouse {settings.lakehouse_dir} is in use by pid {os.getpid()}" in result.stderr
@@ -68,12 +68,12 @@ def test_second_process_on_the_same_lakehouse_fails_at_once_with_a_clear_message
 def test_lock_of_a_killed_process_is_not_stale(tmp_path: Path):
     lock_file = tmp_path / ".lakehouse.lock"
     holder = subprocess.Popen([PYTHON, "-c", (
-        "import sys, time; from pathlib import Path; from pipeline import lock; "
+        "import sys, time; from pathlib import Path; from pipeline.platform import lock; "
         f"lock.acquire(Path({str(lock_file)!r})); print('held', flush=True); time.sleep(600)")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     probe = [PYTHON, "-c",
-             f"from pathlib import Path; from pipeline import lock; lock.acquire(Path({str(lock_file)!r}))"]
+             f"from pathlib import Path; from pipeline.platform import lock; lock.acquire(Path({str(lock_file)!r}))"]
     busy = subprocess.run(probe, capture_output=True, text=True)
     assert busy.returncode != 0 and "is in use by pid" in busy.stderr
 

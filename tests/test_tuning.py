@@ -23,8 +23,8 @@ from ml.run import run
 from ml.search import make_search
 from ml.splits import random_split, rolling_folds, time_split, validation_folds
 from ml.tune import choose, parse_space
-from pipeline.config import dbt_vars
 from pipeline.generate.params import GeneratorParams
+from pipeline.platform.config import dbt_vars
 from tests.chain import land_generated
 
 
@@ -105,7 +105,7 @@ def test_every_search_starts_from_the_current_parameters_and_proposes_each_candi
 @pytest.fixture(scope="module")
 def tuning_lakehouse(spark, settings, tmp_path_factory):
     land_generated(spark, settings, GeneratorParams(rows=60_000, days=12, seed=5), tmp_path_factory.mktemp("tune"))
-    from pipeline.dbt_runner import run_dbt
+    from pipeline.transform.runner import run_dbt
 
     run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"])
     spark.sql("drop table if exists ml.tuned_params")

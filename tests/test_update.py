@@ -22,10 +22,10 @@ from ml.least_squares import solve_rows
 from ml.metrics_table import format_metrics
 from ml.params import EvalSpec, RefitPolicy, RunParams
 from ml.run import run
-from pipeline.dbt_runner import run_dbt
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
+from pipeline.transform.runner import run_dbt
 
 FEATURE_MODELS = ["run", "--select", "+user_item_interactions", "+dim_users", "+dim_products"]
 

@@ -27,8 +27,8 @@ from ml.data import StrengthRule
 from ml.models import MODELS
 from ml.params import RunParams, als_defaults
 from ml.splits import time_split
-from pipeline.config import dbt_vars, load_settings
-from pipeline.spark import get_spark
+from pipeline.platform.config import dbt_vars, load_settings
+from pipeline.platform.spark import get_spark
 
 K = 10
 

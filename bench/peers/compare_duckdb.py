@@ -12,7 +12,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.spark import get_spark
+from pipeline.platform.spark import get_spark
 
 EXACT = {  # DuckDB output -> (Delta table, columns compared exactly)
     "cleaned": ("cleaned.cleaned_events", ["event_time", "event_type", "product_id", "user_id", "price"]),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.config import dbt_vars
+from pipeline.platform.config import dbt_vars
 
 COLUMNS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id",
            "user_session")

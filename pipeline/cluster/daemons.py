@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pyspark
 
-from pipeline.config import ClusterSettings
-from pipeline.errors import UserError
+from pipeline.platform.config import ClusterSettings
+from pipeline.platform.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.config import ClusterSettings
-from pipeline.errors import UserError
+from pipeline.platform.config import ClusterSettings
+from pipeline.platform.errors import UserError
 
 
 def master_state(cluster: ClusterSettings, timeout: float = 3.0) -> dict[str, Any] | None:

@@ -22,12 +22,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from pipeline.cluster.conf import MetastoreConnection, external_metastore, mariadb_url
 from pipeline.cluster.daemons import spark_home
-from pipeline.config import Settings, ensure_writable
-from pipeline.errors import UserError
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlSettings, connect, quote_identifier
+from pipeline.platform.cluster_conf import MetastoreConnection, external_metastore, mariadb_url
+from pipeline.platform.config import Settings, ensure_writable
+from pipeline.platform.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cluster import daemons, master, metastore
-from pipeline.cluster.conf import manages_master
 from pipeline.cluster.daemons import Daemon
-from pipeline.config import ClusterSettings, Settings, ensure_writable
-from pipeline.errors import UserError
-from pipeline.ports import describe_taken, port_open
+from pipeline.platform.cluster_conf import manages_master
+from pipeline.platform.config import ClusterSettings, Settings, ensure_writable
+from pipeline.platform.errors import UserError
+from pipeline.platform.ports import describe_taken, port_open
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _start_thrift_server(settings: Settings, thrift_conf: Callable[[], dict[str,
 
 def up(settings: Settings, thrift_conf: Callable[[], dict[str, str]]) -> list[Piece]:
     """Start what is down; ``thrift_conf`` gives the Thrift Server's Spark settings once the metastore
-    exists (pipeline.spark.spark_conf with cluster=True: the caller's, so this package needs no Spark)."""
+    exists (pipeline.platform.spark.spark_conf with cluster=True: the caller's, so this package needs no Spark)."""
     cluster = settings.cluster
     ensure_writable(cluster.state_dir, "CLUSTER_DIR")
     ensure_writable(settings.lakehouse_dir, "LAKEHOUSE_DIR")

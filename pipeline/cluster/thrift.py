@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-from pipeline.config import ClusterSettings
-from pipeline.errors import UserError
+from pipeline.platform.config import ClusterSettings
+from pipeline.platform.errors import UserError
 
 
 def query(cluster: ClusterSettings, sql: str) -> list[Any]:

@@ -13,13 +13,17 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from tqdm import tqdm
 
-from pipeline.faults import crash_point
+from pipeline import health
 from pipeline.health import FileVerdict, Problem
 from pipeline.ingest import ledger
 from pipeline.ingest.files import LandingFile, check_file, discover
 from pipeline.ingest.parse import parse_lines
 from pipeline.ingest.tables import EVENTS, REJECTED, ensure_raw_tables
-from pipeline.timing import StageTimer
+from pipeline.platform.config import Settings, dbt_vars
+from pipeline.platform.errors import UserError
+from pipeline.platform.faults import crash_point
+from pipeline.platform.spark import get_spark
+from pipeline.platform.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +187,23 @@ def health_inputs(spark: SparkSession, report: IngestResult) -> tuple[list[FileV
             .groupBy("reason").agg(F.count("*").alias("rows"), F.collect_set("source_file").alias("files"))
             .collect())
     return files, [Problem("rejected", r.reason, int(r.rows), None, frozenset(r.files)) for r in rows]
+
+
+def ingest_landing_folder(settings: Settings, progress: bool = True) -> None:
+    """Load the new files; raise :class:`UserError` (exit 1) on a refused file or an unhealthy one."""
+    rules = dbt_vars(settings.dbt_project_dir)
+    if not settings.raw_dir.is_dir():
+        raise UserError(f"landing folder {settings.raw_dir} does not exist: set RAW_DIR, or run `make data`")
+    spark = get_spark("ingest", settings)
+    report = ingest(spark, settings.raw_dir, progress=progress)
+    log_result(report)
+    verdict = health.assess(*health_inputs(spark, report), rules)
+    if verdict.status == "warn":
+        log.warning("%s", verdict.message)
+    if report.refused:
+        names = ", ".join(f.name for f in report.refused)
+        raise UserError(f"{len(report.refused)} file(s) refused ({names}): see the lines above; "
+                        "the other files were loaded" + (f"; also {verdict.message}" if verdict.status == "error"
+                                                         else ""), exit_code=1)
+    if verdict.status == "error":
+        raise UserError(verdict.message, exit_code=1)

@@ -1,4 +1,4 @@
-"""MySQL connection settings (from :func:`pipeline.config.mysql_env`), and connections that fail with
+"""MySQL connection settings (from :func:`pipeline.platform.config.mysql_env`), and connections that fail with
 one clear line.
 
 With ``MYSQL_HOST`` set, the server is external and ``MYSQL_USER`` / ``MYSQL_PASSWORD``
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import mysql.connector
 from mysql.connector import errorcode
 
-from pipeline.config import mysql_env
-from pipeline.errors import UserError
+from pipeline.platform.config import mysql_env
+from pipeline.platform.errors import UserError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.config import mysql_env
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, external_settings, quote_identifier
+from pipeline.platform.config import mysql_env
 
 
 def reporting_user() -> str:

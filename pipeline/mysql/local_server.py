@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import MYSQL_DEFAULT_DATABASE, mysql_env
 from pipeline.mysql.connection import MysqlError, MysqlSettings, connect, quote_identifier
-from pipeline.ports import describe_taken, port_open
+from pipeline.platform.config import MYSQL_DEFAULT_DATABASE, mysql_env
+from pipeline.platform.ports import describe_taken, port_open
 
 log = logging.getLogger(__name__)
 

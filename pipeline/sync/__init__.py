@@ -1,7 +1,7 @@
 """Copy the dbt marts tagged `mysql_sync` from Delta to MySQL/MariaDB for Tableau: which tables
 (catalog.py), how a copy is verified (checksum.py), how it is loaded and swapped in (load.py)."""
 
-from pipeline.errors import UserError
+from pipeline.platform.errors import UserError
 
 
 class SyncError(UserError):

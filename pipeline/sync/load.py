@@ -22,8 +22,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from tqdm import tqdm
 
-from pipeline.faults import crash_point
 from pipeline.mysql.connection import quote_identifier
+from pipeline.platform.faults import crash_point
 from pipeline.sync import SyncError, checksum, partial
 from pipeline.sync.catalog import PartialSpec, SyncTable, create_table_sql
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.faults import crash_point
 from pipeline.mysql.connection import quote_identifier
+from pipeline.platform.faults import crash_point
 from pipeline.sync import SyncError, checksum
 from pipeline.sync.catalog import PartialSpec
 from pipeline.sync.checksum import SourceProfile

@@ -15,9 +15,12 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from pipeline.config import Settings
 from pipeline.mysql.connection import MysqlSettings, connect
-from pipeline.sync.catalog import SyncTable
+from pipeline.mysql.target import sync_target
+from pipeline.platform import lock
+from pipeline.platform.config import Settings
+from pipeline.platform.spark import get_spark
+from pipeline.sync.catalog import SyncTable, tagged_tables
 from pipeline.sync.load import TableSync, ensure_sync_log, sync_table
 
 log = logging.getLogger(__name__)
@@ -59,3 +62,17 @@ def sync_all(spark: SparkSession, settings: Settings, mysql: MysqlSettings, tabl
             wait(pending)
             raise failed[0].exception()
     return [f.result() for f in futures]
+
+
+def sync_marts(settings: Settings, progress: bool = True) -> None:
+    """Copy the tagged marts to the sync target and log one line of totals."""
+    lock.hold(settings)  # a busy lakehouse stops the sync before it touches MySQL
+    mysql = sync_target()
+    connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
+    tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
+    results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=progress)
+    total = sum(r.rows for r in results if r.path != "unchanged")
+    seconds = sum(r.seconds for r in results)
+    log.info("synced %d tables to %s/%s: %d rows loaded in %.1fs (%s)", len(results), mysql.describe(),
+             mysql.database, total, seconds,
+             ", ".join(sorted({r.path for r in results})) or "nothing to do")

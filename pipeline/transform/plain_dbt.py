@@ -14,9 +14,9 @@ import os
 import re
 from pathlib import Path
 
-from pipeline import lock
-from pipeline.config import LOCK_FILE_NAME
-from pipeline.spark import PROFILE_NAME, SetupError, render_profile
+from pipeline.platform import lock
+from pipeline.platform.config import LOCK_FILE_NAME
+from pipeline.platform.spark import PROFILE_NAME, SetupError, render_profile
 
 # dbt commands that read files only: no Spark session, no metastore.
 NO_SESSION = {"parse", "list", "ls", "clean", "deps", "init"}

@@ -26,10 +26,10 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import UserError
+from pipeline.platform.errors import UserError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# The lakehouse lock (pipeline/lock.py), in the lakehouse folder.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The lakehouse lock (pipeline/platform/lock.py), in the lakehouse folder.
 LOCK_FILE_NAME = ".lakehouse.lock"
 
 

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from pipeline.config import Settings
-from pipeline.errors import UserError
+from pipeline.platform.config import Settings
+from pipeline.platform.errors import UserError
 
 log = logging.getLogger(__name__)
 

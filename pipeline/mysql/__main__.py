@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pipeline.cli import configure_logging, run_main
 from pipeline.mysql import local_server
 from pipeline.mysql.grants import grant_reporting_user
+from pipeline.platform.cli import configure_logging, run_main
 
 log = logging.getLogger("mysql")
 

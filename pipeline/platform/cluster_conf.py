@@ -12,9 +12,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from pipeline.config import ClusterSettings, Settings, metastore_env
-from pipeline.errors import UserError
-from pipeline.ports import port_open
+from pipeline.platform.config import ClusterSettings, Settings, metastore_env
+from pipeline.platform.errors import UserError
+from pipeline.platform.ports import port_open
 
 MARIADB_DRIVER = "org.mariadb.jdbc.Driver"
 # hive-llap-common: Hive's function registry (loaded by the Thrift Server when a session closes) needs

@@ -6,11 +6,11 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipeline.cli import configure_logging, run_main
-from pipeline.config import load_settings
 from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
 from pipeline.mysql.target import synced_marts
+from pipeline.platform.cli import configure_logging, run_main
+from pipeline.platform.config import load_settings
 
 log = logging.getLogger("dashboard")
 
@@ -26,7 +26,7 @@ def main() -> int:
     if args.source == "mysql":
         source = MysqlMarts(synced_marts())
     else:
-        from pipeline.spark import get_spark
+        from pipeline.platform.spark import get_spark
 
         source = DeltaMarts(get_spark("dashboard", settings))
     html = build_page(source)

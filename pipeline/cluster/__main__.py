@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pipeline.cli import configure_logging, run_main
 from pipeline.cluster import run
-from pipeline.config import load_settings
-from pipeline.spark import spark_conf
+from pipeline.platform.cli import configure_logging, run_main
+from pipeline.platform.config import load_settings
+from pipeline.platform.spark import spark_conf
 
 log = logging.getLogger("cluster")
 

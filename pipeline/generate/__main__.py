@@ -6,10 +6,10 @@ import argparse
 import dataclasses
 import datetime as dt
 
-from pipeline.cli import configure_logging, run_main
-from pipeline.config import load_settings
 from pipeline.generate.params import SHAPES, DirtyMix, GeneratorParams, parse_row_count
 from pipeline.generate.run import generate
+from pipeline.platform.cli import configure_logging, run_main
+from pipeline.platform.config import load_settings
 
 
 def main() -> int:

@@ -7,17 +7,10 @@ import logging
 import sys
 from collections.abc import Callable
 
-from pipeline.config import REPO_ROOT, Settings, load_settings
-from pipeline.errors import UserError
+from pipeline.platform.config import Settings, load_settings
+from pipeline.platform.errors import UserError
 
-__all__ = ["UserError", "configure_logging", "entry_point_argv", "run_main", "step_main"]
-
-
-def entry_point_argv(*args: str) -> list[str]:
-    """argv running an entry point with this interpreter: ``-m module ...`` or ``<script under scripts/> ...``."""
-    if args[0] == "-m":
-        return [sys.executable, *args]
-    return [sys.executable, str(REPO_ROOT / "scripts" / args[0]), *args[1:]]
+__all__ = ["UserError", "configure_logging", "run_main", "step_main"]
 
 
 def configure_logging(verbose: bool = False) -> None:

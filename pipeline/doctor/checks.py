@@ -9,13 +9,13 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline import lock
 from pipeline.cluster import run as cluster_run
-from pipeline.cluster.conf import CLUSTER_JARS
-from pipeline.config import Settings
-from pipeline.errors import UserError
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, external_settings
+from pipeline.platform import lock
+from pipeline.platform.cluster_conf import CLUSTER_JARS
+from pipeline.platform.config import Settings
+from pipeline.platform.errors import UserError
 
 PINS = {"dbt-core": r"^1\.11\.", "dbt-spark": r"^1\.11\.", "pyspark": r"^4\.0\.", "delta-spark": r"^4\.0\."}
 

@@ -3,9 +3,9 @@ grants, dbt manifest, data health."""
 
 from __future__ import annotations
 
-from pipeline.cli import run_main
-from pipeline.config import load_settings
-from pipeline.doctor import run_checks
+from pipeline.doctor.checks import run_checks
+from pipeline.platform.cli import run_main
+from pipeline.platform.config import load_settings
 
 
 def main() -> int:

@@ -3,7 +3,7 @@
 Its settings are not written here: they are the ``server_side_parameters`` of the
 dbt profile's ``local`` target, rendered with the same ``env_var`` semantics dbt uses,
 so Python jobs and ``dbt run`` open the lakehouse identically. In cluster mode
-(``LAKEHOUSE_ENGINE=cluster``) :func:`pipeline.cluster.conf.app_conf` adds where to run and the
+(``LAKEHOUSE_ENGINE=cluster``) :func:`pipeline.platform.cluster_conf.app_conf` adds where to run and the
 shared metastore; the SQL settings stay the profile's.
 """
 
@@ -19,10 +19,10 @@ import jinja2
 import yaml
 from pyspark.sql import SparkSession
 
-from pipeline import lock, storage
-from pipeline.cluster.conf import app_conf, python_for_executors, require_master
-from pipeline.config import Settings, ensure_writable, load_settings
-from pipeline.errors import UserError
+from pipeline.platform import lock, storage
+from pipeline.platform.cluster_conf import app_conf, python_for_executors, require_master
+from pipeline.platform.config import Settings, ensure_writable, load_settings
+from pipeline.platform.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,13 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipeline import health, lock
-from pipeline.cluster.conf import require_thrift_server
-from pipeline.config import Settings, dbt_vars, load_settings
-from pipeline.errors import UserError
-from pipeline.faults import crash_point
-from pipeline.spark import check_prerequisites
+from pipeline import health
+from pipeline.platform import lock
+from pipeline.platform.cluster_conf import require_thrift_server
+from pipeline.platform.config import Settings, dbt_vars, load_settings
+from pipeline.platform.errors import UserError
+from pipeline.platform.faults import crash_point
+from pipeline.platform.spark import check_prerequisites
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def _mart_query(settings: Settings) -> Callable[[str], list[Any]]:
         from pipeline.cluster.thrift import query as thrift_query
 
         return lambda sql: thrift_query(settings.cluster, sql)
-    from pipeline.spark import get_spark
+    from pipeline.platform.spark import get_spark
 
     spark = get_spark("dbt", settings)
     return lambda sql: spark.sql(sql).collect()

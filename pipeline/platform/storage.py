@@ -8,7 +8,7 @@ for one writing driver per table (see the README).
 
 from __future__ import annotations
 
-from pipeline.config import Settings, object_storage_env
+from pipeline.platform.config import Settings, object_storage_env
 
 S3_JARS = ("hadoop-aws.jar", "aws-sdk-bundle.jar")
 

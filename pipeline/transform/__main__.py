@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from pipeline.cli import configure_logging, run_main
-from pipeline.dbt_runner import run_dbt_checked
+from pipeline.platform.cli import configure_logging, run_main
+from pipeline.transform.runner import run_dbt_checked
 
 
 def main() -> int:
