@@ -11,6 +11,7 @@ import pytest
 
 from ml.params import EvalSpec, RefitPolicy, RunParams
 from ml.run import run
+from pipeline.charts import load_charts
 from pipeline.dashboard import svg
 from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
@@ -31,6 +32,7 @@ CHARTS = {"data-health", "daily-active-users", "weekday-users", "daily-revenue",
           "top-brands-revenue", "top-brands-purchases", "top-customers", "funnel", "category-revenue",
           "model-quality", "quality-history", "sample-recommendations", "cohort-retention", "customer-segments",
           "repeat-purchases", "served-outcomes"}
+DECLARED = load_charts(REPO_ROOT / "dbt_project")
 SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"  # git-ignored: look at them after a test run
 
 
@@ -90,7 +92,7 @@ def synced(spark, settings, server, tmp_path_factory):
 def test_every_chart_renders_from_the_synced_marts_without_console_errors(synced, tmp_path):
     source = MysqlMarts(synced.app_settings())
     page = tmp_path / "dashboard.html"
-    page.write_text(build_page(source), encoding="utf-8")
+    page.write_text(build_page(source, DECLARED), encoding="utf-8")
     source.close()
     assert "<script" not in page.read_text() and "http://" not in page.read_text().replace(
         'xmlns="http://www.w3.org/2000/svg"', "")  # self-contained: nothing to fetch
@@ -143,9 +145,9 @@ def test_every_chart_renders_from_the_synced_marts_without_console_errors(synced
 
 def test_delta_marts_give_the_same_page_as_mysql(spark, synced):
     mysql = MysqlMarts(synced.app_settings())
-    from_mysql = _charts(build_page(mysql))
+    from_mysql = _charts(build_page(mysql, DECLARED))
     mysql.close()
-    from_delta = _charts(build_page(DeltaMarts(spark)))
+    from_delta = _charts(build_page(DeltaMarts(spark), DECLARED))
     assert {k: v["data"] for k, v in from_delta.items()} == {k: v["data"] for k, v in from_mysql.items()}
 
 
@@ -157,7 +159,7 @@ def test_empty_marts_give_a_page_that_says_so(server, tmp_path):
                                 unix_socket=str(server.socket))
     source = MysqlMarts(empty)
     page = tmp_path / "empty.html"
-    page.write_text(build_page(source), encoding="utf-8")
+    page.write_text(build_page(source, DECLARED), encoding="utf-8")
     source.close()
     loaded = browser.load(page, SCREENSHOTS / "dashboard_empty.png")
     assert loaded.console == []
@@ -171,11 +173,13 @@ def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(syn
     from tableaudocumentapi import Datasource, Workbook
 
     from pipeline.tableau.run import mysql_columns, write_datasources
-    from pipeline.tableau.workbook import SHEETS
+    from pipeline.tableau.workbook import workbook_sheets
+
+    sheets = workbook_sheets(DECLARED)
 
     mysql = synced.app_settings()
     manifest = settings.dbt_project_dir / "target" / "manifest.json"
-    written = write_datasources(manifest, mysql, "tableau", tmp_path)
+    written = write_datasources(manifest, mysql, "tableau", tmp_path, DECLARED)
     tables = {t.target for t in tagged_tables(manifest)}
     held = mysql_columns(mysql)
     assert {p.name for p in written} == {f"{t}.tds" for t in tables} | {"recolake_dashboard.twb"}
@@ -186,11 +190,11 @@ def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(syn
             assert source.connections[0].dbname == mysql.database
             assert sorted(f.strip("[]") for f in source.fields) == sorted(c.name for c in held[path.stem]), path
     book = Workbook(str(tmp_path / "recolake_dashboard.twb"))
-    assert book.worksheets == [s.name for s in SHEETS]
-    for sheet in SHEETS:  # every chart's fields exist in the table MySQL holds and are used by it
+    assert book.worksheets == [s.title for s in sheets]
+    for sheet in sheets:  # every chart's fields exist in the table MySQL holds and are used by it
         (source,) = [s for s in book.datasources if s.caption == sheet.table]
-        used = {n.strip("[]") for n, f in source.fields.items() if sheet.name in f.worksheets}
-        assert {sheet.category, sheet.measure} <= used <= {c.name for c in held[sheet.table]}, sheet.name
+        used = {n.strip("[]") for n, f in source.fields.items() if sheet.title in f.worksheets}
+        assert {sheet.category, sheet.measure} <= used <= {c.name for c in held[sheet.table]}, sheet.title
 
 
 def _profile_spark(df) -> dict[str, tuple]:
@@ -236,7 +240,7 @@ def test_the_hyper_extract_holds_every_synced_mart_exactly(synced, spark, settin
 
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
     path = tmp_path / "marts.hyper"
-    rows = write_extract(spark, tables, path, tmp_path / "scratch", progress=False)
+    rows = write_extract(spark, tables, path, tmp_path / "scratch", DECLARED, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".tds")) == ["marts.hyper", "marts.twb"]
     with HyperProcess(telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
                       parameters={**HYPER_PARAMETERS, "log_dir": str(tmp_path)}) as hyper, \

@@ -19,6 +19,7 @@ from ml.metrics_table import format_metrics
 from ml.params import InputSpec, RefitPolicy, RunParams
 from ml.run import run
 from pipeline import health
+from pipeline.charts import load_charts
 from pipeline.dashboard.marts import DeltaMarts
 from pipeline.dashboard.page import build_page
 from pipeline.doctor.checks import check_data_health
@@ -164,7 +165,7 @@ def test_a_spreadsheet_resaved_file_keeps_every_event_and_drops_only_the_rounded
     assert (file.health_status, file.dropped_attribute, file.dropped_attribute_share, file.unusable_share) == (
         "warn", "category_id", 1.0, 0.0)
     assert file.main_problem == "attribute dropped: category_id unreadable on 100.0 % of lines"
-    page = build_page(DeltaMarts(spark))
+    page = build_page(DeltaMarts(spark), load_charts(settings.dbt_project_dir))
     assert "category_id 100.0%" in page
     assert "attribute dropped: category_id unreadable on 100.0 % of lines: as after" in page
     cleaned = {(r.event_type, r.product_id): r for r in spark.table("cleaned.cleaned_events").collect()}

@@ -7,15 +7,20 @@ import xml.etree.ElementTree as ET
 import pytest
 from tableaudocumentapi import Datasource, Workbook
 
+from pipeline.charts import load_charts
+from pipeline.platform.config import REPO_ROOT
 from pipeline.tableau.datasource import Column, LiveConnection, datasource_document, tableau_field, write_atomically
 from pipeline.tableau.workbook import (
     DASHBOARD,
-    SHEETS,
     MissingColumn,
     datasource_name,
     required_tables,
     workbook_document,
+    workbook_sheets,
 )
+
+CHARTS = load_charts(REPO_ROOT / "dbt_project")
+SHEETS = workbook_sheets(CHARTS)
 
 COLUMNS = [Column.from_mysql(*c) for c in (
     ("event_date", "date", "date"), ("revenue", "decimal", "decimal(28,2)"), ("purchases", "bigint", "bigint"),
@@ -95,17 +100,17 @@ def _declared_and_used(sheet: ET.Element) -> tuple[set[str], set[str]]:
 def test_the_dashboard_workbook_reads_back_with_a_worksheet_per_chart(tmp_path):
     columns = _mart_columns()
     connection = LiveConnection("db.example", 3306, "lakehouse_marts", "tableau")
-    path = write_atomically(workbook_document(columns, connection), tmp_path / "dashboard.twb")
+    path = write_atomically(workbook_document(columns, connection, CHARTS), tmp_path / "dashboard.twb")
     book = Workbook(str(path))
-    assert book.worksheets == [s.name for s in SHEETS] and book.dashboards == [DASHBOARD]
+    assert book.worksheets == [s.title for s in SHEETS] and book.dashboards == [DASHBOARD]
     sources = {s.name: s for s in book.datasources}
-    assert set(sources) == {datasource_name(t) for t in required_tables()} and len(sources) == 9
+    assert set(sources) == {datasource_name(t) for t in required_tables(SHEETS)} and len(sources) == 9
     for sheet in SHEETS:
         source = sources[datasource_name(sheet.table)]
         assert source.connections[0].dbname == "lakehouse_marts" and source.caption == sheet.table
         assert {f.strip("[]") for f in source.fields} == {c.name for c in columns[sheet.table]}
-        used_by_sheet = {name.strip("[]") for name, f in source.fields.items() if sheet.name in f.worksheets}
-        assert {sheet.category, sheet.measure} <= used_by_sheet, sheet.name
+        used_by_sheet = {name.strip("[]") for name, f in source.fields.items() if sheet.title in f.worksheets}
+        assert {sheet.category, sheet.measure} <= used_by_sheet, sheet.title
     root = ET.parse(path).getroot()
     assert root.get("source-build")  # Tableau refuses a workbook without it
     for element in root.iter("worksheet"):
@@ -134,4 +139,4 @@ def test_a_chart_on_a_column_the_mart_lacks_is_named():
     columns = _mart_columns()
     columns["top_customers"] = [c for c in columns["top_customers"] if c.name != "spend"]
     with pytest.raises(MissingColumn, match="Top 10 customers by amount spent.*top_customers.spend"):
-        workbook_document(columns, LiveConnection("db.example", 3306, "lakehouse_marts", "tableau"))
+        workbook_document(columns, LiveConnection("db.example", 3306, "lakehouse_marts", "tableau"), CHARTS)

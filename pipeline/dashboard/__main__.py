@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from pipeline.charts import load_charts
 from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
 from pipeline.dashboard.page import build_page
 from pipeline.mysql.target import synced_marts
@@ -29,7 +30,7 @@ def main() -> int:
         from pipeline.platform.spark import get_spark
 
         source = DeltaMarts(get_spark("dashboard", settings))
-    html = build_page(source)
+    html = build_page(source, load_charts(settings.dbt_project_dir))
     source.close()
     output = Path(args.output) if args.output else settings.reports_dir / "dashboard.html"
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.charts import load_charts
 from pipeline.mysql.grants import reporting_user
 from pipeline.mysql.target import synced_marts
 from pipeline.platform import lock
@@ -24,7 +25,7 @@ from pipeline.tableau.run import write_datasources
 
 def write_files(settings: Settings) -> None:
     write_datasources(settings.dbt_project_dir / "target" / "manifest.json", synced_marts(),
-                      reporting_user(), settings.reports_dir / "tableau")
+                      reporting_user(), settings.reports_dir / "tableau", load_charts(settings.dbt_project_dir))
 
 
 def write_hyper(settings: Settings, progress: bool) -> None:
@@ -32,7 +33,7 @@ def write_hyper(settings: Settings, progress: bool) -> None:
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
     spark = get_spark("tableau-extract", settings)
     write_extract(spark, tables, settings.reports_dir / "tableau" / "recolake_marts.hyper",
-                  settings.lakehouse_dir / "tmp" / "hyper", progress=progress)
+                  settings.lakehouse_dir / "tmp" / "hyper", load_charts(settings.dbt_project_dir), progress=progress)
 
 
 def main() -> int:

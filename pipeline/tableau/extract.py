@@ -26,6 +26,7 @@ from tableauhyperapi import (
 )
 from tqdm import tqdm
 
+from pipeline.charts import Chart
 from pipeline.sync.catalog import SyncTable
 from pipeline.tableau.datasource import Column, ExtractConnection, datasource_document, write_atomically
 from pipeline.tableau.workbook import write_workbook
@@ -48,7 +49,7 @@ def _parquet_files(spark: SparkSession, source: str, folder: Path) -> list[Path]
 
 
 def write_extract(spark: SparkSession, tables: list[SyncTable], path: Path, scratch: Path,
-                  progress: bool = True) -> dict[str, int]:
+                  charts: tuple[Chart, ...], progress: bool = True) -> dict[str, int]:
     """Write every table into ``path`` (one Hyper table per mart in schema marts), a .tds per table
     next to it that opens it, and the dashboard workbook on it (``path`` with suffix .twb); return rows
     per table."""
@@ -81,7 +82,7 @@ def write_extract(spark: SparkSession, tables: list[SyncTable], path: Path, scra
     for table, table_columns in columns.items():
         write_atomically(datasource_document(table, table_columns, connection),
                          path.with_name(f"{path.stem}.{table}.tds"))
-    write_workbook(columns, connection, path.with_suffix(".twb"))
+    write_workbook(columns, connection, path.with_suffix(".twb"), charts)
     seconds = time.perf_counter() - started
     total = sum(rows.values())
     log.info("%d rows of %d marts in %s in %.1f s (%.0f rows/s)", total, len(rows), path, seconds,

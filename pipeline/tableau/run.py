@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pipeline.charts import Chart
 from pipeline.mysql.connection import MysqlSettings, connect
 from pipeline.sync.catalog import tagged_tables
 from pipeline.tableau.datasource import Column, LiveConnection, datasource_document, write_atomically
@@ -29,7 +30,8 @@ def mysql_columns(mysql: MysqlSettings) -> dict[str, list[Column]]:
         conn.close()
 
 
-def write_datasources(manifest: Path, mysql: MysqlSettings, reporting_user: str, out_dir: Path) -> list[Path]:
+def write_datasources(manifest: Path, mysql: MysqlSettings, reporting_user: str, out_dir: Path,
+                      charts: tuple[Chart, ...]) -> list[Path]:
     """One .tds per mart tagged mysql_sync that MySQL holds, and the dashboard workbook; Tableau logs in
     as ``reporting_user``."""
     connection = LiveConnection(mysql.host, mysql.port, mysql.database, reporting_user)
@@ -42,6 +44,6 @@ def write_datasources(manifest: Path, mysql: MysqlSettings, reporting_user: str,
         written.append(write_atomically(datasource_document(table.target, held[table.target], connection),
                                         out_dir / f"{table.target}.tds"))
     log.info("%d Tableau data sources in %s", len(written), out_dir)
-    dashboard = write_workbook(held, connection, out_dir / "recolake_dashboard.twb")
+    dashboard = write_workbook(held, connection, out_dir / "recolake_dashboard.twb", charts)
     return written + ([dashboard] if dashboard else [])
 

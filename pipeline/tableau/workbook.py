@@ -1,10 +1,10 @@
 """The seed's dashboard as a Tableau workbook (.twb): a data source per mart it reads, a worksheet
 per chart, and one dashboard laying them out.
 
-The charts are those of the seed project's Tableau dashboard (and of `make dashboard`): activity and
-revenue over the period and by day of week, purchases by hour, top brands and top customers; then the
-loyalty sheets: weekly cohort retention (a heat map), buyers by RFM segment, and the served lists' daily
-hit rate against the popular list's.
+The worksheets are the charts declared in dbt_project/models/dashboard.yml (pipeline/charts.py) that Tableau
+draws from their fields: the seed project's dashboard (activity and revenue over the period and by day of
+week, purchases by hour, top brands and top customers), then weekly cohort retention (a heat map), buyers by
+RFM segment, and the served lists' daily hit rate against the popular list's.
 Field references follow Tableau's column-instance grammar, `[derivation:column:type-key]`
 (`[sum:revenue:qk]` is SUM(revenue) on a continuous axis); every instance on a shelf is declared in its
 worksheet's datasource-dependencies, and every worksheet has a window and a dashboard viewpoint,
@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.charts import TOP_N, Chart
 from pipeline.tableau.datasource import (
     Column,
     Connection,
@@ -30,54 +31,14 @@ from pipeline.tableau.datasource import (
 log = logging.getLogger(__name__)
 
 DASHBOARD = "Recolake: revenue and activity"
-TOP_N = 10
 # Tableau's Desktop build the file format is written for; Tableau requires the attribute.
 SOURCE_BUILD = "2024.1.0 (20241.24.0215.0753)"
 _PREFIX = {"None": "none", "Sum": "sum", "Day-Trunc": "tdy", "MDY": "mdy"}
 _TYPE_KEY = {"nominal": "nk", "ordinal": "ok", "quantitative": "qk"}
 
 
-@dataclass(frozen=True)
-class Sheet:
-    """One chart: ``measure`` summed per ``category``; ``top`` keeps rows whose rank column is <= TOP_N
-    (the marts rank in SQL, so ties and order are the mart's); ``order_by`` sorts the categories;
-    ``color`` splits the marks by a column (one line per value); ``keep`` = (column, value) charts only
-    the rows holding that value. A heat map (``heat_rows`` set) puts ``heat_rows`` down the side and
-    ``category`` across, each cell shaded by the summed ``measure``."""
-
-    name: str
-    table: str
-    category: str
-    measure: str
-    mark: str  # Tableau mark class: Line, Bar or Square (heat map)
-    top: str | None = None
-    order_by: str | None = None
-    color: str | None = None
-    keep: tuple[str, str] | None = None
-    heat_rows: str | None = None
-
-
-SEED_SHEETS = (
-    Sheet("Daily active users", "daily_activity", "event_date", "active_users", "Line"),
-    Sheet("Average users by day of week", "weekday_averages", "event_weekday_name", "avg_active_users", "Bar",
-          order_by="event_weekday"),
-    Sheet("Revenue over the period", "daily_revenue", "event_date", "revenue", "Line"),
-    Sheet("Average revenue by day of week", "weekday_averages", "event_weekday_name", "avg_revenue", "Bar",
-          order_by="event_weekday"),
-    Sheet("Average purchases by hour of day (UTC)", "hourly_purchases", "event_hour", "avg_purchases_per_day", "Bar"),
-    Sheet("Top 10 brands by revenue", "brand_rankings", "brand", "revenue", "Bar", top="revenue_rank"),
-    Sheet("Top 10 brands by purchase count", "brand_rankings", "brand", "purchases", "Bar", top="purchase_rank"),
-    Sheet("Top 10 customers by amount spent", "top_customers", "user_id", "spend", "Bar", top="spend_rank"),
-)
-# The seed's objectives beyond its charts: do buyers come back, and did the served lists sell.
-LOYALTY_SHEETS = (
-    Sheet("Weekly cohort retention", "customer_cohorts", "periods_since", "retention_share", "Square",
-          keep=("cohort_grain", "week"), heat_rows="cohort_start"),
-    Sheet("Buyers by RFM segment", "rfm_segments", "segment", "buyers", "Bar", order_by="segment_order"),
-    Sheet("Served recommendations: hit rate@10", "recommendation_outcomes_daily", "event_date", "hit_rate_at_10",
-          "Line", color="list_source"),
-)
-SHEETS = SEED_SHEETS + LOYALTY_SHEETS
+# Tableau's mark class for each declared drawing.
+MARKS = {"line": "Line", "bar": "Bar", "hbar": "Bar", "heat": "Square"}
 
 
 class MissingColumn(ValueError):
@@ -103,15 +64,20 @@ def datasource_name(table: str) -> str:
     return f"federated.recolake_{table}"
 
 
-def required_tables(sheets: tuple[Sheet, ...] = SHEETS) -> list[str]:
+def workbook_sheets(charts: tuple[Chart, ...]) -> tuple[Chart, ...]:
+    """The declared charts the workbook draws, in page order."""
+    return tuple(c for c in charts if c.in_workbook)
+
+
+def required_tables(sheets: tuple[Chart, ...]) -> list[str]:
     return sorted({s.table for s in sheets})
 
 
-def _column(columns: list[Column], name: str, sheet: Sheet) -> Column:
+def _column(columns: list[Column], name: str, sheet: Chart) -> Column:
     for column in columns:
         if column.name == name:
             return column
-    raise MissingColumn(f"worksheet {sheet.name!r} needs {sheet.table}.{name}, which the mart does not have")
+    raise MissingColumn(f"worksheet {sheet.title!r} needs {sheet.table}.{name}, which the mart does not have")
 
 
 def _category_instance(column: Column) -> _Instance:
@@ -135,14 +101,14 @@ class _Shelves:
     cols: _Instance
     color: _Instance | None = None
     helper: _Instance | None = None  # the rank filtered on, or the sort key
-    kept: _Instance | None = None  # the column whose one value is kept
+    kept: tuple[_Instance, ...] = ()  # the columns whose one value each is kept
 
     def instances(self) -> list[_Instance]:
-        found = [self.rows, self.cols, self.color, self.helper, self.kept]
+        found = [self.rows, self.cols, self.color, self.helper, *self.kept]
         return list({i.name: i for i in found if i is not None}.values())
 
 
-def _shelves(sheet: Sheet, columns: list[Column]) -> _Shelves:
+def _shelves(sheet: Chart, columns: list[Column]) -> _Shelves:
     def column(name: str) -> Column:
         return _column(columns, name, sheet)
 
@@ -151,18 +117,18 @@ def _shelves(sheet: Sheet, columns: list[Column]) -> _Shelves:
     # The rank is filtered as a continuous range; the sort key is summed (one row per category).
     helper = _Instance(column(helper_column), "None" if sheet.top else "Sum",
                        "quantitative") if helper_column else None
-    kept = _discrete(column(sheet.keep[0])) if sheet.keep else None
+    kept = tuple(_discrete(column(name)) for name, _ in sheet.keep)
     if sheet.heat_rows:
         category = _discrete(column(sheet.category))
         return _Shelves(category, measure, _discrete(column(sheet.heat_rows)), category, measure, helper, kept)
     category = _category_instance(column(sheet.category))
     color = _Instance(column(sheet.color), "None", "nominal") if sheet.color else None
-    horizontal = sheet.top is not None  # ranked names read best as horizontal bars
+    horizontal = sheet.draw == "hbar"
     rows, cols = (category, measure) if horizontal else (measure, category)
     return _Shelves(category, measure, rows, cols, color, helper, kept)
 
 
-def _view(sheet: Sheet, ds: str, shelves: _Shelves) -> ET.Element:
+def _view(sheet: Chart, ds: str, shelves: _Shelves) -> ET.Element:
     view = ET.Element("view")
     ET.SubElement(ET.SubElement(view, "datasources"), "datasource", {"caption": sheet.table, "name": ds})
     deps = ET.SubElement(view, "datasource-dependencies", {"datasource": ds})
@@ -172,11 +138,11 @@ def _view(sheet: Sheet, ds: str, shelves: _Shelves) -> ET.Element:
     for instance in instances:
         ET.SubElement(deps, "column-instance", instance.attributes())
     shelf, helper, sliced = f"[{ds}].{shelves.category.name}", shelves.helper, []
-    if sheet.keep:  # shelves.kept is its column
-        kept = f"[{ds}].{shelves.kept.name}"
+    for instance, (_, value) in zip(shelves.kept, sheet.keep, strict=True):
+        kept = f"[{ds}].{instance.name}"
         member = ET.SubElement(view, "filter", {"class": "categorical", "column": kept})
         ET.SubElement(member, "groupfilter", {
-            "function": "member", "level": shelves.kept.name, "member": f'"{sheet.keep[1]}"',
+            "function": "member", "level": instance.name, "member": f'"{value}"',
             "user:ui-domain": "database", "user:ui-enumeration": "inclusive", "user:ui-marker": "enumerate"})
         sliced.append(kept)
     if sheet.top and helper:
@@ -198,19 +164,19 @@ def _view(sheet: Sheet, ds: str, shelves: _Shelves) -> ET.Element:
     return view
 
 
-def worksheet(sheet: Sheet, columns: list[Column]) -> ET.Element:
+def worksheet(sheet: Chart, columns: list[Column]) -> ET.Element:
     ds = datasource_name(sheet.table)
     shelves = _shelves(sheet, columns)
-    element = ET.Element("worksheet", {"name": sheet.name})
+    element = ET.Element("worksheet", {"name": sheet.title})
     title = ET.SubElement(ET.SubElement(ET.SubElement(element, "layout-options"), "title"), "formatted-text")
-    ET.SubElement(title, "run", {"bold": "true"}).text = sheet.name
+    ET.SubElement(title, "run", {"bold": "true"}).text = sheet.title
     table = ET.SubElement(element, "table")
     table.append(_view(sheet, ds, shelves))
     ET.SubElement(table, "style")
     pane = ET.SubElement(ET.SubElement(table, "panes"), "pane",
                          {"selection-relaxation-option": "selection-relaxation-allow"})
     ET.SubElement(ET.SubElement(pane, "view"), "breakdown", {"value": "auto"})
-    ET.SubElement(pane, "mark", {"class": sheet.mark})
+    ET.SubElement(pane, "mark", {"class": MARKS[sheet.draw]})
     if shelves.color is not None:
         ET.SubElement(ET.SubElement(pane, "encodings"), "color", {"column": f"[{ds}].{shelves.color.name}"})
     ET.SubElement(table, "rows").text = f"[{ds}].{shelves.rows.name}"
@@ -222,7 +188,7 @@ def _zone(zone_id: int, x: int, y: int, w: int, h: int, **extra: str) -> ET.Elem
     return ET.Element("zone", {"h": str(h), "id": str(zone_id), "w": str(w), "x": str(x), "y": str(y), **extra})
 
 
-def dashboard(sheets: tuple[Sheet, ...], columns_across: int = 2) -> ET.Element:
+def dashboard(sheets: tuple[Chart, ...], columns_across: int = 2) -> ET.Element:
     """The worksheets in a grid under a title, in Tableau's 0-100000 zone coordinates."""
     element = ET.Element("dashboard", {"name": DASHBOARD})
     ET.SubElement(element, "style")
@@ -237,15 +203,15 @@ def dashboard(sheets: tuple[Sheet, ...], columns_across: int = 2) -> ET.Element:
     width, height = 100000 // columns_across, (100000 - title_height) // rows
     for i, sheet in enumerate(sheets):
         row, col = divmod(i, columns_across)
-        root.append(_zone(3 + i, col * width, title_height + row * height, width, height, name=sheet.name))
+        root.append(_zone(3 + i, col * width, title_height + row * height, width, height, name=sheet.title))
     ET.SubElement(element, "zones").append(root)
     return element
 
 
-def _windows(sheets: tuple[Sheet, ...]) -> ET.Element:
+def _windows(sheets: tuple[Chart, ...]) -> ET.Element:
     windows = ET.Element("windows")
     for sheet in sheets:
-        window = ET.SubElement(windows, "window", {"class": "worksheet", "hidden": "true", "name": sheet.name})
+        window = ET.SubElement(windows, "window", {"class": "worksheet", "hidden": "true", "name": sheet.title})
         cards = ET.SubElement(window, "cards")
         left = ET.SubElement(ET.SubElement(cards, "edge", {"name": "left"}), "strip", {"size": "160"})
         for card in ("pages", "filters", "marks"):
@@ -257,14 +223,15 @@ def _windows(sheets: tuple[Sheet, ...]) -> ET.Element:
     window = ET.SubElement(windows, "window", {"class": "dashboard", "maximized": "true", "name": DASHBOARD})
     viewpoints = ET.SubElement(window, "viewpoints")
     for sheet in sheets:
-        ET.SubElement(ET.SubElement(viewpoints, "viewpoint", {"name": sheet.name}), "zoom", {"type": "entire-view"})
+        ET.SubElement(ET.SubElement(viewpoints, "viewpoint", {"name": sheet.title}), "zoom", {"type": "entire-view"})
     ET.SubElement(window, "active", {"id": "-1"})
     return windows
 
 
 def workbook_document(columns: dict[str, list[Column]], connection: Connection,
-                      sheets: tuple[Sheet, ...] = SHEETS) -> ET.ElementTree:
+                      charts: tuple[Chart, ...]) -> ET.ElementTree:
     """The workbook over ``connection``; ``columns`` holds each mart's columns as Tableau will find them."""
+    sheets = workbook_sheets(charts)
     root = ET.Element("workbook", {"original-version": "18.1", "source-build": SOURCE_BUILD, "version": "18.1",
                                    "xmlns:user": "http://www.tableausoftware.com/xml/user"})
     ET.SubElement(root, "preferences")
@@ -280,11 +247,12 @@ def workbook_document(columns: dict[str, list[Column]], connection: Connection,
     return ET.ElementTree(root)
 
 
-def write_workbook(columns: dict[str, list[Column]], connection: Connection, path: Path) -> Path | None:
+def write_workbook(columns: dict[str, list[Column]], connection: Connection, path: Path,
+                   charts: tuple[Chart, ...]) -> Path | None:
     """The dashboard workbook, when every mart it charts is there (else a warning and no file)."""
-    missing = [t for t in required_tables() if t not in columns]
+    missing = [t for t in required_tables(workbook_sheets(charts)) if t not in columns]
     if missing:
         log.warning("no dashboard workbook: %s not there yet (run `make sync`)", ", ".join(missing))
         return None
     log.info("dashboard workbook %s", path)
-    return write_atomically(workbook_document(columns, connection), path)
+    return write_atomically(workbook_document(columns, connection, charts), path)
