@@ -19,7 +19,7 @@ from bench.monitor import Measured, run_measured
 from bench.peers.mysql_raw_load import measure
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
-from pipeline.platform.config import REPO_ROOT
+from pipeline.platform.config import REPO_ROOT, mysql_env
 
 DAYS = 30  # a full build covers these; one more day is held back for the incremental stage
 SEED = 42
@@ -230,7 +230,7 @@ def _step(seconds: float, chain: str, rows: int | None = None, **extra: Any) -> 
 def _served_outcomes(scale: Scale) -> dict[str, dict[str, float]]:
     """Per list source ('model', 'popularity'): buyers with a list in service and the share who bought a
     product of their top 10, over every scored day, as MySQL holds recommendation_outcomes_daily."""
-    server = local_server.local_server(scale.env)
+    server = local_server.local_server(mysql_env(scale.env))
     conn = connect(server.app_settings())
     try:
         cur = conn.cursor()
@@ -332,7 +332,7 @@ def tableau_extract(scale: Scale) -> dict[str, Any]:
 
 
 def mysql_raw(scale: Scale) -> dict[str, Any]:
-    server = local_server.local_server(scale.env)
+    server = local_server.local_server(mysql_env(scale.env))
     local_server.ensure_running(server)  # a resumed run (STAGES=...) starts after the scale's server stopped
     return measure(server.app_settings(), scale.root / "tmp")
 

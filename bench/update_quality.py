@@ -27,7 +27,7 @@ from ml.columns import ITEM, STRENGTH, USER, I, U
 from ml.data import StrengthRule, read_table
 from ml.params import AlsParams, EvalSpec, RunParams
 from ml.splits import time_split, weighted
-from pipeline.platform.config import dbt_vars, load_settings
+from pipeline.platform.config import load_settings
 from pipeline.platform.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,10 @@ def _dense(model: topk.FactorScorer, ctx: harness.EvalContext) -> topk.FactorSco
 
 
 def run() -> dict[str, Any]:
-    spark = get_spark("bench-update-quality")
     settings = load_settings()
+    spark = get_spark("bench-update-quality", settings)
     params = RunParams()
-    rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
+    rule = StrengthRule.from_vars(settings.rules)
     test = time_split(spark, params.evaluation, rule)
     assert test.end is not None
     ctx = harness.prepare(spark, test, (K,), params.exclude_purchased)

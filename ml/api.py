@@ -9,12 +9,11 @@ from ml.options import TrainRequest, TuneRequest
 from ml.run import run
 from ml.tune import BUDGET_SECONDS, MIN_GAIN, TRIALS, default_space, parse_space
 from ml.tune import tune as search
-from pipeline.platform.config import Settings, dbt_vars, ensure_writable
+from pipeline.platform.config import Settings, ensure_writable
 from pipeline.platform.spark import get_spark
 
 
 def _start(settings: Settings):
-    dbt_vars(settings.dbt_project_dir)  # a malformed setting fails here, before Spark starts
     ensure_writable(settings.reports_dir, "REPORTS_DIR")  # the report is written last: find out now
     return get_spark("ml", settings)
 

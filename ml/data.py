@@ -8,6 +8,7 @@ raise :class:`MlDataError`, a one-line user error naming what to do.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +32,9 @@ class StrengthRule:
     weights: dict[str, float]
 
     @classmethod
-    def from_vars(cls, dbt_vars: dict[str, Any]) -> StrengthRule:
-        return cls(float(dbt_vars["recency_half_life_days"]),
-                   {k: float(v) for k, v in dbt_vars["event_weights"].items()})
+    def from_vars(cls, rules: Mapping[str, Any]) -> StrengthRule:
+        """From the settings' rules (the dbt vars recency_half_life_days and event_weights)."""
+        return cls(float(rules["recency_half_life_days"]), {k: float(v) for k, v in rules["event_weights"].items()})
 
 
 # On a shared metastore (cluster mode) an analyst's dbt run re-creates the views: for a moment a view's

@@ -23,7 +23,7 @@ from ml.params import RunParams
 from ml.similar import similar_items
 from ml.splits import Split, random_protocol_buyers, split_for
 from ml.update import newest_interaction
-from pipeline.platform.config import Settings, dbt_vars
+from pipeline.platform.config import Settings
 from pipeline.platform.faults import crash_point
 from pipeline.platform.timing import StageTimer
 
@@ -144,7 +144,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
     timer = StageTimer(bar=bar)
     metrics: dict[str, dict[str, float]] = {}
     window: dict[str, Any] = {}
-    split = evaluation_split(spark, params, StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir)), timer)
+    split = evaluation_split(spark, params, StrengthRule.from_vars(settings.rules), timer)
     if split is not None:
         window = split.window
         metrics = evaluate_split(spark, split, params, settings, timer)

@@ -30,7 +30,7 @@ from ml.params import RunParams, als_defaults
 from ml.search import make_search
 from ml.splits import Split, random_protocol_buyers, rolling_folds, split_for, validation_folds
 from ml.time_arrays import ArraySplit
-from pipeline.platform.config import Settings, dbt_vars
+from pipeline.platform.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _splits(spark: SparkSession, params: RunParams, rule: StrengthRule) -> tuple
 
 
 def prepare(spark: SparkSession, settings: Settings, params: RunParams) -> Prepared:
-    rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
+    rule = StrengthRule.from_vars(settings.rules)
     test, folds = _splits(spark, params, rule)
     log.info("%d validation folds %s, carved from the training part of the test split %s", len(folds),
              [f.window for f in folds], test.window)

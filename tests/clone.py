@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
-from pipeline.platform.config import REPO_ROOT
+from pipeline.platform.config import REPO_ROOT, mysql_env
 from pipeline.platform.faults import CRASH_ENV
 
 # What a shell gives a user who never ran a project command: no LAKEHOUSE_*, DBT_*, VARS, rule or
@@ -35,6 +35,30 @@ def module_argv(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+# `python -m module args`, counting the calls of the settings loaders: the last stderr line is
+# "settings loaded: {...}". The loaders are wrapped before any project module imports them.
+COUNTING = """
+import atexit, runpy, sys
+import pipeline.platform.config as config
+calls = {"load_settings": 0, "var_defaults": 0}
+def counting(name):
+    original = getattr(config, name)
+    def counted(*args, **kwargs):
+        calls[name] += 1
+        return original(*args, **kwargs)
+    setattr(config, name, counted)
+for name in calls:
+    counting(name)
+atexit.register(lambda: print(f"settings loaded: {calls}", file=sys.stderr))
+module, sys.argv = sys.argv[1], sys.argv[1:]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def counting_argv(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", COUNTING, module, *args]
+
+
 @dataclass
 class Clone:
     root: Path
@@ -45,10 +69,11 @@ class Clone:
         schema, name = table.split(".")
         return str(self.root / "lakehouse" / "warehouse" / f"{schema}.db" / name)
 
-    def run(self, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
-        """``python -m module args`` with the clone's settings."""
+    def run(self, *args: str, crash_at: str | None = None, count_settings: bool = False) -> subprocess.CompletedProcess:
+        """``python -m module args`` with the clone's settings; ``count_settings``: see :data:`COUNTING`."""
         env = {**self.env, CRASH_ENV: crash_at} if crash_at else self.env
-        result = subprocess.run(module_argv(*args), capture_output=True, text=True, env=env, timeout=900)
+        argv = (counting_argv if count_settings else module_argv)(*args)
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
         self.outputs += [result.stdout, result.stderr]
         return result
 
@@ -70,7 +95,7 @@ class Clone:
 
     @contextmanager
     def mysql(self) -> Iterator:
-        conn = connect(local_server.local_server(self.env).app_settings())
+        conn = connect(local_server.local_server(mysql_env(self.env)).app_settings())
         try:
             yield conn.cursor()
         finally:

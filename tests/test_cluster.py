@@ -26,7 +26,7 @@ from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
 from pipeline.mysql import local_server
-from pipeline.platform.config import REPO_ROOT, ClusterSettings, load_cluster_settings
+from pipeline.platform.config import REPO_ROOT, ClusterSettings, load_cluster_settings, load_settings
 from pipeline.platform.ports import port_open
 from pipeline.transform.runner import run_dbt
 from tests.clone import copy_project, module_argv, run_plain_dbt
@@ -164,7 +164,7 @@ def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(
     shutil.rmtree(settings.raw_dir, ignore_errors=True)
     shutil.copytree(world.root / "raw", settings.raw_dir)
     ingest(spark, settings.raw_dir, progress=False)
-    run_dbt(["build", "--full-refresh", "--exclude", "tag:recommendations"])
+    run_dbt(["build", "--full-refresh", "--exclude", "tag:recommendations"], load_settings())
     for table in DBT_MARTS:
         assert _snapshot(world.table(spark, table)) == _snapshot(spark.table(table)), table
     assert world.table(spark, "marts.daily_revenue").count() == 4

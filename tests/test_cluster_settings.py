@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cluster import conf
-from pipeline.platform.config import REPO_ROOT, SettingError, load_settings
+from pipeline.platform.config import REPO_ROOT, SettingError, load_settings, metastore_env
 from pipeline.platform.errors import UserError
 from pipeline.platform.ports import describe_taken, port_holder
 from pipeline.platform.spark import PROFILE_NAME, render_profile, spark_conf
@@ -77,9 +77,10 @@ def test_cluster_mode_submits_to_the_master_with_the_shared_metastore(monkeypatc
 def test_an_external_metastore_needs_its_user(monkeypatch):
     monkeypatch.setenv("METASTORE_JDBC_URL", "jdbc:mysql://db:3306/hive")
     with pytest.raises(UserError, match="METASTORE_USER"):
-        conf.external_metastore()
+        conf.external_metastore(metastore_env())
     monkeypatch.setenv("METASTORE_USER", "hive")
-    assert conf.external_metastore().spark_conf()["spark.hadoop.javax.jdo.option.ConnectionUserName"] == "hive"
+    external = conf.external_metastore(metastore_env())
+    assert external.spark_conf()["spark.hadoop.javax.jdo.option.ConnectionUserName"] == "hive"
 
 
 @pytest.mark.parametrize("name, value, message", [

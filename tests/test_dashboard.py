@@ -18,7 +18,7 @@ from pipeline.dashboard.page import build_page
 from pipeline.generate.params import GeneratorParams
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
-from pipeline.platform.config import REPO_ROOT
+from pipeline.platform.config import REPO_ROOT, load_settings
 from pipeline.sync.catalog import tagged_tables
 from pipeline.sync.run import sync_all
 from pipeline.transform.runner import run_dbt
@@ -77,13 +77,13 @@ def synced(spark, settings, server, tmp_path_factory):
     the served lists have an outcome), recommendation marts, MySQL sync."""
     land_generated(spark, settings, GeneratorParams(rows=40_000, days=10, seed=11), tmp_path_factory.mktemp("dash"),
                    hold_back=1)
-    run_dbt(["run", "--full-refresh", "--exclude", "tag:recommendations"])
+    run_dbt(["run", "--full-refresh", "--exclude", "tag:recommendations"], load_settings())
     params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=3))
     run(spark, settings, dataclasses.replace(params, refit=RefitPolicy(force=True)), progress=False)
     land_held_back(spark, settings)
-    run_dbt(["run", "--exclude", "tag:recommendations"])
+    run_dbt(["run", "--exclude", "tag:recommendations"], load_settings())
     run(spark, settings, params, progress=False)
-    run_dbt(["run", "--select", "tag:recommendations"])
+    run_dbt(["run", "--select", "tag:recommendations"], load_settings())
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
     sync_all(spark, settings, server.app_settings(), tables, progress=False)
     return server

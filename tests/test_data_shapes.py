@@ -26,7 +26,7 @@ from pipeline.doctor.checks import check_data_health
 from pipeline.generate.params import DirtyMix, GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import IngestResult, health_inputs, ingest
-from pipeline.platform.config import Settings, dbt_vars
+from pipeline.platform.config import Settings, dbt_vars, load_settings
 from pipeline.platform.errors import UserError
 from pipeline.rees46 import HEADER_LINE
 from pipeline.transform.runner import run_dbt, run_dbt_checked
@@ -84,7 +84,7 @@ def nineties(spark, settings, tmp_path_factory, monkeypatch_module) -> tuple[lis
 
 def test_a_log_before_min_event_date_fails_the_build_with_the_setting_to_change(spark, settings, nineties):
     with pytest.raises(UserError) as failed:
-        run_dbt_checked(["build", "--exclude", "tag:recommendations"])
+        run_dbt_checked(["build", "--exclude", "tag:recommendations"], load_settings())
     message = str(failed.value)
     assert failed.value.exit_code == 1
     assert message.startswith("data health: 3 of 3 files (e.g. rees46_1997-03-0")
@@ -101,13 +101,13 @@ def test_a_log_before_min_event_date_fails_the_build_with_the_setting_to_change(
 def test_a_rule_change_rebuilds_to_exactly_what_a_fresh_build_gives(spark, nineties, monkeypatch_module, caplog):
     monkeypatch_module.setenv("MIN_EVENT_DATE", "1997-01-01")
     with caplog.at_level(logging.INFO):
-        verdict = run_dbt_checked(["build", "--exclude", "tag:recommendations"])
+        verdict = run_dbt_checked(["build", "--exclude", "tag:recommendations"], load_settings())
     assert verdict is not None and verdict.status == "ok"
     events = reference.parse(nineties[0])
     assert spark.table("cleaned.cleaned_events").count() == len(reference.cleaned(events)) > 8000
     assert spark.table("cleaned.quarantined_events").count() == 0  # the old verdicts are gone
     incremental = {t: _snapshot(spark, t) for t in BUILT_TABLES}
-    run_dbt(["build", "--full-refresh", "--exclude", "tag:recommendations"])
+    run_dbt(["build", "--full-refresh", "--exclude", "tag:recommendations"], load_settings())
     for table in BUILT_TABLES:
         assert _snapshot(spark, table) == incremental[table], table
 
@@ -128,7 +128,7 @@ def test_a_small_window_is_evaluated_on_a_shorter_holdout_and_says_how_many_user
 def test_one_day_of_real_data_trains_without_evaluation_and_says_why(spark, settings, real_slice, caplog,
                                                                     tmp_path):
     _land(spark, settings, {real_slice.name: real_slice})
-    run_dbt(["build", "--exclude", "tag:recommendations"])
+    run_dbt(["build", "--exclude", "tag:recommendations"], load_settings())
     with caplog.at_level(logging.WARNING, logger="ml"):
         report = run(spark, dataclasses.replace(settings, truth_dir=tmp_path / "no-truth"),
                      RunParams(refit=RefitPolicy(force=True)),
@@ -150,7 +150,7 @@ EXCEL_ROWS = [
 def test_a_spreadsheet_resaved_file_keeps_every_event_and_drops_only_the_rounded_ids(spark, settings, caplog):
     _land(spark, settings, {"excel.csv": ("\r\n".join([HEADER_LINE, *EXCEL_ROWS]) + "\r\n").encode()})
     with caplog.at_level(logging.WARNING, logger="pipeline.health"):
-        verdict = run_dbt_checked(["build", "--exclude", "tag:recommendations"])
+        verdict = run_dbt_checked(["build", "--exclude", "tag:recommendations"], load_settings())
     # Every event is kept, but the file lost category_id on every line: a warning naming the column,
     # its share and the likely cause, in the log, the verdict file, the health mart, the doctor and the dashboard.
     assert verdict is not None and verdict.status == "warn"

@@ -13,6 +13,7 @@ import pytest
 from pyspark.sql import DataFrame
 
 from pipeline.ingest.run import ingest
+from pipeline.platform.config import load_settings
 from pipeline.transform.runner import DbtFailure, run_dbt
 from tests import reference, reference_retention
 
@@ -38,7 +39,7 @@ def first_days(spark, small_dataset, settings) -> list[Path]:
     for path in days:
         shutil.copy(path, settings.raw_dir / path.name)
     ingest(spark, settings.raw_dir, progress=False)
-    run_dbt(["build", "--full-refresh"])
+    run_dbt(["build", "--full-refresh"], load_settings())
     return days
 
 
@@ -150,13 +151,13 @@ def test_not_null_columns_fails_with_one_row_per_column_that_has_nulls(spark, fi
     spark.sql(f"update marts.dim_users set spend = null, last_seen_at = null where user_id = {user_id}")
     try:
         with pytest.raises(DbtFailure) as failed:
-            run_dbt(["test", "--select", "dim_users,test_name:not_null_columns"])
+            run_dbt(["test", "--select", "dim_users,test_name:not_null_columns"], load_settings())
         results = {r.node.name: r for r in failed.value.result.result.results}
         result = results["not_null_columns_dim_users_first_seen_at__last_seen_at__spend"]
         assert result.status == "fail" and result.failures == 2  # last_seen_at and spend, not first_seen_at
     finally:
         spark.sql(f"restore table marts.dim_users to version as of {version}")
-    run_dbt(["test", "--select", "dim_users,test_name:not_null_columns"])
+    run_dbt(["test", "--select", "dim_users,test_name:not_null_columns"], load_settings())
 
 
 def _snapshot(df: DataFrame) -> list[tuple]:
@@ -169,7 +170,7 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     last = sorted(small_dataset[0].glob("*.csv"))[3]
     shutil.copy(last, settings.raw_dir / last.name)
     ingest(spark, settings.raw_dir, progress=False)
-    run_dbt(["build"])
+    run_dbt(["build"], load_settings())
 
     # The merge's source was exactly the new day's events: nothing older was reprocessed.
     new_day = last.stem.split("_")[1]
@@ -235,7 +236,7 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     pair_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "features"
                  / "_features__models.yml" / "composite_key_user_item_strength_user_id__product_id.sql")
     assert "dbt_source where last_ingested_at > timestamp'" in pair_test.read_text()
-    run_dbt(["test", "--select", "cleaned_events"])
+    run_dbt(["test", "--select", "cleaned_events"], load_settings())
     assert "event_date in" not in key_test.read_text()
 
     # A late file for a date already counted: its pairs are recomputed over all their events.
@@ -245,7 +246,7 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     late.write_text("\n".join([lines[0], *(line.replace(",view,", ",cart,") for line in lines[1:200]
                                            if ",view," in line)]) + "\n")
     ingest(spark, settings.raw_dir, progress=False)
-    run_dbt(["build"])
+    run_dbt(["build"], load_settings())
     assert additive not in (strength_sql / "user_item_strength.sql").read_text()
     all_days = reference.cleaned(reference.parse([*sorted(small_dataset[0].glob("*.csv")), late]))
     strength = reference.interaction_strength(all_days, WEIGHTS, HALF_LIFE_DAYS)
@@ -261,7 +262,7 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
               "marts.user_item_interactions", "marts.customer_cohorts", "marts.repeat_purchases", "marts.customer_rfm",
               "marts.rfm_segments"]
     incremental = {t: _snapshot(spark.table(t)) for t in tables}
-    run_dbt(["run", "--full-refresh"])
+    run_dbt(["run", "--full-refresh"], load_settings())
     for t in tables:
         assert _snapshot(spark.table(t)) == incremental[t], t
     assert len(incremental["cleaned.cleaned_events"]) == len(all_days)
@@ -271,7 +272,7 @@ def test_real_slice_builds_with_duplicates_removed_and_zero_prices_kept(spark, r
     spark.sql("drop database if exists ml cascade")
     shutil.copy(real_slice, raw_dir / real_slice.name)
     ingest(spark, raw_dir, progress=False)
-    run_dbt(["build", "--full-refresh"])
+    run_dbt(["build", "--full-refresh"], load_settings())
 
     events = reference.parse([real_slice])
     assert len(events) == 5019
@@ -342,7 +343,7 @@ def test_retention_marts_over_three_months_match_python(spark, raw_dir):
     _planted_orders_csv(csv)
     ingest(spark, raw_dir, progress=False)
     run_dbt(["build", "--full-refresh", "--select", "+path:models/marts/retention", "+dim_users",
-             "--indirect-selection", "cautious"])
+             "--indirect-selection", "cautious"], load_settings())
     events = reference.cleaned(reference.parse([csv]))
     _assert_retention_marts_match(spark, events)
     cohorts = _rows(spark, "marts.customer_cohorts")
@@ -374,7 +375,8 @@ def test_a_served_product_bought_the_next_day_is_a_hit_with_its_revenue(spark, r
     spark.createDataFrame([(dt.date(2020, 3, 1), p, r, 1.0, "run-a", "refit") for p, r in ((900, 1), (500, 9))],
                           "list_date date, product_id bigint, rank int, score double, run_id string, run_kind string",
                           ).write.format("delta").saveAsTable("ml.served_popular")
-    run_dbt(["build", "--full-refresh", "--select", "+recommendation_outcomes", "--indirect-selection", "cautious"])
+    run_dbt(["build", "--full-refresh", "--select", "+recommendation_outcomes", "--indirect-selection", "cautious"],
+            load_settings())
     got = {r.list_source: r for r in _rows(spark, "marts.recommendation_outcomes")}
     assert set(got) == {"model", "popularity"}  # 2020-03-01 had no list in service
     model, popular = got["model"], got["popularity"]

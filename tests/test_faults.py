@@ -198,8 +198,11 @@ def test_the_one_process_chain_takes_a_new_day_from_the_landing_folder_to_mysql(
     new_day = _land_day(clone, seed=12)
     # The generated day comes with a catalogue of its own (half as many items again): without the raised
     # growth limit the schedule would rightly refit.
-    result = clone.run("pipeline.chain", "--quiet", "--no-eval", "--max-iter", "4", "--refit-growth", "10")
+    result = clone.run("pipeline.chain", "--quiet", "--no-eval", "--max-iter", "4", "--refit-growth", "10",
+                       count_settings=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    # One run context: the settings are read once, dbt_project.yml's vars once, for the whole chain.
+    assert result.stderr.strip().splitlines()[-1] == "settings loaded: {'load_settings': 1, 'var_defaults': 1}"
     chain = json.loads((clone.root / "reports" / "last_chain.json").read_text())
     assert list(chain["steps"]) == ["ingest", "transform", "train", "recommendations", "sync"] and chain["complete"]
     assert sum(chain["steps"].values()) <= chain["seconds"]

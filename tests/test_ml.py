@@ -28,7 +28,7 @@ from ml.similar import similar_items
 from ml.splits import weighted
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.truth import ITEMS_FILE
-from pipeline.platform.config import dbt_vars
+from pipeline.platform.config import dbt_vars, load_settings
 from pipeline.transform.runner import run_dbt
 from tests.chain import land_generated
 
@@ -167,7 +167,8 @@ def test_top_n_equals_a_full_sort_with_exclusions_and_ties(n_items, n):
 def ml_lakehouse(spark, settings, tmp_path_factory):
     """150k generated events over 21 days, ingested and modelled by dbt, then one ML run."""
     land_generated(spark, settings, GeneratorParams(rows=150_000, days=21, seed=3), tmp_path_factory.mktemp("ml"))
-    run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"])
+    run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"],
+            load_settings())
     params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=4), top_n=10,
                        refit=RefitPolicy(force=True))
     report = run(spark, settings, params, progress=False)
@@ -263,7 +264,7 @@ def test_run_is_recorded_and_reported(spark, ml_lakehouse, settings):
 
 
 def test_recommendation_marts_build_and_pass_their_tests(spark, ml_lakehouse, settings):
-    run_dbt(["build", "--select", "tag:recommendations"])
+    run_dbt(["build", "--select", "tag:recommendations"], load_settings())
     enriched = spark.table("marts.user_recommendations")
     assert enriched.count() == spark.table("ml.recommendations").count()
     assert enriched.where("price is null").count() == 0
@@ -275,7 +276,7 @@ def test_recommendation_marts_build_and_pass_their_tests(spark, ml_lakehouse, se
                      / "_recommendations__models.yml").glob("composite_key_similar_products_*.sql"))
     assert "where false" not in key_test.read_text()
     version = spark.sql("describe history marts.similar_products limit 1").first().version
-    run_dbt(["build", "--select", "similar_products"])
+    run_dbt(["build", "--select", "similar_products"], load_settings())
     assert spark.sql("describe history marts.similar_products limit 1").first().version == version
     assert "where false" in key_test.read_text()
     assert latest[("ndcg", 10)].oracle == pytest.approx(ml_lakehouse[0]["metrics"]["oracle"]["ndcg@10"])

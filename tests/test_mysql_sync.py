@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, quote_identifier
+from pipeline.platform.config import load_settings, mysql_env
 from pipeline.sync import partial
 from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables, varchar_room
 from pipeline.sync.load import ensure_sync_log, sync_table
@@ -40,7 +41,7 @@ SCHEMA = ("id int, user_id bigint, price decimal(18,2), seen_at timestamp, day d
 def server(tmp_path_factory):
     os.environ["MYSQL_LOCAL_DIR"] = str(tmp_path_factory.mktemp("mysql"))
     os.environ["MYSQL_LOCAL_PORT"] = str(PORT)
-    srv = local_server.ensure_running()
+    srv = local_server.ensure_running(local_server.local_server(mysql_env()))
     yield srv
     local_server.stop(srv)
 
@@ -50,7 +51,7 @@ def source(spark):
     spark.sql("create database if not exists synctest")
     spark.sql("drop table if exists synctest.sample")
     spark.createDataFrame(ROWS, SCHEMA).write.format("delta").saveAsTable("synctest.sample")
-    conn = connect(local_server.local_server().app_settings())
+    conn = connect(local_server.local_server(mysql_env()).app_settings())
     conn.cursor().execute("drop table if exists sample")
     conn.cursor().execute("drop table if exists _sync_log")
     conn.close()
@@ -138,7 +139,7 @@ def test_reporting_user_can_read_but_not_write(spark, settings, server, source):
     sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)
     granted = _run("pipeline.mysql", "grant", MYSQL_REPORTING_USER="reporter", MYSQL_REPORTING_PASSWORD="r3ad-only")
     assert granted.returncode == 0, granted.stderr
-    reporter = local_server.local_server().app_settings()
+    reporter = local_server.local_server(mysql_env()).app_settings()
     reporter = type(reporter)(reporter.host, reporter.port, "reporter", "r3ad-only", reporter.database)
     conn = connect(reporter)
     cur = conn.cursor()
@@ -180,7 +181,7 @@ def test_identifiers_with_quotes_or_backticks_are_refused():
 
 
 def test_synced_tables_come_from_the_dbt_manifest(settings):
-    run_dbt(["parse"])
+    run_dbt(["parse"], load_settings())
     tables = {t.target: t for t in tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")}
     assert {"daily_revenue", "brand_rankings", "top_customers", "dim_products", "dim_users",
             "user_recommendations", "model_quality_latest"} <= set(tables)

@@ -24,7 +24,7 @@ from ml.search import make_search
 from ml.splits import random_split, rolling_folds, time_split, validation_folds
 from ml.tune import choose, parse_space
 from pipeline.generate.params import GeneratorParams
-from pipeline.platform.config import dbt_vars
+from pipeline.platform.config import dbt_vars, load_settings
 from tests.chain import land_generated
 
 
@@ -107,7 +107,8 @@ def tuning_lakehouse(spark, settings, tmp_path_factory):
     land_generated(spark, settings, GeneratorParams(rows=60_000, days=12, seed=5), tmp_path_factory.mktemp("tune"))
     from pipeline.transform.runner import run_dbt
 
-    run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"])
+    run_dbt(["run", "--full-refresh", "--select", "+user_item_interactions", "+dim_users", "+dim_products"],
+            load_settings())
     spark.sql("drop table if exists ml.tuned_params")
     return settings
 

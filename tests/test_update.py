@@ -25,6 +25,7 @@ from ml.run import run
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
+from pipeline.platform.config import load_settings
 from pipeline.transform.runner import run_dbt
 
 FEATURE_MODELS = ["run", "--select", "+user_item_interactions", "+dim_users", "+dim_products"]
@@ -80,21 +81,21 @@ def refit_then_update(spark, settings, tmp_path_factory):
     for day in days[:4]:
         shutil.copy(day, settings.raw_dir / day.name)
     ingest(spark, settings.raw_dir, progress=False)
-    run_dbt([*FEATURE_MODELS[:1], "--full-refresh", *FEATURE_MODELS[1:]])
+    run_dbt([*FEATURE_MODELS[:1], "--full-refresh", *FEATURE_MODELS[1:]], load_settings())
     params = RunParams(evaluation=dataclasses.replace(EvalSpec(), holdout_days=1), top_n=10)
     refit = run(spark, settings, params, progress=False)
     before = {(r.user_id, r.rank): r for r in spark.table("ml.recommendations").collect()}
-    run_dbt(["build", "--full-refresh", "--select", "tag:recommendations"])
+    run_dbt(["build", "--full-refresh", "--select", "tag:recommendations"], load_settings())
     mart_before = {(r.user_id, r.recommendation_rank): r for r in spark.table("marts.user_recommendations").collect()}
 
     shutil.copy(days[4], settings.raw_dir / days[4].name)
     ingest(spark, settings.raw_dir, progress=False)
-    run_dbt(FEATURE_MODELS)
+    run_dbt(FEATURE_MODELS, load_settings())
     updated = run(spark, settings, params, progress=False)
     after = {(r.user_id, r.rank): r for r in spark.table("ml.recommendations").collect()}
     day_users = {r.user_id for r in spark.table("cleaned.cleaned_events")
                  .where(F.col("event_date") == days[4].stem.split("_")[1]).select("user_id").distinct().collect()}
-    run_dbt(["build", "--select", "tag:recommendations"])
+    run_dbt(["build", "--select", "tag:recommendations"], load_settings())
     return refit, updated, before, after, day_users, params, mart_before
 
 
@@ -255,7 +256,7 @@ def _land_next_day(spark, settings, new_user: int) -> set[int]:
     with open(settings.raw_dir / f"rees46_{day.isoformat()}.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([header, *events])
     ingest(spark, settings.raw_dir, progress=False)
-    run_dbt(FEATURE_MODELS)
+    run_dbt(FEATURE_MODELS, load_settings())
     return {int(row[user_col]) for row in events}
 
 
@@ -308,15 +309,15 @@ def test_pruning_keeps_the_refit_whose_weights_a_kept_update_reads(settings, ref
 def test_a_build_without_new_lists_keeps_the_mart_unless_a_user_left(spark, refit_then_update):
     """No new version and nobody gone: the table is not rewritten. A user gone from ml.recommendations with
     no new rows anywhere (the row counts differ): rewritten without them."""
-    run_dbt(["run", "--select", "user_recommendations"])  # in step with the lists of the tests before
+    run_dbt(["run", "--select", "user_recommendations"], load_settings())  # in step with the lists of the tests before
     history = "describe history marts.user_recommendations limit 1"
     version = spark.sql(history).first().version
-    run_dbt(["run", "--select", "user_recommendations"])
+    run_dbt(["run", "--select", "user_recommendations"], load_settings())
     assert spark.sql(history).first().version == version
 
     gone = spark.sql("select min(user_id) from ml.recommendations").first()[0]
     spark.sql(f"delete from ml.recommendations where user_id = {gone}")
-    run_dbt(["run", "--select", "user_recommendations"])
+    run_dbt(["run", "--select", "user_recommendations"], load_settings())
     assert spark.sql(history).first().version == version + 1
     assert spark.table("marts.user_recommendations").where(f"user_id = {gone}").count() == 0
     assert spark.table("marts.user_recommendations").count() == spark.table("ml.recommendations").count()
@@ -325,7 +326,8 @@ def test_a_build_without_new_lists_keeps_the_mart_unless_a_user_left(spark, refi
 def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_served(spark, refit_then_update):
     """Run last: it edits ml.recommendations as a run could leave it (one list shorter under a new run,
     one user's list gone, as when a refit stops serving them) and rebuilds the mart incrementally."""
-    run_dbt(["build", "--select", "tag:recommendations"])  # the mart in step with the EASE test's lists
+    # the mart in step with the EASE test's lists
+    run_dbt(["build", "--select", "tag:recommendations"], load_settings())
     users = [r.user_id for r in spark.sql("select user_id from ml.recommendations group by user_id "
                                           "having count(*) > 3 order by user_id limit 2").collect()]
     shortened, gone = users
@@ -333,7 +335,7 @@ def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_ser
     spark.sql(f"update ml.recommendations set run_id = 'shortened-list' where user_id = {shortened}")
     untouched = spark.table("marts.user_recommendations").where(f"user_id not in ({shortened}, {gone})").collect()
 
-    run_dbt(["run", "--select", "user_recommendations"])
+    run_dbt(["run", "--select", "user_recommendations"], load_settings())
     mart = spark.table("marts.user_recommendations")
     assert sorted((r.user_id, r.recommendation_rank, r.product_id, r.run_id) for r in mart.collect()) == sorted(
         (r.user_id, r.rank, r.product_id, r.run_id)
@@ -370,7 +372,7 @@ def test_a_refit_s_lists_alone_become_the_mart(spark, refit_then_update):
     """Run last: every list under a version the mart has not seen (as after a refit) makes the incremental
     build write the new rows alone as the table."""
     spark.sql("update ml.recommendations set run_id = 'refit-everyone'")
-    run_dbt(["run", "--select", "user_recommendations"])
+    run_dbt(["run", "--select", "user_recommendations"], load_settings())
     last = spark.sql("describe history marts.user_recommendations limit 1").first()
     assert last.operation == "WRITE" and last.operationParameters["mode"] == "Overwrite"
     mart = spark.table("marts.user_recommendations")

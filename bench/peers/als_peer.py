@@ -27,17 +27,17 @@ from ml.data import StrengthRule
 from ml.models import MODELS
 from ml.params import RunParams, als_defaults
 from ml.splits import time_split
-from pipeline.platform.config import dbt_vars, load_settings
+from pipeline.platform.config import load_settings
 from pipeline.platform.spark import get_spark
 
 K = 10
 
 
 def run() -> dict:
-    spark = get_spark("bench-als")
     settings = load_settings()
+    spark = get_spark("bench-als", settings)
     params = RunParams()
-    split = time_split(spark, params.evaluation, StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir)))
+    split = time_split(spark, params.evaluation, StrengthRule.from_vars(settings.rules))
     ctx = harness.prepare(spark, split, (K,), params.exclude_purchased)
     n_users, n_items = ctx.data.user_index.count(), ctx.catalog_size
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from pipeline.platform.config import load_settings
 from pipeline.platform.spark import get_spark
 
 EXACT = {  # DuckDB output -> (Delta table, columns compared exactly)
@@ -53,7 +54,7 @@ def _interactions(spark, duck_dir: Path) -> dict:
 
 
 def compare(duck_dir: Path) -> dict:
-    spark = get_spark("bench-compare")
+    spark = get_spark("bench-compare", load_settings())
     result = {name: _exact(spark, duck_dir, name) for name in EXACT}
     result["user_item_interactions"] = _interactions(spark, duck_dir)
     return result

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.platform.config import dbt_vars
+from pipeline.platform.config import load_settings
 
 COLUMNS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id",
            "user_session")
 
 
-def statements(csv_glob: str) -> dict[str, str]:
+def statements(csv_glob: str, rules: dict) -> dict[str, str]:
     """Table name -> the SQL that makes it, in order."""
-    v = dbt_vars()
+    v = rules
     known = ", ".join(f"'{t}'" for t in v["known_event_types"])
     weights = " union all ".join(f"select '{t}' as event_type, {float(w)} as weight"
                                  for t, w in v["event_weights"].items())
@@ -112,7 +112,7 @@ def run(raw_dir: Path, out_dir: Path) -> dict:
     """Build every table in an in-memory database; time the SQL (not the Parquet export)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    sql = statements(str(raw_dir / "*.csv"))
+    sql = statements(str(raw_dir / "*.csv"), dict(load_settings().rules))
     started = time.perf_counter()
     for name, body in sql.items():
         con.execute(f"create table {name} as {body}")

@@ -119,11 +119,11 @@ def _run_schema_tool(settings: Settings, connection: MetastoreConnection) -> Non
 
 def ensure(settings: Settings) -> MetastoreConnection:
     """Create (once) and return the shared metastore; an external one is used as it is."""
-    external = external_metastore()
+    external = external_metastore(settings.metastore)
     if external is not None:
         log.info("using the external metastore %s", external.url.split("?")[0])
         return external
-    server = local_server.ensure_running()
+    server = local_server.ensure_running(local_server.local_server(settings.mysql))
     connection = _ensure_account(settings, server)
     conn = connect(_admin(server, settings.cluster.metastore_database))
     try:
@@ -142,10 +142,10 @@ def ensure(settings: Settings) -> MetastoreConnection:
 
 def describe(settings: Settings) -> tuple[bool, str]:
     """(healthy, one line) for status and doctor: the schema version and the databases it holds."""
-    external = external_metastore()
+    external = external_metastore(settings.metastore)
     if external is not None:
         return True, f"external {external.url.split('?')[0]} (not inspected)"
-    server = local_server.local_server()
+    server = local_server.local_server(settings.mysql)
     if not local_server.is_running(server):
         return False, f"private MariaDB on 127.0.0.1:{server.port} is not running: run `make cluster-up`"
     conn = connect(_admin(server, settings.cluster.metastore_database), database=False)

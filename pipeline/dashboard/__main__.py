@@ -25,7 +25,7 @@ def main() -> int:
     configure_logging()
     settings = load_settings()
     if args.source == "mysql":
-        source = MysqlMarts(synced_marts())
+        source = MysqlMarts(synced_marts(settings.mysql))
     else:
         from pipeline.platform.spark import get_spark
 

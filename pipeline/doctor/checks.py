@@ -71,11 +71,11 @@ def check_lock(settings: Settings) -> Check:
     return Check("lakehouse lock", True, f"free ({settings.lakehouse_dir})")
 
 
-def check_mysql() -> Check:
+def check_mysql(settings: Settings) -> Check:
     try:
-        external = external_settings()
+        external = external_settings(settings.mysql)
         if external is None:
-            server = local_server.local_server()
+            server = local_server.local_server(settings.mysql)
             if not local_server.is_running(server):
                 return Check("mysql", False, f"private MariaDB on 127.0.0.1:{server.port} is not running: "
                                              "`make mysql-start` (or `make sync`), or set MYSQL_HOST")
@@ -129,7 +129,7 @@ def check_cluster(settings: Settings) -> list[Check]:
 def run_checks(settings: Settings) -> list[Check]:
     engine: list[Callable[[], Check]] = [lambda: check_lock(settings)] if settings.embedded else []
     checks: list[Callable[[], Check]] = [
-        check_java, check_packages, lambda: check_jars(settings), *engine, check_mysql,
+        check_java, check_packages, lambda: check_jars(settings), *engine, lambda: check_mysql(settings),
         lambda: check_manifest(settings), lambda: check_data_health(settings)]
     found = [c() for c in checks]
     return found if settings.embedded else found[:4] + check_cluster(settings) + found[4:]

@@ -19,7 +19,7 @@ from pipeline.ingest import ledger
 from pipeline.ingest.files import LandingFile, check_file, discover
 from pipeline.ingest.parse import parse_lines
 from pipeline.ingest.tables import EVENTS, REJECTED, ensure_raw_tables
-from pipeline.platform.config import Settings, dbt_vars
+from pipeline.platform.config import Settings
 from pipeline.platform.errors import UserError
 from pipeline.platform.faults import crash_point
 from pipeline.platform.spark import get_spark
@@ -191,7 +191,7 @@ def health_inputs(spark: SparkSession, report: IngestResult) -> tuple[list[FileV
 
 def ingest_landing_folder(settings: Settings, progress: bool = True) -> None:
     """Load the new files; raise :class:`UserError` (exit 1) on a refused file or an unhealthy one."""
-    rules = dbt_vars(settings.dbt_project_dir)
+    rules = settings.rules
     if not settings.raw_dir.is_dir():
         raise UserError(f"landing folder {settings.raw_dir} does not exist: set RAW_DIR, or run `make data`")
     spark = get_spark("ingest", settings)

@@ -11,6 +11,7 @@ import logging
 from pipeline.mysql import local_server
 from pipeline.mysql.grants import grant_reporting_user
 from pipeline.platform.cli import configure_logging, run_main
+from pipeline.platform.config import load_settings
 
 log = logging.getLogger("mysql")
 
@@ -20,7 +21,8 @@ def main() -> int:
     parser.add_argument("command", choices=["start", "stop", "grant", "status"])
     args = parser.parse_args()
     configure_logging()
-    server = local_server.local_server()
+    settings = load_settings()
+    server = local_server.local_server(settings.mysql)
     if args.command == "start":
         local_server.ensure_running(server)
         log.info("private MariaDB running on 127.0.0.1:%d (credentials in %s)", server.port,
@@ -31,7 +33,7 @@ def main() -> int:
         running = local_server.is_running(server)
         log.info("private MariaDB on 127.0.0.1:%d is %s", server.port, "running" if running else "stopped")
     else:
-        log.info(grant_reporting_user())
+        log.info(grant_reporting_user(settings.mysql))
     return 0
 
 

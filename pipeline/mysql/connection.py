@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import mysql.connector
 from mysql.connector import errorcode
 
-from pipeline.platform.config import mysql_env
+from pipeline.platform.config import MysqlEnv
 from pipeline.platform.errors import UserError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -49,9 +49,8 @@ class MysqlSettings:
         return f"{self.user}@{where}"
 
 
-def external_settings() -> MysqlSettings | None:
+def external_settings(env: MysqlEnv) -> MysqlSettings | None:
     """Settings of an external server from MYSQL_* variables, or None when MYSQL_HOST is unset."""
-    env = mysql_env()
     if not env.host:
         return None
     if not env.user:

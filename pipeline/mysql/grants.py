@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, external_settings, quote_identifier
-from pipeline.platform.config import mysql_env
+from pipeline.platform.config import MysqlEnv
 
 
-def reporting_user() -> str:
-    """The name of the read-only account Tableau logs in with (MYSQL_REPORTING_USER, default tableau)."""
-    return mysql_env().reporting_user
-
-
-def grant_reporting_user() -> str:
+def grant_reporting_user(env: MysqlEnv) -> str:
     """Create or update MYSQL_REPORTING_USER (default tableau) with MYSQL_REPORTING_PASSWORD; return what was done.
 
     Against an external server (MYSQL_HOST set), the MYSQL_USER account must be allowed to grant."""
-    env = mysql_env()
     user, password = env.reporting_user, env.reporting_password
     if not password:
         raise MysqlError("set MYSQL_REPORTING_PASSWORD to the password the reporting user should have")
     quote_identifier(user)
-    admin = external_settings() or local_server.ensure_running().admin_settings()
+    admin = external_settings(env) or local_server.ensure_running(local_server.local_server(env)).admin_settings()
     database = quote_identifier(admin.database)
     conn = connect(admin, database=False)
     cur = conn.cursor()

@@ -16,12 +16,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.mysql.connection import MysqlError, MysqlSettings, connect, quote_identifier
-from pipeline.platform.config import MYSQL_DEFAULT_DATABASE, mysql_env
+from pipeline.platform.config import MYSQL_DEFAULT_DATABASE, MysqlEnv
 from pipeline.platform.ports import describe_taken, port_open
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,7 @@ APP_USER = "lakehouse"
 class LocalServer:
     root: Path
     port: int
+    database: str = MYSQL_DEFAULT_DATABASE  # where the synced marts go
 
     @property
     def datadir(self) -> Path:
@@ -62,7 +62,7 @@ class LocalServer:
     def app_settings(self) -> MysqlSettings:
         creds = json.loads(self.credentials_file.read_text(encoding="utf-8"))
         return MysqlSettings(host="127.0.0.1", port=self.port, user=creds["user"], password=creds["password"],
-                             database=mysql_env().database)
+                             database=self.database)
 
 
 def free_port() -> int:
@@ -72,10 +72,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def local_server(env: Mapping[str, str] | None = None) -> LocalServer:
-    """The private server described by MYSQL_LOCAL_DIR / MYSQL_LOCAL_PORT in ``env`` (default: os.environ)."""
-    settings = mysql_env(env)
-    return LocalServer(root=settings.local_dir, port=settings.local_port)
+def local_server(env: MysqlEnv) -> LocalServer:
+    """The private server MYSQL_LOCAL_DIR / MYSQL_LOCAL_PORT describe (``env``: the settings' ``mysql``)."""
+    return LocalServer(root=env.local_dir, port=env.local_port, database=env.database)
 
 
 def _binary(*names: str) -> str:
@@ -139,7 +138,7 @@ def _bootstrap(server: LocalServer) -> None:
     if server.credentials_file.exists():
         return
     password = secrets.token_urlsafe(18)
-    ensure_account(server, mysql_env().database, APP_USER, password)
+    ensure_account(server, server.database, APP_USER, password)
     server.credentials_file.write_text(json.dumps({"user": APP_USER, "password": password}), encoding="utf-8")
     server.credentials_file.chmod(0o600)
 
@@ -166,9 +165,8 @@ def is_running(server: LocalServer) -> bool:
     return _running_pid(server) is not None
 
 
-def ensure_running(server: LocalServer | None = None) -> LocalServer:
+def ensure_running(server: LocalServer) -> LocalServer:
     """Start (initialising on first use) the private server unless it already runs."""
-    server = server or local_server()
     if _running_pid(server) is None and port_open("127.0.0.1", server.port):
         # Another program (often another checkout's MariaDB) holds the port: say so now, not after 30 s.
         raise MysqlError(f"the private MariaDB cannot start: {describe_taken(server.port, 'MYSQL_LOCAL_PORT')}")
@@ -181,9 +179,8 @@ def ensure_running(server: LocalServer | None = None) -> LocalServer:
     return server
 
 
-def stop(server: LocalServer | None = None) -> bool:
+def stop(server: LocalServer) -> bool:
     """Stop the private server; True if it was running."""
-    server = server or local_server()
     pid = _running_pid(server)
     if pid is None:
         return False

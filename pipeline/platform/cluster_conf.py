@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from pipeline.platform.config import ClusterSettings, Settings, metastore_env
+from pipeline.platform.config import ClusterSettings, MetastoreEnv, Settings
 from pipeline.platform.errors import UserError
 from pipeline.platform.ports import port_open
 
@@ -44,9 +44,8 @@ def mariadb_url(host: str, port: int, database: str) -> str:
     return f"jdbc:mariadb://{host}:{port}/{database}?useMysqlMetadata=true&nullDatabaseMeansCurrent=true"
 
 
-def external_metastore() -> MetastoreConnection | None:
+def external_metastore(env: MetastoreEnv) -> MetastoreConnection | None:
     """An existing metastore from METASTORE_JDBC_URL / _USER / _PASSWORD / _DRIVER, or None."""
-    env = metastore_env()
     if not env.jdbc_url:
         return None
     if not env.user:
@@ -55,9 +54,9 @@ def external_metastore() -> MetastoreConnection | None:
     return MetastoreConnection(env.jdbc_url, env.user, env.password, env.driver or MARIADB_DRIVER)
 
 
-def metastore_connection(cluster: ClusterSettings) -> MetastoreConnection:
+def metastore_connection(cluster: ClusterSettings, env: MetastoreEnv) -> MetastoreConnection:
     """The shared metastore: the external one, else the private one `make cluster-up` created."""
-    external = external_metastore()
+    external = external_metastore(env)
     if external is not None:
         return external
     if not cluster.metastore_credentials.exists():
@@ -110,5 +109,5 @@ def app_conf(settings: Settings) -> dict[str, str]:
         # Hive's classes sit on the executors' own class path too, where spark.jars cannot reach
         # them: LLAP's must be there (a multi-node cluster needs the jar at this path on every node).
         "spark.executor.extraClassPath": str(llap),
-        **metastore_connection(cluster).spark_conf(),
+        **metastore_connection(cluster, settings.metastore).spark_conf(),
     }

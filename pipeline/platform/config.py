@@ -132,6 +132,12 @@ class Settings:
     reports_dir: Path
     engine: str
     cluster: ClusterSettings
+    rules: Mapping[str, Any]  # every dbt var's effective value (:func:`dbt_vars`), validated at load
+    mysql: MysqlEnv
+    object_storage: ObjectStorageEnv
+    metastore: MetastoreEnv
+    warehouse_override: str | None = None  # LAKEHOUSE_WAREHOUSE_DIR
+    checkpoint_override: str | None = None  # SPARK_CHECKPOINT_DIR
 
     @property
     def embedded(self) -> bool:
@@ -157,13 +163,13 @@ class Settings:
     @property
     def warehouse_dir(self) -> str:
         """Where Delta tables live: a folder, or object storage (``s3a://bucket/path``)."""
-        return os.environ.get("LAKEHOUSE_WAREHOUSE_DIR") or str(self.lakehouse_dir / "warehouse")
+        return self.warehouse_override or str(self.lakehouse_dir / "warehouse")
 
     @property
     def checkpoint_dir(self) -> str:
         """Where ALS checkpoints its lineage: every executor must reach it (on a multi-node cluster
         an hdfs:// or s3a:// URI via SPARK_CHECKPOINT_DIR)."""
-        return os.environ.get("SPARK_CHECKPOINT_DIR") or str(self.lakehouse_dir / "checkpoints")
+        return self.checkpoint_override or str(self.lakehouse_dir / "checkpoints")
 
     @property
     def lock_file(self) -> Path:
@@ -176,8 +182,8 @@ class Settings:
             "LAKEHOUSE_JARS_DIR": str(self.jars_dir),
             "LAKEHOUSE_PROFILES_DIR": str(self.profiles_dir),
         }
-        if os.environ.get("LAKEHOUSE_WAREHOUSE_DIR"):  # else the profile derives it from LAKEHOUSE_DIR, so a
-            env["LAKEHOUSE_WAREHOUSE_DIR"] = self.warehouse_dir  # child with another LAKEHOUSE_DIR gets its own
+        if self.warehouse_override:  # else the profile derives it from LAKEHOUSE_DIR, so a child with
+            env["LAKEHOUSE_WAREHOUSE_DIR"] = self.warehouse_override  # another LAKEHOUSE_DIR gets its own
         if not self.embedded:  # dbt talks to the Thrift Server
             env.update(DBT_TARGET="thrift", SPARK_THRIFT_HOST=self.cluster.thrift_host,
                        SPARK_THRIFT_PORT=str(self.cluster.thrift_port))
@@ -202,7 +208,9 @@ def ensure_writable(path: Path, variable: str) -> None:
 
 
 def load_settings() -> Settings:
-    """Read settings from the environment (``LAKEHOUSE_DIR``, ``RAW_DIR``, ``LAKEHOUSE_ENGINE``, ...)."""
+    """Read every setting from the environment (``LAKEHOUSE_DIR``, ``RAW_DIR``, ``LAKEHOUSE_ENGINE``, the
+    business rules, MySQL, object storage, the metastore), once per process: each entry point calls this
+    and passes the result down; a malformed setting fails here, before anything runs."""
     engine = os.environ.get("LAKEHOUSE_ENGINE", "").strip().lower() or "embedded"
     if engine not in ENGINES:
         raise SettingError(f"LAKEHOUSE_ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
@@ -215,6 +223,12 @@ def load_settings() -> Settings:
         reports_dir=_path_from_env("REPORTS_DIR", REPO_ROOT / "reports"),
         engine=engine,
         cluster=load_cluster_settings(),
+        rules=dbt_vars(REPO_ROOT / "dbt_project"),
+        mysql=mysql_env(),
+        object_storage=object_storage_env(),
+        metastore=metastore_env(),
+        warehouse_override=os.environ.get("LAKEHOUSE_WAREHOUSE_DIR") or None,
+        checkpoint_override=os.environ.get("SPARK_CHECKPOINT_DIR") or None,
     )
 
 

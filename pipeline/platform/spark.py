@@ -21,7 +21,7 @@ from pyspark.sql import SparkSession
 
 from pipeline.platform import lock, storage
 from pipeline.platform.cluster_conf import app_conf, python_for_executors, require_master
-from pipeline.platform.config import Settings, ensure_writable, load_settings
+from pipeline.platform.config import Settings, ensure_writable
 from pipeline.platform.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def check_prerequisites(settings: Settings) -> None:
     ensure_writable(settings.lakehouse_dir, "LAKEHOUSE_DIR")
 
 
-def get_spark(app_name: str = "job", settings: Settings | None = None) -> SparkSession:
+def get_spark(app_name: str, settings: Settings) -> SparkSession:
     """Return the process-wide SparkSession on the lakehouse, creating it on first use.
 
     Takes the lakehouse lock first (embedded mode), so a second process fails fast and clearly.
@@ -98,14 +98,13 @@ def get_spark(app_name: str = "job", settings: Settings | None = None) -> SparkS
     global _session
     if _session is not None:
         return _session
-    settings = settings or load_settings()
     check_prerequisites(settings)
     lock.hold(settings)
-    # dbt-spark reads these when it opens its own session in this process.
-    os.environ.update(settings.exported_env())
     if not settings.embedded:
         require_master(settings.cluster)
-        os.environ["PYSPARK_PYTHON"] = python_for_executors()  # pyspark reads it from the environment only
+        # The one setting pyspark reads from the environment only (SparkContext's pythonExec): the
+        # executors' interpreter, sent with every Python function.
+        os.environ["PYSPARK_PYTHON"] = python_for_executors()
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)

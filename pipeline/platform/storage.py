@@ -8,19 +8,19 @@ for one writing driver per table (see the README).
 
 from __future__ import annotations
 
-from pipeline.platform.config import Settings, object_storage_env
+from pipeline.platform.config import Settings
 
 S3_JARS = ("hadoop-aws.jar", "aws-sdk-bundle.jar")
 
 
 def uses_s3(settings: Settings) -> bool:
-    return settings.warehouse_dir.startswith("s3a://") or bool(object_storage_env().endpoint)
+    return settings.warehouse_dir.startswith("s3a://") or bool(settings.object_storage.endpoint)
 
 
 def s3_conf(settings: Settings) -> dict[str, str]:
     """Hadoop S3A settings; the jars are added by :func:`add_jars`."""
     conf = {"spark.hadoop.fs.s3a.path.style.access": "true"}
-    env = object_storage_env()
+    env = settings.object_storage
     if env.endpoint:
         conf["spark.hadoop.fs.s3a.endpoint"] = env.endpoint
         conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(env.endpoint.startswith("https")).lower()

@@ -67,7 +67,7 @@ def sync_all(spark: SparkSession, settings: Settings, mysql: MysqlSettings, tabl
 def sync_marts(settings: Settings, progress: bool = True) -> None:
     """Copy the tagged marts to the sync target and log one line of totals."""
     lock.hold(settings)  # a busy lakehouse stops the sync before it touches MySQL
-    mysql = sync_target()
+    mysql = sync_target(settings.mysql)
     connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
     tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
     results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=progress)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 
 from pipeline.charts import load_charts
-from pipeline.mysql.grants import reporting_user
 from pipeline.mysql.target import synced_marts
 from pipeline.platform import lock
 from pipeline.platform.cli import configure_logging, run_main
@@ -24,8 +23,9 @@ from pipeline.tableau.run import write_datasources
 
 
 def write_files(settings: Settings) -> None:
-    write_datasources(settings.dbt_project_dir / "target" / "manifest.json", synced_marts(),
-                      reporting_user(), settings.reports_dir / "tableau", load_charts(settings.dbt_project_dir))
+    write_datasources(settings.dbt_project_dir / "target" / "manifest.json", synced_marts(settings.mysql),
+                      settings.mysql.reporting_user, settings.reports_dir / "tableau",
+                      load_charts(settings.dbt_project_dir))
 
 
 def write_hyper(settings: Settings, progress: bool) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import sys
 
 from pipeline.platform.cli import configure_logging, run_main
+from pipeline.platform.config import load_settings
 from pipeline.transform.runner import run_dbt_checked
 
 
 def main() -> int:
     configure_logging()
-    run_dbt_checked(sys.argv[1:] or ["build"])
+    run_dbt_checked(sys.argv[1:] or ["build"], load_settings())
     return 0
 
 

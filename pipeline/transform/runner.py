@@ -15,7 +15,7 @@ from typing import Any
 from pipeline import health
 from pipeline.platform import lock
 from pipeline.platform.cluster_conf import require_thrift_server
-from pipeline.platform.config import Settings, dbt_vars, load_settings
+from pipeline.platform.config import Settings
 from pipeline.platform.errors import UserError
 from pipeline.platform.faults import crash_point
 from pipeline.platform.spark import check_prerequisites
@@ -47,7 +47,7 @@ def dbt_args(settings: Settings, args: Sequence[str]) -> list[str]:
     if "--profiles-dir" not in full:
         full += ["--profiles-dir", str(settings.profiles_dir)]
     if "--vars" not in full and not (full and full[0] in _NO_VARS):
-        full += ["--vars", json.dumps(dbt_vars(settings.dbt_project_dir))]
+        full += ["--vars", json.dumps(dict(settings.rules))]
     return full
 
 
@@ -63,11 +63,10 @@ def _crash_after_node(event) -> None:
         crash_point(f"dbt.after.{event.data.node_info.unique_id.split('.')[-1]}")
 
 
-def run_dbt(args: Sequence[str], settings: Settings | None = None) -> Any:
+def run_dbt(args: Sequence[str], settings: Settings) -> Any:
     """Invoke dbt (e.g. ``["build"]``) and return dbt's result; raise :class:`DbtFailure` if it fails."""
     from dbt.cli.main import dbtRunner  # imported late: dbt's import is slow
 
-    settings = settings or load_settings()
     check_prerequisites(settings)
     lock.hold(settings)
     if not settings.embedded:
@@ -94,15 +93,14 @@ def _mart_query(settings: Settings) -> Callable[[str], list[Any]]:
     return lambda sql: spark.sql(sql).collect()
 
 
-def run_dbt_checked(args: Sequence[str], settings: Settings | None = None) -> health.Assessment | None:
+def run_dbt_checked(args: Sequence[str], settings: Settings) -> health.Assessment | None:
     """:func:`run_dbt`, then the data-health verdict when the health marts were part of the run.
 
     Raises :class:`UserError`: with the health verdict's one line (exit code 1) when a file
     crossed ``health_error_share`` (the verdict is also in ``REPORTS_DIR/data_health.json``),
     otherwise with dbt's failure. Returns the verdict, or None when the marts were not built.
     """
-    settings = settings or load_settings()
-    rules = dbt_vars(settings.dbt_project_dir)  # a malformed setting fails before dbt starts
+    rules = settings.rules
     failure: DbtFailure | None = None
     try:
         result = run_dbt(args, settings)
