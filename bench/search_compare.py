@@ -16,9 +16,9 @@ import statistics
 import time
 from typing import Any
 
-from ml import harness
+from ml.evaluation import harness
 from ml.params import RunParams
-from ml.tune import OBJECTIVE, choose, context, default_space, prepare, run_search
+from ml.tuning.tune import OBJECTIVE, choose, context, default_space, prepare, run_search
 from pipeline.platform.config import load_settings
 from pipeline.platform.spark import get_spark
 

@@ -258,7 +258,7 @@ def load(scale: Scale) -> dict[str, dict[str, Any]]:
 
 def daily(scale: Scale) -> dict[str, dict[str, Any]]:
     """A new day as `make recommend` runs it, one process: ingest it, incremental build, the model's
-    update for the users who changed (a refit when ml/schedule.py says so), their new lists, the sync."""
+    update for the users who changed (a refit when ml/serving/schedule.py says so), their new lists, the sync."""
     day = next(scale.held_back.glob("*.csv"))
     shutil.move(str(day), scale.raw_dir / day.name)
     lines = _data_lines([scale.raw_dir / day.name])
@@ -348,7 +348,7 @@ def ease_serve(scale: Scale) -> dict[str, Any]:
 
 
 def tune(scale: Scale) -> dict[str, Any]:
-    """`make tune`'s default search (ml/tune.py: TPE, 24 candidates or 20 s) on the validation folds, then
+    """`make tune`'s default search (ml/tuning/tune.py: TPE, 24 candidates or 20 s) on the validation folds, then
     the winner and the ALS defaults on the test window."""
     measured = scale.run("tune", "ml", "tune", "--quiet")
     report = json.loads((scale.root / "reports" / "tuning.json").read_text())

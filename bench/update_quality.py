@@ -1,9 +1,9 @@
 """How much a daily update loses against a full refit: the bench's update-quality check.
 
-The test window is the evaluation's (ml/splits.py ``time_split``: the last ``holdout_days`` days,
+The test window is the evaluation's (ml/evaluation/splits.py ``time_split``: the last ``holdout_days`` days,
 purchases in it are the truth). For k in DAYS_OF_UPDATES, the serving ALS is refitted on the events
 up to k days before the window, then updated once per day up to the window exactly as `make train`
-updates it (ml/update.py ``solve_changed``: the users with events that day, re-solved on their whole
+updates it (ml/serving/update.py ``solve_changed``: the users with events that day, re-solved on their whole
 histories weighed as of that day, new items added). A refit on all events before the window is the
 reference. All are scored by the same code on the same users; the target is NDCG@10 within 3 %.
 
@@ -22,11 +22,14 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ml import als_implicit, harness, topk, update
+from ml import topk
 from ml.columns import ITEM, STRENGTH, USER, I, U
 from ml.data import StrengthRule, read_table
+from ml.evaluation import harness
+from ml.evaluation.splits import time_split, weighted
+from ml.models import als
 from ml.params import AlsParams, EvalSpec, RunParams
-from ml.splits import time_split, weighted
+from ml.serving import update
 from pipeline.platform.config import load_settings
 from pipeline.platform.spark import get_spark
 
@@ -46,13 +49,13 @@ def _events(spark: SparkSession, spec: EvalSpec, end: dt.datetime) -> DataFrame:
 def _arrays(pairs: DataFrame, params: AlsParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     table = pairs.select(USER, ITEM, STRENGTH).toArrow()
     return (table.column(USER).to_numpy().astype(np.int64), table.column(ITEM).to_numpy().astype(np.int64),
-            als_implicit.confidence_values(table.column(STRENGTH).to_numpy(), params))
+            als.confidence_values(table.column(STRENGTH).to_numpy(), params))
 
 
 def _refit(events: DataFrame, rule: StrengthRule, as_of: dt.datetime, params: AlsParams) -> topk.FactorScorer:
     """The serving fit on the events before ``as_of``, factors keyed by ids."""
     table = weighted(events.where(F.col("time") < F.lit(as_of)), rule, as_of).toArrow()
-    return als_implicit.fit_pairs(table.rename_columns([U, I, STRENGTH]), params)
+    return als.fit_implicit(table.rename_columns([U, I, STRENGTH]), params)
 
 
 def _updated(events: DataFrame, rule: StrengthRule, start: dt.datetime, days: int,

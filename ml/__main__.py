@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 
 from ml import api, options
-from ml.metrics_table import format_metrics
-from ml.tune import format_tuning
+from ml.evaluation.metrics_table import format_metrics
+from ml.tuning.tune import format_tuning
 from pipeline.platform.cli import configure_logging, run_main
 from pipeline.platform.config import load_settings
 

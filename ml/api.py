@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml import tuned
 from ml.options import TrainRequest, TuneRequest
 from ml.run import run
-from ml.tune import BUDGET_SECONDS, MIN_GAIN, TRIALS, default_space, parse_space
-from ml.tune import tune as search
+from ml.tuning import tuned
+from ml.tuning.tune import BUDGET_SECONDS, MIN_GAIN, TRIALS, default_space, parse_space
+from ml.tuning.tune import tune as search
 from pipeline.platform.config import Settings, ensure_writable
 from pipeline.platform.spark import get_spark
 
@@ -26,7 +26,7 @@ def train(settings: Settings, request: TrainRequest, progress: bool = True) -> d
 
 
 def tune(settings: Settings, request: TuneRequest, progress: bool = True) -> dict[str, Any]:
-    """Search model parameters (ml/tune.py); the search's report."""
+    """Search model parameters (ml/tuning/tune.py); the search's report."""
     spark = _start(settings)
     params = request.params
     space = parse_space(request.space) if request.space else default_space(params.als.backend)

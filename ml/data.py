@@ -1,5 +1,5 @@
 """Inputs of a run: implicit feedback from any (user, item[, strength]) table, purchases, and the
-strength rule the interaction mart applies (the splits for evaluation are in ``ml/splits.py``).
+strength rule the interaction mart applies (the splits for evaluation are in ``ml/evaluation/splits.py``).
 
 Problems with the data (a missing table or column, no events, too few days for the holdout)
 raise :class:`MlDataError`, a one-line user error naming what to do.

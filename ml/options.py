@@ -9,9 +9,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ml.evaluation.splits import PROTOCOLS
 from ml.models import MODELS
 from ml.params import ALS_BACKENDS, AlsParams, EaseParams, EvalSpec, InputSpec, RefitPolicy, RunParams, als_defaults
-from ml.splits import PROTOCOLS
 from pipeline.platform.errors import UserError
 
 # option dest -> (section, field) of the model parameters; None defaults mark "not given"
@@ -45,7 +45,7 @@ class TrainRequest:
 
 @dataclass(frozen=True)
 class TuneRequest:
-    """`python -m ml tune`: search parameters on a validation split; None takes ml/tune.py's defaults."""
+    """`python -m ml tune`: search parameters on a validation split; None takes ml/tuning/tune.py's defaults."""
 
     params: RunParams
     choice: ModelChoice = ModelChoice()
@@ -80,7 +80,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--compare", default=",".join(RunParams.compare), help="models scored side by side")
     g.add_argument("--no-eval", action="store_true", help="skip the evaluation, only train and serve")
     g.add_argument("--keep-purchased", action="store_true", help="allow items the user already bought")
-    g = parser.add_argument_group("refit or update (ml/schedule.py)")
+    g = parser.add_argument_group("refit or update (ml/serving/schedule.py)")
     g.add_argument("--full", action="store_true", help="refit even when the last model could be updated")
     g.add_argument("--retrain-every-days", type=int, default=int(os.environ.get("RETRAIN_EVERY_DAYS") or 7),
                    help="refit when the last refit's newest interaction is this many days old "
@@ -113,7 +113,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("tune")
     g.add_argument("--space", default=None,
                    help="e.g. 'als.rank=16,32 als.alpha=1,5 ease.l2=100,500' "
-                        "(default: ml/tune.py default_space, per ALS backend)")
+                        "(default: ml/tuning/tune.py default_space, per ALS backend)")
     g.add_argument("--search", choices=["tpe", "random", "grid"], default="tpe",
                    help="Optuna TPE (default), a random sample of the grid, or the whole grid")
     g.add_argument("--trials", type=int, default=None,

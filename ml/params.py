@@ -1,7 +1,7 @@
 """Every option of a training run in one dataclass, with defaults from the tuning search.
 
 `make tune` writes better parameters for the user's data to ``ml.tuned_params``; `make train`
-starts from them when they exist (``ml/tuned.py``), and options given on the command line win.
+starts from them when they exist (``ml/tuning/tuned.py``), and options given on the command line win.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """How models are evaluated (ml/splits.py): the protocol, and the event-level input of the time split."""
+    """How models are evaluated (ml/evaluation/splits.py): the protocol, and the event-level input of the time split."""
 
     protocol: str = "time"  # time | random
     table: str = "cleaned.cleaned_events"
@@ -78,7 +78,7 @@ class EaseParams:
 
 @dataclass(frozen=True)
 class RefitPolicy:
-    """When a run refits instead of updating the last model (ml/schedule.py)."""
+    """When a run refits instead of updating the last model (ml/serving/schedule.py)."""
 
     force: bool = False  # --full (make train FULL=1)
     every_days: int = 7  # RETRAIN_EVERY_DAYS: the last refit's newest interaction this many days old
@@ -104,7 +104,7 @@ class RunParams:
     evaluate: bool = True  # on refits; an update is not evaluated
     refit: RefitPolicy = field(default_factory=RefitPolicy)
     served_days: int = 35  # SERVED_LISTS_DAYS: a refit removes served lists made more than this many days before it
-    keep_models: int = 3  # model folders kept in LAKEHOUSE_DIR/models, newest first (ml/model_state.py prune)
+    keep_models: int = 3  # model folders kept in LAKEHOUSE_DIR/models, newest first (ml/serving/model_state.py prune)
 
     def flat(self) -> dict[str, str]:
         """Parameters as flat 'section.name' -> string pairs, for the model_runs table."""

@@ -1,5 +1,5 @@
 """`python -m ml run`: evaluate the registered models on one split, retrain the serving model on
-everything, write the outputs. The evaluation itself lives in ``ml/harness.py``."""
+everything, write the outputs. The evaluation itself lives in ``ml/evaluation/harness.py``."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from tqdm import tqdm
 
-from ml import harness, ids, model_state, outputs, schedule, topk, update
+from ml import ids, topk
 from ml.columns import ITEM, USER, I, U
 from ml.data import MlDataError, StrengthRule, TooLittleHistory, load_active_users, load_feedback, load_purchased
+from ml.evaluation import harness
+from ml.evaluation.splits import Split, random_protocol_buyers, split_for
 from ml.indexed import Indexed, index_feedback
 from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import RunParams
-from ml.similar import similar_items
-from ml.splits import Split, random_protocol_buyers, split_for
-from ml.update import newest_interaction
+from ml.serving import model_state, outputs, schedule, update
+from ml.serving.similar import similar_items
+from ml.serving.update import newest_interaction
 from pipeline.platform.config import Settings
 from pipeline.platform.faults import crash_point
 from pipeline.platform.timing import StageTimer
@@ -131,7 +133,7 @@ def _state_of_refit(params: RunParams, fitted: Any, data: Indexed, run_id: str,
 
 def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bool = True) -> dict[str, Any]:
     """Refit (evaluate, retrain on all data) or update the last model for the users who changed, as
-    ml/schedule.py decides; write tables, model and reports/last_run.json."""
+    ml/serving/schedule.py decides; write tables, model and reports/last_run.json."""
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     decision = schedule.decide(spark, params)

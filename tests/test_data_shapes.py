@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ml.data import MlDataError, load_feedback
-from ml.metrics_table import format_metrics
+from ml.evaluation.metrics_table import format_metrics
 from ml.params import InputSpec, RefitPolicy, RunParams
 from ml.run import run
 from pipeline import health

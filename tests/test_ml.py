@@ -14,18 +14,26 @@ import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from ml import ids, model_state, topk
+from ml import ids, topk
 from ml.columns import SCORE, STRENGTH, I, U
 from ml.data import StrengthRule, load_active_users
-from ml.evaluate import evaluate
+from ml.evaluation.evaluate import evaluate
+from ml.evaluation.metrics import (
+    average_precision_at_k,
+    hit_rate_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    user_metrics,
+)
+from ml.evaluation.splits import weighted
 from ml.indexed import Indexed
-from ml.metrics import average_precision_at_k, hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k, user_metrics
 from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import EvalSpec, InputSpec, RefitPolicy, RunParams
 from ml.run import run
-from ml.similar import similar_items
-from ml.splits import weighted
+from ml.serving import model_state
+from ml.serving.similar import similar_items
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.truth import ITEMS_FILE
 from pipeline.platform.config import dbt_vars, load_settings
@@ -77,7 +85,8 @@ def test_metrics_on_a_hand_computed_example():
 
 
 def test_array_evaluation_equals_the_per_user_reference():
-    """ml/evaluate.py (arrays, every user at once) against ml/metrics.py (plain Python, one user at a time)."""
+    """ml/evaluation/evaluate.py (arrays, every user at once) against ml/evaluation/metrics.py (plain Python,
+    one user at a time)."""
     rng = np.random.default_rng(5)
     users = np.sort(rng.choice(1000, 60, replace=False))
     ks, catalog = (1, 5, 10), 80
@@ -185,7 +194,7 @@ def test_als_beats_popularity_and_trails_the_oracle(ml_lakehouse):
 
 
 def test_evaluation_weighs_events_exactly_as_the_interaction_mart(spark, ml_lakehouse, settings):
-    """One strength rule: the time split's training strengths (ml/splits.py, from events) equal the
+    """One strength rule: the time split's training strengths (ml/evaluation/splits.py, from events) equal the
     mart's (dbt, from anchored sums) when both decay to the newest event."""
     events = spark.table("cleaned.cleaned_events").selectExpr(
         "user_id", "product_id as item_id", "event_type", "event_time as time")

@@ -12,17 +12,18 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from ml import harness, time_arrays, tuned
 from ml.__main__ import main as ml_main
 from ml.columns import ITEM, STRENGTH, USER, I, U
 from ml.data import StrengthRule
-from ml.metrics_table import format_metrics
+from ml.evaluation import harness, time_arrays
+from ml.evaluation.metrics_table import format_metrics
+from ml.evaluation.splits import random_split, rolling_folds, time_split, validation_folds
 from ml.models.ease import fit_pairs
 from ml.params import EaseParams, EvalSpec, InputSpec, RunParams
 from ml.run import run
-from ml.search import make_search
-from ml.splits import random_split, rolling_folds, time_split, validation_folds
-from ml.tune import choose, parse_space
+from ml.tuning import tuned
+from ml.tuning.search import make_search
+from ml.tuning.tune import choose, parse_space
 from pipeline.generate.params import GeneratorParams
 from pipeline.platform.config import dbt_vars, load_settings
 from tests.chain import land_generated
@@ -122,8 +123,9 @@ def _cli(monkeypatch, *args: str) -> None:
 
 
 def test_the_driver_side_time_split_and_its_folds_equal_the_spark_ones(spark, tuning_lakehouse):
-    """Tuning cuts the time protocol in numpy (ml/time_arrays.py); `run` cuts it in Spark (ml/splits.py).
-    Same windows, strengths, relevant and excluded pairs, and the same prepared evaluation context."""
+    """Tuning cuts the time protocol in numpy (ml/evaluation/time_arrays.py); `run` cuts it in Spark
+    (ml/evaluation/splits.py). Same windows, strengths, relevant and excluded pairs, and the same prepared
+    evaluation context."""
     rule = StrengthRule.from_vars(dbt_vars(tuning_lakehouse.dbt_project_dir))
     spec = dataclasses.replace(EvalSpec(), holdout_days=3)
     events = time_arrays.collect_events(spark, spec)
@@ -234,7 +236,7 @@ def test_a_challenger_needs_a_real_gain_to_replace_the_current_parameters():
 
 
 def test_als_blocks_grow_with_the_pairs_and_never_below_the_setting():
-    from ml.als import blocks_for
+    from ml.models.als import blocks_for
 
     assert [blocks_for(n, 4) for n in (0, 1_000, 7_800_000, 20_000_000, 20_000_001, 52_596_078)] == [4, 4, 4, 4, 5, 11]
     assert blocks_for(1_000, 8) == 8

@@ -17,11 +17,11 @@ import scipy.sparse as sp
 from pyspark.sql import functions as F
 from threadpoolctl import threadpool_limits
 
-from ml import least_squares, model_state, outputs
-from ml.least_squares import solve_rows
-from ml.metrics_table import format_metrics
+from ml.evaluation.metrics_table import format_metrics
+from ml.models.als import solve_rows
 from ml.params import EvalSpec, RefitPolicy, RunParams
 from ml.run import run
+from ml.serving import model_state, outputs
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.run import generate
 from pipeline.ingest.run import ingest
@@ -53,7 +53,7 @@ def test_the_least_squares_step_equals_implicit_s_and_the_formula_with_spark_s_s
     got = solve_rows(rows, cols, values, confidence.shape[0], items, 0.8, scale_reg_by_count=False)
     assert np.abs(got - reference).max() < 1e-4 * np.abs(reference).max()
     assert len(rows) > 1_000  # the smallest batch: the second call solves in two
-    monkeypatch.setattr(least_squares, "BATCH_BYTES", 1)
+    monkeypatch.setattr("BATCH_BYTES", 1)
     batched = solve_rows(rows, cols, values, confidence.shape[0], items, 0.8, scale_reg_by_count=False)
     assert np.allclose(batched, got, rtol=1e-10, atol=1e-12)
 
@@ -347,7 +347,7 @@ def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_ser
 
 
 def test_served_lists_of_a_rerun_replace_its_users_and_a_refit_prunes_old_days(spark, refit_then_update):
-    """ml/outputs.py record_served on the module's served lists: an update rerun on the same day replaces
+    """ml/serving/outputs.py record_served on the module's served lists: an update rerun on the same day replaces
     only its users' rows of that day; a refit 40 days on removes the days more than 35 days before it."""
     served = outputs.SERVED
     days = sorted(r.list_date for r in spark.sql(f"select distinct list_date from {served}").collect())

@@ -21,12 +21,13 @@ from implicit.cpu.als import AlternatingLeastSquares
 from scipy.sparse import csr_matrix
 from threadpoolctl import threadpool_limits
 
-from ml import als, als_implicit, harness, topk
+from ml import topk
 from ml.columns import STRENGTH, I, U
 from ml.data import StrengthRule
-from ml.models import MODELS
+from ml.evaluation import harness
+from ml.evaluation.splits import time_split
+from ml.models import MODELS, als
 from ml.params import RunParams, als_defaults
-from ml.splits import time_split
 from pipeline.platform.config import load_settings
 from pipeline.platform.spark import get_spark
 
@@ -44,7 +45,7 @@ def run() -> dict:
     # The peer's matrix first: its collect also warms the JVM's Arrow path, which a run's first collect
     # pays once (4.9 s cold against 0.4 s warm at 1M) and `make recommend` pays in dbt before training.
     train = ctx.data.feedback.select(U, I, STRENGTH).toArrow()
-    matrix = csr_matrix((als_implicit.confidence_values(train[STRENGTH].to_numpy(), params.als),
+    matrix = csr_matrix((als.confidence_values(train[STRENGTH].to_numpy(), params.als),
                          (train[U].to_numpy(), train[I].to_numpy())), shape=(n_users, n_items))
     with threadpool_limits(1, "blas"):
         peer = AlternatingLeastSquares(factors=params.als.rank, regularization=params.als.reg_param, alpha=1.0,
@@ -63,9 +64,9 @@ def run() -> dict:
 
     spark_params = als_defaults("spark")
     started = time.perf_counter()
-    spark_model = als.fit(ctx.data.feedback, spark_params)
+    spark_model = als.fit_spark(ctx.data.feedback, spark_params)
     spark_fit = time.perf_counter() - started
-    spark_metrics = ctx.score(topk.FactorScorer(*als.factors(spark_model)))
+    spark_metrics = ctx.score(topk.FactorScorer(*als.spark_factors(spark_model)))
     return {
         "pairs": train.num_rows, "users": n_users, "items": n_items, "scored_users": int(embedded_metrics["users"]),
         "rank": params.als.rank, "iterations": params.als.max_iter, "reg_param": params.als.reg_param,

@@ -20,7 +20,7 @@ from scipy.linalg import lapack
 from ml.columns import STRENGTH, I, U
 from ml.data import MlDataError
 from ml.indexed import Indexed
-from ml.models.base import Fitted
+from ml.models.base import Fitted, fitting_pairs
 from ml.params import EaseParams, RunParams
 
 log = logging.getLogger(__name__)
@@ -90,5 +90,5 @@ class EaseRecommender:
     name = "ease"
 
     def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
-        # The weights are saved once, keyed by id, as the serving state (ml/model_state.py).
-        return Fitted(fit_pairs(data.arrow(), params.ease), None, asdict(params.ease))
+        # The weights are saved once, keyed by id, as the serving state (ml/serving/model_state.py).
+        return Fitted(fit_pairs(fitting_pairs(data), params.ease), None, asdict(params.ease))

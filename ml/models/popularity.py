@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from ml import topk
 from ml.columns import SCORE, STRENGTH, I, U
 from ml.indexed import Indexed
-from ml.models.base import Fitted
+from ml.models.base import Fitted, fitting_pairs
 from ml.params import RunParams
 
 
@@ -31,7 +31,7 @@ class PopularityRecommender:
     name = "popularity"
 
     def fit(self, data: Indexed, buyers: DataFrame | None, params: RunParams) -> Fitted:
-        pairs = data.arrow()  # distinct (u, i) with their strength
+        pairs = fitting_pairs(data)  # distinct (u, i) with their strength
         items = pairs.column(I).to_numpy().astype(np.int64)
         size = int(items.max(initial=-1)) + 1
         per_item = np.bincount(items, minlength=size)

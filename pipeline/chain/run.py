@@ -25,9 +25,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ml import api
-from ml.metrics_table import format_metrics
+from ml.evaluation.metrics_table import format_metrics
 from ml.options import TrainRequest, TuneRequest
-from ml.tune import format_tuning
+from ml.tuning.tune import format_tuning
 from pipeline.ingest.run import ingest_landing_folder
 from pipeline.platform import lock
 from pipeline.platform.config import Settings, ensure_writable

@@ -1,8 +1,8 @@
 """`python -m ml tune`: choose model and parameters on validation splits carved from the training
-part of the evaluation protocol, so the test part is never seen (ml/splits.py ``validation_folds``;
+part of the evaluation protocol, so the test part is never seen (ml/evaluation/splits.py ``validation_folds``;
 a candidate scores the mean over its folds).
 
-The search space is configurable (``--space``); the search (``--search``, ml/search.py) is Optuna's
+The search space is configurable (``--space``); the search (``--search``, ml/tuning/search.py) is Optuna's
 TPE by default, or a seeded random sample of the grid, or the whole grid. It scores at most
 ``--trials`` candidates and starts none after ``--budget-seconds``. Each family's current parameters
 are always tried first, so the choice is never worse than them on validation. A challenger replaces
@@ -24,12 +24,13 @@ from typing import Any
 from pyspark.sql import SparkSession
 from tqdm import tqdm
 
-from ml import harness, time_arrays, tuned
 from ml.data import MlDataError, StrengthRule
+from ml.evaluation import harness, time_arrays
+from ml.evaluation.splits import Split, random_protocol_buyers, rolling_folds, split_for, validation_folds
+from ml.evaluation.time_arrays import ArraySplit
 from ml.params import RunParams, als_defaults
-from ml.search import make_search
-from ml.splits import Split, random_protocol_buyers, rolling_folds, split_for, validation_folds
-from ml.time_arrays import ArraySplit
+from ml.tuning import tuned
+from ml.tuning.search import make_search
 from pipeline.platform.config import Settings
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def context(spark: SparkSession, split: Split | ArraySplit, params: RunParams) -
 
 def _splits(spark: SparkSession, params: RunParams, rule: StrengthRule) -> tuple[Split | ArraySplit, list]:
     """The test split and its folds: the time protocol cut on the driver from one collect of the events
-    (ml/time_arrays.py), the random protocol in Spark."""
+    (ml/evaluation/time_arrays.py), the random protocol in Spark."""
     spec = params.evaluation
     if spec.protocol == "time":
         events = time_arrays.collect_events(spark, spec)

@@ -1,7 +1,7 @@
 """Refit or update: a run refits (evaluation plus the serving fit on all data) when asked, when there
 is nothing to update, when the parameters changed, when the last refit is ``every_days`` old, or when
 users or items grew too much since it; otherwise it updates the last model for the users who changed
-(ml/update.py)."""
+(ml/serving/update.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from ml import model_state, outputs
 from ml.data import read_table
-from ml.model_state import ModelState
 from ml.params import RunParams
-from ml.update import newest_interaction
+from ml.serving import model_state, outputs
+from ml.serving.model_state import ModelState
+from ml.serving.update import newest_interaction
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from ml.params import EvalSpec, InputSpec, RunParams
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("time", "random")
-S = TypeVar("S")  # a split: Split, or ml/time_arrays.py ArraySplit
+S = TypeVar("S")  # a split: Split, or ml/evaluation/time_arrays.py ArraySplit
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The serving model's state between runs, keyed by user and item ids, with what it was fitted with and
-which refit it descends from. A refit writes a new state; a daily update (ml/update.py) writes one
+which refit it descends from. A refit writes a new state; a daily update (ml/serving/update.py) writes one
 with the changed users' new vectors.
 
 - ALS: ``users`` and ``items`` hold the factors.

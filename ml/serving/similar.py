@@ -13,8 +13,8 @@ import scipy.sparse as sp
 
 from ml import topk
 from ml.columns import ITEM
-from ml.model_state import ModelState
 from ml.models.ease import EaseScorer
+from ml.serving.model_state import ModelState
 
 SIMILAR = "similar_item_id"
 PER_PRODUCT = 20  # similar products kept per product

@@ -2,7 +2,7 @@
 
 The lists and the relevant pairs are arrays of dense indices, so a candidate of `make tune` is scored
 with a few array operations instead of Spark joins and a Python UDF (4 s of fixed cost each at 100k
-events). ml/metrics.py holds the same metrics one user at a time, in plain Python: the reference.
+events). ml/evaluation/metrics.py holds the same metrics one user at a time, in plain Python: the reference.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ml import topk
-from ml.metrics import METRICS
+from ml.evaluation.metrics import METRICS
 
 
 def list_matrix(top: topk.TopN, users: np.ndarray, width: int) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""The time protocol of ml/splits.py on the driver, for tuning: the events are collected once and the
-test split and every validation fold are cut from them in numpy.
+"""The time protocol of ml/evaluation/splits.py on the driver, for tuning: the events are collected once and
+the test split and every validation fold are cut from them in numpy.
 
 Tuning scores dozens of candidates on a few folds of a small data set, where each Spark job costs more
 than its data: at 104k pairs the Spark splits and their preparation (a scan, indexing and three collects
-each) took about 55 of tune's 114 s. The rules are those of :func:`ml.splits.time_split` (a test checks the two agree).
+each) took about 55 of tune's 114 s. The rules are those of :func:`ml.evaluation.splits.time_split` (a test
+checks the two agree).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Pairs:
 
 @dataclass(frozen=True)
 class ArraySplit:
-    """A :class:`ml.splits.Split` of the time protocol in arrays."""
+    """A :class:`ml.evaluation.splits.Split` of the time protocol in arrays."""
 
     train_users: np.ndarray  # pairs with strength > 0, sorted by (user, item)
     train_items: np.ndarray
@@ -112,7 +113,7 @@ def weighted(events: Events, rows: np.ndarray, rule: StrengthRule, cutoff_second
 
 def time_split(events: Events, spec: EvalSpec, rule: StrengthRule, holdout_days: int | None = None,
                end: dt.datetime | None = None) -> ArraySplit:
-    """:func:`ml.splits.time_split` on the collected events."""
+    """:func:`ml.evaluation.splits.time_split` on the collected events."""
     rows = np.ones(len(events.micros), bool)
     if end is not None:
         rows &= events.micros < int((end - EPOCH) / dt.timedelta(microseconds=1))

@@ -2,7 +2,7 @@
 touched, and only they get new lists; everyone else keeps theirs.
 
 ALS: each changed user is re-solved on their whole history against the stored item factors (the exact
-least-squares step, ml/least_squares.py). Items never seen before start from the returning users who
+least-squares step, ml/models/als.py). Items never seen before start from the returning users who
 interacted with them (or small and random when only brand-new users did), then a few rounds of ALS
 between the new items and the users who touched them settle both, every other factor fixed.
 EASE: the changed users' whole histories are scored against the stored item-item weights (new items
@@ -22,13 +22,15 @@ import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ml import als_implicit, model_state, topk
+from ml import topk
 from ml.columns import ITEM, STRENGTH, USER
 from ml.data import load_history, read_table
-from ml.least_squares import solve_rows
-from ml.model_state import ModelState
+from ml.models import als
+from ml.models.als import solve_rows
 from ml.models.ease import EaseScorer, ease_values
 from ml.params import AlsParams, EaseParams, RunParams
+from ml.serving import model_state
+from ml.serving.model_state import ModelState
 from pipeline.platform.timing import StageTimer
 
 log = logging.getLogger(__name__)
@@ -143,7 +145,7 @@ def _settle_new_items(stored_users: topk.Factors, stored_items: topk.Factors, us
 def _als_step(state: ModelState, users: np.ndarray, items: np.ndarray, strength: np.ndarray,
               params: AlsParams) -> tuple[topk.Scorer, topk.Factors, topk.Factors]:
     """(scorer of the changed users, next state's users, next state's items) for ALS."""
-    confidence = als_implicit.confidence_values(strength, params)
+    confidence = als.confidence_values(strength, params)
     changed, all_items = solve_changed(state.users, state.items, users, items, confidence, params)
     return (topk.FactorScorer(changed, all_items), merge_factors(state.users, changed.index, changed.vectors),
             all_items)

@@ -16,13 +16,13 @@ from pyspark.sql import functions as F
 
 from ml import topk
 from ml.columns import ITEM, STRENGTH, USER, I, U
-from ml.evaluate import evaluate
+from ml.evaluation.evaluate import evaluate
+from ml.evaluation.oracle import oracle_scorer, truth_available
+from ml.evaluation.splits import Split
+from ml.evaluation.time_arrays import ArraySplit
 from ml.indexed import Indexed, index_feedback
 from ml.models import MODELS
-from ml.oracle import oracle_scorer, truth_available
 from ml.params import RunParams
-from ml.splits import Split
-from ml.time_arrays import ArraySplit
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _frame(spark: SparkSession, columns: dict[str, np.ndarray]) -> DataFrame:
 
 
 def prepare_arrays(spark: SparkSession, split: ArraySplit, ks: tuple[int, ...], exclude_history: bool) -> EvalContext:
-    """:func:`prepare` for a split cut on the driver (ml/time_arrays.py): the same context, indexed in
+    """:func:`prepare` for a split cut on the driver (ml/evaluation/time_arrays.py): the same context, indexed in
     numpy. Indices follow id order, as :func:`ml.ids.build_index` numbers them."""
     user_ids, item_ids = np.unique(split.train_users), np.unique(split.train_items)
     u = np.searchsorted(user_ids, split.train_users).astype(np.int32)
