@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,16 @@ def _attribute_message(flagged: Sequence[FileVerdict], files: Sequence[FileVerdi
             f"(now {warn_share:g})")
 
 
+def file_status(file: FileVerdict, rules: Mapping[str, Any]) -> str:
+    """ok, warn or error for one file. The rule's twin is ``health_status`` in
+    dbt_project/models/marts/health/data_health_files.sql (Python judges ``make ingest``, SQL the marts);
+    tests/test_data_shapes.py checks that the two agree on every file of the marts."""
+    warn_share, error_share = float(rules["health_warn_share"]), float(rules["health_error_share"])
+    if file.share > error_share:
+        return "error"
+    return "warn" if file.share > warn_share or file.dropped_share > warn_share else "ok"
+
+
 def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], rules: dict[str, Any],
            unknown_types: Sequence[str] = ()) -> Assessment:
     """Judge the files against the thresholds; the message describes the worst level reached, and
@@ -170,7 +180,8 @@ def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], rules: dic
     errors = [f for f in files if f.share > error_share]
     warns = [f for f in files if warn_share < f.share <= error_share]
     attributes = [f for f in files if f.dropped_share > warn_share and f.share <= error_share]
-    status = "error" if errors else "warn" if warns or attributes else "ok"
+    statuses = {file_status(f, rules) for f in files}
+    status = "error" if "error" in statuses else "warn" if "warn" in statuses else "ok"
     ranked = sorted(problems, key=lambda p: (-p.rows, p.reason))
     parts = []
     if errors or warns:
@@ -190,15 +201,20 @@ def report(assessment: Assessment, path: Path, checked_by: str) -> None:
     path.write_text(json.dumps(assessment.to_json(checked_by), indent=2, default=str) + "\n", encoding="utf-8")
 
 
+def file_verdicts(query: Callable[[str], list[Any]]) -> list[FileVerdict]:
+    """Each file of the data_health_files mart as a verdict's input."""
+    return [FileVerdict(r.source_file, int(r.lines_read or 0), int(r.rejected_rows + r.quarantined_rows),
+                        DroppedAttribute(r.dropped_attribute, r.dropped_attribute_reason,
+                                         round(float(r.dropped_attribute_share) * int(r.lines_read)))
+                        if r.dropped_attribute else None)
+            for r in query(f"""select source_file, lines_read, rejected_rows, quarantined_rows, dropped_attribute,
+                                      dropped_attribute_reason, dropped_attribute_share from {FILES_TABLE}""")]
+
+
 def from_marts(query: Callable[[str], list[Any]], rules: dict[str, Any]) -> Assessment:
     """Assess the data_health marts built by dbt; ``query`` runs SQL (Spark, or the Thrift Server)
     and returns rows with columns as attributes."""
-    files = [FileVerdict(r.source_file, int(r.lines_read or 0), int(r.rejected_rows + r.quarantined_rows),
-                         DroppedAttribute(r.dropped_attribute, r.dropped_attribute_reason,
-                                          round(float(r.dropped_attribute_share) * int(r.lines_read)))
-                         if r.dropped_attribute else None)
-             for r in query(f"""select source_file, lines_read, rejected_rows, quarantined_rows, dropped_attribute,
-                                       dropped_attribute_reason, dropped_attribute_share from {FILES_TABLE}""")]
+    files = file_verdicts(query)
     rows = query(f"""
         select outcome, reason, sum(row_count) as row_count,
                date_format(min(first_event_at), 'yyyy-MM-dd HH:mm:ss') as first_event_at,

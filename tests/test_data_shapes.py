@@ -39,6 +39,16 @@ BUILT_TABLES = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.d
                 "marts.user_item_strength", "marts.user_item_interactions")
 
 
+def _assert_status_twins_agree(spark, rules) -> int:
+    """The file status rule lives twice: pipeline/health.py ``file_status`` (Python, `make ingest`) and
+    ``health_status`` in models/marts/health/data_health_files.sql (SQL, the marts). They agree on every file."""
+    verdicts = {v.name: v for v in health.file_verdicts(lambda sql: spark.sql(sql).collect())}
+    marts = {r.source_file: r.health_status for r in spark.table(health.FILES_TABLE).collect()}
+    assert marts.keys() == verdicts.keys()
+    assert {name: health.file_status(v, rules) for name, v in verdicts.items()} == marts
+    return len(marts)
+
+
 def _land(spark, settings: Settings, files: dict[str, Path | bytes]) -> IngestResult:
     """Replace the landing folder and every built layer with these files, ingested."""
     for schema in ("raw", "cleaned", "marts", "ml"):
@@ -93,6 +103,7 @@ def test_a_log_before_min_event_date_fails_the_build_with_the_setting_to_change(
     assert "set MIN_EVENT_DATE=1997-03-01" in message and "HEALTH_ERROR_SHARE (now 0.5)" in message
     files = spark.table(health.FILES_TABLE).collect()
     assert len(files) == 3 and all(r.health_status == "error" and r.quarantined_rows == r.lines_read for r in files)
+    assert _assert_status_twins_agree(spark, load_settings().rules) == 3
     assert spark.table("cleaned.cleaned_events").count() == 0
     report = json.loads((settings.reports_dir / "data_health.json").read_text())
     assert report["status"] == "error" and report["message"] == message
@@ -165,6 +176,7 @@ def test_a_spreadsheet_resaved_file_keeps_every_event_and_drops_only_the_rounded
     assert (file.health_status, file.dropped_attribute, file.dropped_attribute_share, file.unusable_share) == (
         "warn", "category_id", 1.0, 0.0)
     assert file.main_problem == "attribute dropped: category_id unreadable on 100.0 % of lines"
+    assert _assert_status_twins_agree(spark, settings.rules) == 1
     page = build_page(DeltaMarts(spark), load_charts(settings.dbt_project_dir))
     assert "category_id 100.0%" in page
     assert "attribute dropped: category_id unreadable on 100.0 % of lines: as after" in page

@@ -194,8 +194,9 @@ def test_als_beats_popularity_and_trails_the_oracle(ml_lakehouse):
 
 
 def test_evaluation_weighs_events_exactly_as_the_interaction_mart(spark, ml_lakehouse, settings):
-    """One strength rule: the time split's training strengths (ml/evaluation/splits.py, from events) equal the
-    mart's (dbt, from anchored sums) when both decay to the newest event."""
+    """One strength rule in two languages: the time split's training strengths (ml/evaluation/splits.py
+    ``weighted``, from events) equal the mart's (models/marts/features/user_item_strength.sql with
+    macros/sql/event_weight.sql, from anchored sums) when both decay to the newest event."""
     events = spark.table("cleaned.cleaned_events").selectExpr(
         "user_id", "product_id as item_id", "event_type", "event_time as time")
     newest = events.agg(F.max("time")).first()[0]
