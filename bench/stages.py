@@ -213,7 +213,7 @@ def _synced_tables(scale: Scale, stage: str) -> dict[str, dict[str, Any]]:
 
 
 def _chain(scale: Scale, stage: str, *args: str) -> tuple[Measured, dict[str, float]]:
-    """`make recommend`'s one-process chain (pipeline/chain/run.py) and its step seconds."""
+    """`make recommend`'s one-process chain (pipeline/chain/steps.py) and its step seconds."""
     measured = scale.run(stage, "pipeline.chain", "--quiet", *args)
     return measured, json.loads((scale.root / "reports" / "last_chain.json").read_text())["steps"]
 

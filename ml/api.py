@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ml.options import TrainRequest, TuneRequest
-from ml.run import run
+from ml.training import run
 from ml.tuning import tuned
 from ml.tuning.tune import BUDGET_SECONDS, MIN_GAIN, TRIALS, default_space, parse_space
 from ml.tuning.tune import tune as search
@@ -19,7 +19,7 @@ def _start(settings: Settings):
 
 
 def train(settings: Settings, request: TrainRequest, progress: bool = True) -> dict[str, Any]:
-    """Refit or update the serving model (ml/run.py); the run's report."""
+    """Refit or update the serving model (ml/training.py); the run's report."""
     spark = _start(settings)
     params = tuned.apply_latest(spark, request.params) if request.use_tuned else request.params
     return run(spark, settings, request.choice.over(params), progress=progress)

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 USER, ITEM, STRENGTH = "user_id", "item_id", "strength"  # feedback as read from any table
-U, I = "u", "i"  # dense int32 user and item indices (ALS needs int columns)
+U, I = "u", "i"  # dense int32 user and item indices (every model fits on them)
 SCORE, RANK = "score", "rank"  # a ranked list: (u, i, score, rank), rank 1 the best

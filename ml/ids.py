@@ -1,4 +1,4 @@
-"""Dense int32 indices for ids of any size: ALS needs int user and item columns."""
+"""Dense int32 indices for ids of any size: the models (and Spark ALS) need int user and item columns."""
 
 from __future__ import annotations
 

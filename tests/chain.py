@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from pipeline.generate.dataset import generate
 from pipeline.generate.params import GeneratorParams
-from pipeline.generate.run import generate
-from pipeline.ingest.run import ingest
+from pipeline.ingest.batch import ingest
 from pipeline.platform.config import Settings
 
 HELD_BACK = "held_back"

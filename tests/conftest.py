@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.generate.dataset import generate
 from pipeline.generate.params import GeneratorParams
-from pipeline.generate.run import generate
 from pipeline.platform.config import Settings, load_settings
 from tests.clone import Clone, make_clone, module_argv
 

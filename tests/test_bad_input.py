@@ -10,7 +10,7 @@ import logging
 import pytest
 from pyspark.sql import functions as F
 
-from pipeline.ingest.run import ingest, log_result
+from pipeline.ingest.batch import ingest, log_result
 from pipeline.ingest.tables import EVENTS, LEDGER, REJECTED
 from pipeline.rees46 import HEADER_LINE
 
@@ -170,7 +170,7 @@ def test_unreadable_attributes_are_dropped_and_the_events_kept(spark, batch):
 
 
 def test_summary_names_each_refused_file(batch, caplog):
-    with caplog.at_level(logging.INFO, logger="pipeline.ingest.run"):
+    with caplog.at_level(logging.INFO, logger="pipeline.ingest.batch"):
         log_result(batch)
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert sorted(m.split(":")[0] for m in errors) == sorted(f"refused {n}" for n in REFUSED)

@@ -181,7 +181,7 @@ def test_every_make_target_runs_a_console_script_that_is_python_m_of_its_stage_p
 
 
 def test_the_recommend_chain_runs_its_steps_in_order_and_tunes_only_when_asked():
-    from pipeline.chain.run import chosen_steps
+    from pipeline.chain.steps import chosen_steps
 
     assert chosen_steps(None, tune=False) == ("ingest", "transform", "train", "recommendations", "sync")
     assert chosen_steps(None, tune=True) == ("ingest", "transform", "tune", "train", "recommendations", "sync")

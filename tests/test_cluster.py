@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
-from pipeline.cluster import daemons, master
-from pipeline.cluster import run as cluster_run
+from pipeline.cluster import daemons, lifecycle, master
+from pipeline.generate.dataset import generate
 from pipeline.generate.params import GeneratorParams
-from pipeline.generate.run import generate
-from pipeline.ingest.run import ingest
+from pipeline.ingest.batch import ingest
 from pipeline.mysql import local_server
 from pipeline.platform.config import REPO_ROOT, ClusterSettings, load_cluster_settings, load_settings
 from pipeline.platform.ports import port_open
@@ -112,12 +111,12 @@ def test_cluster_up_starts_every_piece_and_is_idempotent(world):
     assert len(lines) == 5 and all(line.startswith("ok") for line in lines), first.stdout
     assert "2 of 2 alive" in first.stdout and "schema 2.3.0" in first.stdout
     cluster = world.cluster
-    pids = {d.label: daemons.running_pid(cluster, d) for d in (cluster_run.master_daemon(cluster),
-                                                                cluster_run.worker_daemon(cluster, 1))}
+    pids = {d.label: daemons.running_pid(cluster, d) for d in (lifecycle.master_daemon(cluster),
+                                                                lifecycle.worker_daemon(cluster, 1))}
     again = world.run("pipeline.cluster", "up")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert pids == {d.label: daemons.running_pid(cluster, d) for d in (cluster_run.master_daemon(cluster),
-                                                                       cluster_run.worker_daemon(cluster, 1))}
+    assert pids == {d.label: daemons.running_pid(cluster, d) for d in (lifecycle.master_daemon(cluster),
+                                                                       lifecycle.worker_daemon(cluster, 1))}
     assert port_open(cluster.thrift_host, cluster.thrift_port)
 
 
@@ -143,8 +142,8 @@ def test_every_port_of_the_cluster_listens_on_loopback_only(world):
     """Master, workers, their web UIs, the Thrift Server (a running application: its executors too):
     nothing of a one-machine cluster is reachable from the network unless CLUSTER_HOST says so."""
     cluster = world.cluster
-    daemons_running = [cluster_run.master_daemon(cluster), cluster_run.thrift_daemon(cluster),
-                       *(cluster_run.worker_daemon(cluster, n) for n in (1, 2))]
+    daemons_running = [lifecycle.master_daemon(cluster), lifecycle.thrift_daemon(cluster),
+                       *(lifecycle.worker_daemon(cluster, n) for n in (1, 2))]
     pids = [daemons.running_pid(cluster, d) for d in daemons_running]
     assert None not in pids
     ports = listening(descendants(pids))
@@ -238,8 +237,8 @@ def test_no_secret_reaches_a_log_or_a_command_line_of_the_cluster(world):
 
 def test_cluster_down_stops_every_daemon_it_started(world):
     cluster = world.cluster
-    pieces = [cluster_run.master_daemon(cluster), cluster_run.worker_daemon(cluster, 1),
-              cluster_run.worker_daemon(cluster, 2)]
+    pieces = [lifecycle.master_daemon(cluster), lifecycle.worker_daemon(cluster, 1),
+              lifecycle.worker_daemon(cluster, 2)]
     pids = [daemons.running_pid(cluster, d) for d in pieces]
     assert all(pids)
     result = world.run("pipeline.cluster", "down")

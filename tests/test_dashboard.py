@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from ml.params import EvalSpec, RefitPolicy, RunParams
-from ml.run import run
+from ml.training import run
 from pipeline.charts import load_charts
 from pipeline.dashboard import svg
 from pipeline.dashboard.marts import DeltaMarts, MysqlMarts
@@ -20,7 +20,7 @@ from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
 from pipeline.platform.config import REPO_ROOT, load_settings
 from pipeline.sync.catalog import tagged_tables
-from pipeline.sync.run import sync_all
+from pipeline.sync.marts import sync_all
 from pipeline.transform.runner import run_dbt
 from tests import browser
 from tests.chain import land_generated, land_held_back
@@ -172,7 +172,7 @@ def test_empty_marts_give_a_page_that_says_so(server, tmp_path):
 def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(synced, settings, tmp_path):
     from tableaudocumentapi import Datasource, Workbook
 
-    from pipeline.tableau.run import mysql_columns, write_datasources
+    from pipeline.tableau.files import mysql_columns, write_datasources
     from pipeline.tableau.workbook import workbook_sheets
 
     sheets = workbook_sheets(DECLARED)

@@ -17,15 +17,15 @@ import pytest
 from ml.data import MlDataError, load_feedback
 from ml.evaluation.metrics_table import format_metrics
 from ml.params import InputSpec, RefitPolicy, RunParams
-from ml.run import run
+from ml.training import run
 from pipeline import health
 from pipeline.charts import load_charts
 from pipeline.dashboard.marts import DeltaMarts
 from pipeline.dashboard.page import build_page
 from pipeline.doctor.checks import check_data_health
+from pipeline.generate.dataset import generate
 from pipeline.generate.params import DirtyMix, GeneratorParams
-from pipeline.generate.run import generate
-from pipeline.ingest.run import IngestResult, health_inputs, ingest
+from pipeline.ingest.batch import IngestResult, health_inputs, ingest
 from pipeline.platform.config import Settings, dbt_vars, load_settings
 from pipeline.platform.errors import UserError
 from pipeline.rees46 import HEADER_LINE

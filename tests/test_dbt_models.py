@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
-from pipeline.ingest.run import ingest
+from pipeline.ingest.batch import ingest
 from pipeline.platform.config import load_settings
 from pipeline.transform.runner import DbtFailure, run_dbt
 from tests import reference, reference_retention

@@ -21,12 +21,12 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from pipeline.generate.dataset import generate
 from pipeline.generate.params import GeneratorParams
-from pipeline.generate.run import generate
-from pipeline.ingest.run import ingest
+from pipeline.ingest.batch import ingest
 from pipeline.platform.config import REPO_ROOT
 from pipeline.sync.catalog import tagged_tables
-from pipeline.sync.run import SYNC_THREADS
+from pipeline.sync.marts import SYNC_THREADS
 from tests import reference
 from tests.clone import Clone, module_argv
 
@@ -194,7 +194,7 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clon
 
 
 def test_the_one_process_chain_takes_a_new_day_from_the_landing_folder_to_mysql(spark, clone):
-    """`make recommend`'s chain (pipeline/chain/run.py): every step in one process, on one SparkSession."""
+    """`make recommend`'s chain (pipeline/chain/steps.py): every step in one process, on one SparkSession."""
     new_day = _land_day(clone, seed=12)
     # The generated day comes with a catalogue of its own (half as many items again): without the raised
     # growth limit the schedule would rightly refit.

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.generate.catalog import _missing_by_mass
+from pipeline.generate.dataset import generate
 from pipeline.generate.params import DirtyMix, GeneratorParams
-from pipeline.generate.run import generate
 from pipeline.generate.truth import oracle_factors, oracle_score
 from pipeline.rees46 import NAMES
 

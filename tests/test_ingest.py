@@ -10,8 +10,8 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from pipeline.ingest import ledger
+from pipeline.ingest.batch import ingest
 from pipeline.ingest.files import LandingFile, sha256_of
-from pipeline.ingest.run import ingest
 from pipeline.ingest.tables import EVENTS, LEDGER, REJECTED, ensure_raw_tables
 
 

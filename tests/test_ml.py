@@ -31,9 +31,9 @@ from ml.indexed import Indexed
 from ml.models import MODELS
 from ml.models.popularity import popularity
 from ml.params import EvalSpec, InputSpec, RefitPolicy, RunParams
-from ml.run import run
 from ml.serving import model_state
 from ml.serving.similar import similar_items
+from ml.training import run
 from pipeline.generate.params import GeneratorParams
 from pipeline.generate.truth import ITEMS_FILE
 from pipeline.platform.config import dbt_vars, load_settings

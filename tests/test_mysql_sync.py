@@ -17,7 +17,7 @@ from pipeline.platform.config import load_settings, mysql_env
 from pipeline.sync import partial
 from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables, varchar_room
 from pipeline.sync.load import ensure_sync_log, sync_table
-from pipeline.sync.run import sync_all
+from pipeline.sync.marts import sync_all
 from pipeline.transform.runner import run_dbt
 
 # What these tests need (a private MariaDB): `make test-fast` skips them.

@@ -20,7 +20,7 @@ from ml.evaluation.metrics_table import format_metrics
 from ml.evaluation.splits import random_split, rolling_folds, time_split, validation_folds
 from ml.models.ease import fit_pairs
 from ml.params import EaseParams, EvalSpec, InputSpec, RunParams
-from ml.run import run
+from ml.training import run
 from ml.tuning import tuned
 from ml.tuning.search import make_search
 from ml.tuning.tune import choose, parse_space

@@ -20,11 +20,11 @@ from threadpoolctl import threadpool_limits
 from ml.evaluation.metrics_table import format_metrics
 from ml.models.als import solve_rows
 from ml.params import EvalSpec, RefitPolicy, RunParams
-from ml.run import run
 from ml.serving import model_state, outputs
+from ml.training import run
+from pipeline.generate.dataset import generate
 from pipeline.generate.params import GeneratorParams
-from pipeline.generate.run import generate
-from pipeline.ingest.run import ingest
+from pipeline.ingest.batch import ingest
 from pipeline.platform.config import load_settings
 from pipeline.transform.runner import run_dbt
 

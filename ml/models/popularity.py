@@ -23,7 +23,7 @@ def popularity(buyers: DataFrame | None, feedback: DataFrame) -> DataFrame:
 
 
 class PopularityRecommender:
-    """A rank-1 model (every user's vector is 1, an item's is its score): it shares the ALS lists'
+    """A rank-1 model (every user's vector is 1, an item's is its score): it shares the other models' lists'
     exclusion and tie rules; float64 keeps near-equal scores apart. Scored on the driver from the
     collected pairs, with :func:`popularity`'s rule: tuning scores it on every fold, and the Spark
     aggregations cost seconds each there."""

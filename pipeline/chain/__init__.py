@@ -1,2 +1,2 @@
-"""`make recommend`: the whole chain in one process (run.py), each step the stage function of the command
+"""`make recommend`: the whole chain in one process (steps.py), each step the stage function of the command
 of the same name, called with typed parameters."""

@@ -1,4 +1,4 @@
-"""`make recommend`: the whole chain in one process (pipeline/chain/run.py).
+"""`make recommend`: the whole chain in one process (pipeline/chain/steps.py).
 
 It takes the options of `python -m ml` (make's ML_ARGS and TUNE_ARGS): the model options apply to
 training and, with --tune, to the search before it; the search options only to the search.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ml import options
-from pipeline.chain.run import STEPS, ChainRequest, chosen_steps, run_chain
+from pipeline.chain.steps import STEPS, ChainRequest, chosen_steps, run_chain
 from pipeline.platform.cli import configure_logging, run_main
 from pipeline.platform.config import load_settings
 

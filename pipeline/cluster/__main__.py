@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pipeline.cluster import run
+from pipeline.cluster import lifecycle
 from pipeline.platform.cli import configure_logging, run_main
 from pipeline.platform.config import load_settings
 from pipeline.platform.spark import spark_conf
@@ -26,14 +26,14 @@ def main() -> int:
     configure_logging()
     settings = load_settings()
     if args.command == "down":
-        stopped = run.down(settings)
+        stopped = lifecycle.down(settings)
         log.info("stopped: %s", ", ".join(stopped) or "nothing was running")
         return 0
     if args.command == "up":
         # whatever LAKEHOUSE_ENGINE this shell has: the Thrift Server is a cluster application
-        pieces = run.up(settings, lambda: spark_conf(settings, cluster=True))
+        pieces = lifecycle.up(settings, lambda: spark_conf(settings, cluster=True))
     else:
-        pieces = run.status(settings)
+        pieces = lifecycle.status(settings)
     width = max(len(p.name) for p in pieces)
     for piece in pieces:
         print(f"{'ok  ' if piece.ok else 'FIX '} {piece.name:<{width}}  {piece.detail}")

@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline.cluster import run as cluster_run
+from pipeline.cluster import lifecycle
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, external_settings
 from pipeline.platform import lock
@@ -120,7 +120,7 @@ def check_cluster(settings: Settings) -> list[Check]:
     """Cluster mode: one check per piece `make cluster-status` reports (master, workers, Thrift Server,
     metastore)."""
     try:
-        pieces = cluster_run.status(settings)
+        pieces = lifecycle.status(settings)
     except UserError as exc:
         return [Check("cluster", False, str(exc))]
     return [Check(f"cluster {p.name}", p.ok, p.detail) for p in pieces]

@@ -6,8 +6,8 @@ import argparse
 import dataclasses
 import datetime as dt
 
+from pipeline.generate.dataset import generate
 from pipeline.generate.params import SHAPES, DirtyMix, GeneratorParams, parse_row_count
-from pipeline.generate.run import generate
 from pipeline.platform.cli import configure_logging, run_main
 from pipeline.platform.config import load_settings
 

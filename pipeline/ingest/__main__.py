@@ -6,7 +6,7 @@ were rejected; the last line says which file, why, and what to change.
 
 from __future__ import annotations
 
-from pipeline.ingest.run import ingest_landing_folder
+from pipeline.ingest.batch import ingest_landing_folder
 from pipeline.platform.cli import run_main, step_main
 
 main = step_main(__doc__, ingest_landing_folder)

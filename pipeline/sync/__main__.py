@@ -7,7 +7,7 @@ is set; otherwise starts (and leaves running) the project-private MariaDB.
 from __future__ import annotations
 
 from pipeline.platform.cli import run_main, step_main
-from pipeline.sync.run import sync_marts
+from pipeline.sync.marts import sync_marts
 
 main = step_main(__doc__, sync_marts)
 

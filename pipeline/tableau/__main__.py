@@ -19,7 +19,7 @@ from pipeline.platform.config import Settings, load_settings
 from pipeline.platform.spark import get_spark
 from pipeline.sync.catalog import tagged_tables
 from pipeline.tableau.extract import write_extract
-from pipeline.tableau.run import write_datasources
+from pipeline.tableau.files import write_datasources
 
 
 def write_files(settings: Settings) -> None:

@@ -1,4 +1,4 @@
--- One row per (user, product): event counts and an implicit-feedback strength for ALS.
+-- One row per (user, product): event counts and an implicit-feedback strength for the recommenders.
 -- strength = sum over events of weight(event_type) * 0.5 ^ (age_days / half_life), where
 -- age is measured back from the newest event in the data and weights come from the
 -- event_weights var. Computed at read time from user_item_strength's anchored sums:

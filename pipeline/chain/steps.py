@@ -28,13 +28,13 @@ from ml import api
 from ml.evaluation.metrics_table import format_metrics
 from ml.options import TrainRequest, TuneRequest
 from ml.tuning.tune import format_tuning
-from pipeline.ingest.run import ingest_landing_folder
+from pipeline.ingest.batch import ingest_landing_folder
 from pipeline.platform import lock
 from pipeline.platform.config import Settings, ensure_writable
 from pipeline.platform.errors import UserError
 from pipeline.platform.spark import check_prerequisites, get_spark, release_driver_memory
 from pipeline.platform.timing import StageTimer
-from pipeline.sync.run import sync_marts
+from pipeline.sync.marts import sync_marts
 from pipeline.transform.runner import run_dbt_checked
 
 log = logging.getLogger(__name__)
