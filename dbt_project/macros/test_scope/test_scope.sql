@@ -15,8 +15,10 @@
     empty or about to be rebuilt in full (a rules change) gets none, and a test without a
     watermark checks every row. `dbt test` (make check) and --full-refresh check everything. -#}
 
+{#- The table is declared as source dbt_state.dbt_test_watermarks (models/staging/dbt_state/). -#}
 {% macro test_watermark_relation() -%}
-    {{ return(api.Relation.create(schema='cleaned', identifier='dbt_test_watermarks')) }}
+    {%- set declared = graph.sources['source.recolake.dbt_state.dbt_test_watermarks'] -%}
+    {{ return(api.Relation.create(schema=declared.schema, identifier=declared.identifier)) }}
 {%- endmacro %}
 
 
