@@ -29,12 +29,22 @@ def test_monitor_sees_the_peak_of_a_child_process(tmp_path):
 
 
 def test_monitor_sums_what_processes_hold_at_once_not_their_separate_peaks(tmp_path):
-    # Two children at once, 200 MiB each for a second; then a third alone, 300 MiB.
-    hold = "import time; b = bytearray({} * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep({})"
-    code = ("import subprocess, sys\n"
-            f"pair = [subprocess.Popen([sys.executable, '-c', {hold.format(200, 1.5)!r}]) for _ in range(2)]\n"
+    # Two children at once, 200 MiB each, held until both hold it (ready files) and the parent has waited a
+    # second of samples; then a third alone, 300 MiB, held the same way. The handshakes keep the overlap
+    # and the peak in the samples on a loaded machine.
+    hold = ("import pathlib, sys, time; b = bytearray({mib} * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+            "pathlib.Path(sys.argv[1]).touch(); deadline = time.time() + 60\n"
+            "while not pathlib.Path(sys.argv[2]).exists() and time.time() < deadline: time.sleep(0.05)")
+    ready, release = tmp_path / "ready", tmp_path / "release"
+    code = ("import pathlib, subprocess, sys, time\n"
+            f"pair = [subprocess.Popen([sys.executable, '-c', {hold.format(mib=200)!r}, '{ready}' + str(n), "
+            f"'{release}']) for n in range(2)]\n"
+            f"while not all(pathlib.Path('{ready}' + str(n)).exists() for n in range(2)): time.sleep(0.05)\n"
+            f"time.sleep(1.0); pathlib.Path('{release}').touch()\n"
             "[p.wait() for p in pair]\n"
-            f"subprocess.run([sys.executable, '-c', {hold.format(300, 1.0)!r}], check=True)")
+            f"alone = subprocess.Popen([sys.executable, '-c', {hold.format(mib=300)!r}, '{ready}x', '{release}x'])\n"
+            f"while not pathlib.Path('{ready}x').exists(): time.sleep(0.05)\n"
+            f"time.sleep(1.0); pathlib.Path('{release}x').touch(); sys.exit(alone.wait())")
     measured = run_measured([sys.executable, "-c", code], {}, tmp_path / "log.txt", tmp_path)
     assert measured.returncode == 0
     assert 300 <= measured.peak_mb["python"] < 300 + 100  # the largest single process
