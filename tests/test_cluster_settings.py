@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cluster import conf
+from pipeline.platform import cluster_conf as conf
 from pipeline.platform.config import REPO_ROOT, SettingError, load_settings, metastore_env
 from pipeline.platform.errors import UserError
 from pipeline.platform.ports import describe_taken, port_holder
