@@ -1,7 +1,8 @@
 """The contract every registered recommender keeps (ml/models/__init__.py MODELS, each checked the same way):
 a scorer over exactly the users and items it was fitted on, with finite scores; served lists that never hold
 an excluded pair, ranked 1..n without gaps, best first, ties to the smaller item; and one clear error on
-empty input. A new model registered in MODELS is checked here without a new test."""
+empty input. A new model registered in MODELS is checked here without a new test; ALS is checked with each
+of its fits (implicit's, the embedded default, and Spark MLlib's, the cluster's)."""
 
 from __future__ import annotations
 
@@ -38,10 +39,16 @@ def fitted(spark):
     buyers = spark.createDataFrame([(u, i) for u, i, s in pairs if s >= 2.5], f"{U} int, {I} int")
     base = RunParams()
     params = dataclasses.replace(base, als=dataclasses.replace(base.als, rank=4, max_iter=3))
-    return pairs, {name: model.fit(data, buyers, params) for name, model in MODELS.items()}
+    fitted = {name: model.fit(data, buyers, params) for name, model in MODELS.items()}
+    spark_als = dataclasses.replace(params.als, backend="spark")
+    fitted["als-spark"] = MODELS["als"].fit(data, buyers, dataclasses.replace(params, als=spark_als))
+    return pairs, fitted
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+FITS = sorted([*MODELS, "als-spark"])
+
+
+@pytest.mark.parametrize("name", FITS)
 def test_a_model_scores_exactly_the_users_and_items_it_was_fitted_on(fitted, name):
     pairs, models = fitted
     scorer = models[name].scorer
@@ -52,7 +59,7 @@ def test_a_model_scores_exactly_the_users_and_items_it_was_fitted_on(fitted, nam
     assert np.isfinite(scores).all() and scores.std() > 0
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", FITS)
 def test_served_lists_skip_excluded_pairs_rank_without_gaps_and_break_ties_by_item(fitted, name):
     pairs, models = fitted
     scorer = models[name].scorer
@@ -75,8 +82,11 @@ def test_served_lists_skip_excluded_pairs_rank_without_gaps_and_break_ties_by_it
         assert (scores[u, np.searchsorted(scorer.items, rest)] <= got[-1] + 1e-9).all()
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", FITS)
 def test_no_pairs_is_one_clear_error(spark, name):
     empty = Indexed(spark.createDataFrame([], SCHEMA), None, None)
+    params = RunParams()
+    if name == "als-spark":
+        name, params = "als", dataclasses.replace(params, als=dataclasses.replace(params.als, backend="spark"))
     with pytest.raises(MlDataError, match="no user-item pairs to fit on"):
-        MODELS[name].fit(empty, None, RunParams())
+        MODELS[name].fit(empty, None, params)

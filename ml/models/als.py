@@ -120,13 +120,13 @@ def fit_spark(train: DataFrame, params: AlsParams) -> ALSModel:
     ratings.count()
     log.info("fitting ALS on %d user-item pairs in %d blocks (rank %d, regParam %s, alpha %s, %d iterations)",
              n, blocks, params.rank, params.reg_param, params.alpha, params.max_iter)
-    als = ALS(
+    estimator = ALS(
         userCol=U, itemCol=I, ratingCol="r", implicitPrefs=True, rank=params.rank, regParam=params.reg_param,
         alpha=params.alpha, maxIter=params.max_iter, seed=params.seed, numUserBlocks=blocks,
         numItemBlocks=blocks, checkpointInterval=5, coldStartStrategy="drop", nonnegative=False,
         blockSize=params.block_size,
     )
-    model = als.fit_spark(ratings)
+    model = estimator.fit(ratings)
     model.userFactors.persist(StorageLevel.MEMORY_AND_DISK).count()
     model.itemFactors.persist(StorageLevel.MEMORY_AND_DISK).count()
     ratings.unpersist()
