@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from threadpoolctl import threadpool_limits
 
 from ml.evaluation.metrics_table import format_metrics
+from ml.models import als
 from ml.models.als import solve_rows
 from ml.params import EvalSpec, RefitPolicy, RunParams
 from ml.serving import model_state, outputs
@@ -53,7 +54,7 @@ def test_the_least_squares_step_equals_implicit_s_and_the_formula_with_spark_s_s
     got = solve_rows(rows, cols, values, confidence.shape[0], items, 0.8, scale_reg_by_count=False)
     assert np.abs(got - reference).max() < 1e-4 * np.abs(reference).max()
     assert len(rows) > 1_000  # the smallest batch: the second call solves in two
-    monkeypatch.setattr("BATCH_BYTES", 1)
+    monkeypatch.setattr(als, "BATCH_BYTES", 1)
     batched = solve_rows(rows, cols, values, confidence.shape[0], items, 0.8, scale_reg_by_count=False)
     assert np.allclose(batched, got, rtol=1e-10, atol=1e-12)
 
