@@ -121,13 +121,13 @@ def test_plain_dbt_and_the_chain_refuse_each_other_while_one_runs(built):
     chain = subprocess.Popen(module_argv("pipeline.chain", "--steps", "ingest", "--quiet"),
                              env=built.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for_holder(lock_file, "recommend")
+        _wait_for_holder(lock_file, "(python -m pipeline.chain --steps ingest")
         refused = built.dbt("build")
     finally:
         output, _ = chain.communicate(timeout=600)
     assert chain.returncode == 0, output[-3000:]
     assert refused.returncode == 2, refused.stdout[-3000:]
-    assert "is in use by pid" in refused.stdout and "recommend" in refused.stdout
+    assert "is in use by pid" in refused.stdout and "(python -m pipeline.chain --steps ingest" in refused.stdout
 
     # An analyst's build holds it: the chain's next step stops at once, naming the analyst's command.
     analyst = subprocess.Popen(plain_dbt_argv("run", "--select", "daily_revenue"), cwd=built.dbt_project,

@@ -34,6 +34,14 @@ class LakehouseBusyError(UserError):
         super().__init__(message, exit_code=3)
 
 
+def _command() -> str:
+    """This process's command as its user typed it: ``python -m pipeline.chain ...`` for a module run (its
+    argv[0] is only ``__main__.py``), else the program's name (``recolake-recommend``, ``dbt``) and arguments."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = f"python -m {spec.name.removesuffix('.__main__')}" if spec is not None else Path(sys.argv[0]).name
+    return " ".join([program, *sys.argv[1:]])[:200]
+
+
 def acquire(lock_file: Path) -> None:
     """Take the exclusive lakehouse lock or raise :class:`LakehouseBusyError` immediately."""
     lock_file = lock_file.resolve()
@@ -53,8 +61,7 @@ def acquire(lock_file: Path) -> None:
         ) from None
     handle.seek(0)
     handle.truncate()
-    command = " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:200]
-    handle.write(f"pid {os.getpid()} ({command}) since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    handle.write(f"pid {os.getpid()} ({_command()}) since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     handle.flush()
     _held[lock_file] = handle
     log.debug("acquired lakehouse lock %s", lock_file)
