@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,9 @@ import yaml
 from pipeline.platform.errors import UserError
 
 CHARTS_FILE = Path("models") / "dashboard.yml"
-DRAWS = ("line", "bar", "hbar", "heat", "custom", "header")
+# Drawings made from the declaration alone, in the page and in Tableau.
+FIELD_DRAWS = ("line", "bar", "hbar", "heat")
+DRAWS = (*FIELD_DRAWS, "custom", "header")
 FORMATS = ("number", "money", "ratio")
 TOP_N = 10
 _REF = re.compile(r"""^\s*ref\(\s*['"](\w+)['"]\s*\)\s*$""")
@@ -77,7 +79,7 @@ class Chart:
 
     @property
     def in_workbook(self) -> bool:
-        return self.tableau and self.draw in ("line", "bar", "hbar", "heat")
+        return self.tableau and self.draw in FIELD_DRAWS
 
     def columns(self) -> list[str]:
         """Every column of the charted mart the declaration names."""
@@ -86,9 +88,10 @@ class Chart:
         return [c for c in named if c]
 
 
-# The meta.chart keys that map one to one onto Chart fields.
-DRAWN_BY = ("category", "measure", "format", "axis", "top", "order_by", "color", "heat_rows", "label", "render",
-            "tableau")
+# The meta.chart keys that map one to one onto Chart fields (the others come from the exposure, or are
+# read apart: draw, and keep's mapping).
+DRAWN_BY = tuple(f.name for f in fields(Chart) if f.name not in ("name", "title", "tables", "description", "draw",
+                                                                   "keep"))
 
 
 def _ref(text: str, name: str) -> str:
@@ -120,7 +123,7 @@ def _chart(exposure: dict[str, Any]) -> Chart:
         raise ChartError(f"chart {name}: format is {chart.format!r}; choose one of {', '.join(FORMATS)}")
     if draw == "custom" and not chart.render:
         raise ChartError(f"chart {name}: a custom chart names its render")
-    if draw in ("line", "bar", "hbar", "heat") and not (chart.category and chart.measure):
+    if draw in FIELD_DRAWS and not (chart.category and chart.measure):
         raise ChartError(f"chart {name}: a {draw} chart needs category and measure")
     if draw == "heat" and not chart.heat_rows:
         raise ChartError(f"chart {name}: a heat map needs heat_rows")

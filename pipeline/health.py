@@ -176,12 +176,13 @@ def assess(files: Sequence[FileVerdict], problems: Sequence[Problem], rules: dic
            unknown_types: Sequence[str] = ()) -> Assessment:
     """Judge the files against the thresholds; the message describes the worst level reached, and
     then the files that lost an attribute on more than the warn share of their lines."""
-    warn_share, error_share = float(rules["health_warn_share"]), float(rules["health_error_share"])
-    errors = [f for f in files if f.share > error_share]
-    warns = [f for f in files if warn_share < f.share <= error_share]
-    attributes = [f for f in files if f.dropped_share > warn_share and f.share <= error_share]
-    statuses = {file_status(f, rules) for f in files}
-    status = "error" if "error" in statuses else "warn" if "warn" in statuses else "ok"
+    warn_share = float(rules["health_warn_share"])
+    judged = [(f, file_status(f, rules)) for f in files]
+    errors = [f for f, status in judged if status == "error"]
+    warned = [f for f, status in judged if status == "warn"]
+    warns = [f for f in warned if f.share > warn_share]  # too much unusable (not only a lost attribute)
+    attributes = [f for f in warned if f.dropped_share > warn_share]
+    status = "error" if errors else "warn" if warned else "ok"
     ranked = sorted(problems, key=lambda p: (-p.rows, p.reason))
     parts = []
     if errors or warns:
