@@ -62,11 +62,13 @@ BENCH_STAMP := $(VENV)/.bench-deps-done
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, MariaDB, Delta, MariaDB JDBC and Hive LLAP jars (idempotent)
+setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, MariaDB, slapd, Delta, MariaDB JDBC and Hive LLAP jars (idempotent)
 
-$(SETUP_STAMP): pyproject.toml dbt_plugin/pyproject.toml dbt_plugin/dbt_recolake.py scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh
+$(SETUP_STAMP): pyproject.toml dbt_plugin/pyproject.toml dbt_plugin/dbt_recolake.py scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh \
+		scripts/setup/ensure_slapd.sh
 	bash scripts/setup/ensure_java.sh
 	bash scripts/setup/ensure_mariadb.sh
+	bash scripts/setup/ensure_slapd.sh
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"

@@ -4,28 +4,31 @@ analyst's dbt build through the Thrift Server while training runs, and `make clu
 With S3=1 (`make test-s3`) the cluster's warehouse is an s3a:// bucket on a local S3 (moto).
 
 The cluster (master, 2 workers, Thrift Server, a metastore in a MariaDB of its own) runs on free
-ports with its state under a temporary folder, and is stopped even when a test fails. The tests
-of this module are one chain and run in order."""
+ports with its state under a temporary folder, and is stopped even when a test fails. Its Thrift
+Server checks passwords (THRIFT_AUTH=ldap, against the cluster's own directory): every client of the
+chain and the analyst pass one. The tests of this module are one chain and run in order."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame
 
-from pipeline.cluster import daemons, lifecycle, master
+from pipeline.cluster import daemons, directory, lifecycle, master, thrift
 from pipeline.generate.dataset import generate
 from pipeline.generate.params import GeneratorParams
 from pipeline.ingest.batch import ingest
 from pipeline.mysql import local_server
 from pipeline.platform.config import REPO_ROOT, ClusterSettings, load_cluster_settings, load_settings
+from pipeline.platform.errors import UserError
 from pipeline.platform.ports import port_open
 from pipeline.transform.runner import run_dbt
 from tests.clone import copy_project, module_argv, run_plain_dbt
@@ -43,6 +46,8 @@ DBT_MARTS = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data
              "marts.user_item_strength")
 # Values that name a run rather than the data: batch ids and build times.
 RUN_COLUMNS = {"ingest_batch_id", "loaded_at", "last_ingested_at", "ingested_at"}
+ANALYST = "analyst"
+ANALYST_PASSWORD = secrets.token_urlsafe(16)
 
 
 @dataclass
@@ -60,8 +65,9 @@ class ClusterWorld:
             os.environ.clear()
             os.environ.update(saved)
 
-    def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        return subprocess.run(module_argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout)
+    def run(self, *args: str, timeout: float = 900, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(module_argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout,
+                              input=stdin)
 
     @property
     def warehouse(self) -> str:
@@ -82,7 +88,9 @@ def world(tmp_path_factory) -> Iterator[ClusterWorld]:
                TRUTH_DIR=str(root / "truth"), REPORTS_DIR=str(root / "reports"), CLUSTER_DIR=str(root / "cluster"),
                MYSQL_LOCAL_DIR=str(root / "mysql"), MYSQL_LOCAL_PORT=str(local_server.free_port()),
                SPARK_MASTER_PORT=str(local_server.free_port()), SPARK_MASTER_WEBUI_PORT=str(local_server.free_port()),
-               SPARK_THRIFT_PORT=str(local_server.free_port()))
+               SPARK_THRIFT_PORT=str(local_server.free_port()),
+               THRIFT_AUTH="ldap", SPARK_THRIFT_PASSWORD=secrets.token_urlsafe(16),
+               LDAP_PORT=str(local_server.free_port()))
     if os.environ.get("S3") == "1":  # `make test-s3`: the warehouse on the session's local S3 (conftest)
         from tests.s3 import BUCKET
 
@@ -108,8 +116,8 @@ def test_cluster_up_starts_every_piece_and_is_idempotent(world):
     first = world.run("pipeline.cluster", "up")
     assert first.returncode == 0, first.stderr[-2000:]
     lines = first.stdout.splitlines()
-    assert len(lines) == 5 and all(line.startswith("ok") for line in lines), first.stdout
-    assert "2 of 2 alive" in first.stdout and "schema 2.3.0" in first.stdout
+    assert len(lines) == 6 and all(line.startswith("ok") for line in lines), first.stdout
+    assert "2 of 2 alive" in first.stdout and "schema 2.3.0" in first.stdout and "1 account(s)" in first.stdout
     cluster = world.cluster
     pids = {d.label: daemons.running_pid(cluster, d) for d in (lifecycle.master_daemon(cluster),
                                                                 lifecycle.worker_daemon(cluster, 1))}
@@ -125,12 +133,10 @@ def test_the_thrift_server_loads_hives_function_registry_and_sessions_close_clea
     no Hive client yet); pyspark 4.0 ships without hive-llap-common, which the registry needs, and the
     close then fails in the client: an analyst's dbt build fails a node at random. The registry is
     loaded here on purpose, through the server's SQL, so its class path is checked every run."""
-    from pyhive import hive
-
     cluster = world.cluster
     registry = "org.apache.hadoop.hive.ql.exec.FunctionRegistry"
     for _ in range(2):  # the second session meets whatever state the first one left
-        connection = hive.connect(host=cluster.thrift_host, port=cluster.thrift_port, username="analyst")
+        connection = thrift.connect(cluster)
         cursor = connection.cursor()
         cursor.execute(f"select reflect('java.lang.Class', 'forName', '{registry}')")
         assert cursor.fetchall() == [(f"class {registry}",)]
@@ -138,16 +144,33 @@ def test_the_thrift_server_loads_hives_function_registry_and_sessions_close_clea
         connection.close()
 
 
+def test_the_thrift_server_admits_an_analysts_account_and_refuses_a_wrong_or_missing_password(world):
+    """`recolake-cluster add-user` reads the password from standard input; a session needs the right one."""
+    from pyhive import hive
+
+    added = world.run("pipeline.cluster", "add-user", ANALYST, stdin=ANALYST_PASSWORD + "\n")
+    assert added.returncode == 0 and f"account {ANALYST} set" in added.stderr, added.stderr
+    assert ANALYST_PASSWORD not in json.dumps(directory.read_accounts(world.cluster))  # hashes only
+    cluster = world.cluster
+    analyst = replace(cluster, thrift_user=ANALYST, thrift_password=ANALYST_PASSWORD)
+    assert thrift.query(analyst, "select 40 + 2 as answer")[0].answer == 42
+    with pytest.raises(UserError, match=f"refused {ANALYST}'s password"):
+        thrift.query(replace(analyst, thrift_password=ANALYST_PASSWORD + "x"), "select 1")
+    with pytest.raises(Exception, match="validating"):  # no password at all (a client without auth)
+        hive.connect(host=cluster.thrift_host, port=cluster.thrift_port, username=ANALYST).cursor().execute("select 1")
+
+
 def test_every_port_of_the_cluster_listens_on_loopback_only(world):
-    """Master, workers, their web UIs, the Thrift Server (a running application: its executors too):
-    nothing of a one-machine cluster is reachable from the network unless CLUSTER_HOST says so."""
+    """Master, workers, their web UIs, the Thrift Server (a running application: its executors too), the
+    directory: nothing of a one-machine cluster is reachable from the network unless CLUSTER_HOST says so."""
     cluster = world.cluster
     daemons_running = [lifecycle.master_daemon(cluster), lifecycle.thrift_daemon(cluster),
                        *(lifecycle.worker_daemon(cluster, n) for n in (1, 2))]
-    pids = [daemons.running_pid(cluster, d) for d in daemons_running]
+    pids = [daemons.running_pid(cluster, d) for d in daemons_running] + [directory.running_pid(cluster)]
     assert None not in pids
     ports = listening(descendants(pids))
-    assert {cluster.master_port, cluster.master_ui_port, cluster.thrift_port} <= {port for _, port in ports}
+    assert {cluster.master_port, cluster.master_ui_port, cluster.thrift_port,
+            cluster.ldap_port} <= {port for _, port in ports}
     assert len(ports) >= 8 and all(is_loopback(address) for address, _ in ports), sorted(ports)
 
 
@@ -200,7 +223,8 @@ def test_an_analysts_plain_dbt_build_runs_through_the_thrift_server_while_traini
         training_when_build_started = training.poll() is None
         # A downstream selection, as an analyst rebuilds their area: the revenue marts and their tests.
         build = run_plain_dbt(world.root, "build", "--target", "thrift", "--select", "marts.revenue",
-                              SPARK_THRIFT_PORT=str(cluster.thrift_port))
+                              SPARK_THRIFT_PORT=str(cluster.thrift_port), SPARK_THRIFT_USER=ANALYST,
+                              SPARK_THRIFT_PASSWORD=ANALYST_PASSWORD)
         output, _ = training.communicate(timeout=900)
     finally:
         if training.poll() is None:
@@ -213,16 +237,19 @@ def test_an_analysts_plain_dbt_build_runs_through_the_thrift_server_while_traini
 
 def test_no_secret_reaches_a_log_or_a_command_line_of_the_cluster(world):
     """After the cluster ran the chain and an analyst's build: the metastore's and the sync's passwords are
-    in their 0600 files only, never in a daemon's, executor's or dbt's log, nor on any command line."""
+    in their 0600 files only, the Thrift Server's (the chain's, the analyst's) nowhere; none is in a
+    daemon's, executor's, the directory's or dbt's log, nor on any command line."""
     cluster = world.cluster
     secrets = {json.loads(cluster.metastore_credentials.read_text())["password"],
-               json.loads((world.root / "mysql" / "credentials.json").read_text())["password"]}
-    assert all(len(s) >= 12 for s in secrets)
+               json.loads((world.root / "mysql" / "credentials.json").read_text())["password"],
+               cluster.thrift_password, ANALYST_PASSWORD}
+    assert all(len(s) >= 12 for s in secrets) and len(secrets) == 4
     holders = [cluster.metastore_credentials, world.root / "mysql" / "credentials.json",
-               cluster.state_dir / "conf" / "thrift-server.properties"]
+               cluster.state_dir / "conf" / "thrift-server.properties", cluster.directory_dir / "accounts.json"]
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in holders)
     logs = [p for folder in (cluster.state_dir, world.root / "lakehouse", world.root / "dbt_project" / "logs")
-            for p in folder.rglob("*") if p.is_file() and p not in holders and p.suffix in ("", ".log", ".out")]
+            for p in folder.rglob("*") if p.is_file() and p not in holders
+            and p.suffix in ("", ".log", ".out", ".conf", ".json", ".properties", ".mdb")]
     assert len(logs) >= 5 and any(p.name == "stderr" for p in logs)  # executors' logs are among them
     for path in logs:
         text = path.read_text(errors="replace")
@@ -240,11 +267,12 @@ def test_cluster_down_stops_every_daemon_it_started(world):
     pieces = [lifecycle.master_daemon(cluster), lifecycle.worker_daemon(cluster, 1),
               lifecycle.worker_daemon(cluster, 2)]
     pids = [daemons.running_pid(cluster, d) for d in pieces]
-    assert all(pids)
+    assert all(pids) and directory.running_pid(cluster)
     result = world.run("pipeline.cluster", "down")
     assert result.returncode == 0, result.stderr
-    assert "Thrift Server" in result.stderr and "Spark master" in result.stderr
-    assert not any(daemons.alive(pid, d) for pid, d in zip(pids, pieces))
+    assert "Thrift Server" in result.stderr and "Spark master" in result.stderr and "directory" in result.stderr
+    assert not any(daemons.alive(pid, d) for pid, d in zip(pids, pieces)) and directory.running_pid(cluster) is None
+    assert not port_open(cluster.host, cluster.ldap_port)
     assert not port_open(cluster.host, cluster.master_port)
     assert not port_open(cluster.thrift_host, cluster.thrift_port)
     status = world.run("pipeline.cluster", "status")

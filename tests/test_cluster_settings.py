@@ -88,6 +88,8 @@ def test_an_external_metastore_needs_its_user(monkeypatch):
     ("CLUSTER_WORKERS", "0", "positive whole number"),
     ("SPARK_THRIFT_PORT", "ten", "positive whole number"),
     ("CLUSTER_WORKER_MEMORY", "lots", "JVM memory size"),
+    ("THRIFT_AUTH", "kerberos", "must be one of none, ldap"),
+    ("LDAP_PORT", "-1", "positive whole number"),
 ])
 def test_bad_cluster_settings_are_one_clear_error(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
@@ -147,3 +149,28 @@ def test_the_derived_warehouse_is_not_exported_so_children_with_their_own_lakeho
     assert "LAKEHOUSE_WAREHOUSE_DIR" not in load_settings().exported_env()
     monkeypatch.setenv("LAKEHOUSE_WAREHOUSE_DIR", "s3a://shop-lake/warehouse")
     assert load_settings().exported_env()["LAKEHOUSE_WAREHOUSE_DIR"] == "s3a://shop-lake/warehouse"
+
+
+def test_the_thrift_server_checks_passwords_only_when_asked(monkeypatch, tmp_path):
+    """Off by default (no directory, no authentication setting); THRIFT_AUTH=ldap starts the server with
+    Hive's LDAP provider on the cluster's own directory, or on THRIFT_LDAP_URL's."""
+    from pipeline.cluster import directory, lifecycle
+
+    monkeypatch.setenv("CLUSTER_DIR", str(tmp_path))
+    cluster = load_settings().cluster
+    assert not cluster.manages_directory
+    assert not any("authentication" in arg for arg in lifecycle.thrift_daemon(cluster).args)
+    monkeypatch.setenv("THRIFT_AUTH", "LDAP")
+    monkeypatch.setenv("LDAP_PORT", "3999")
+    cluster = load_settings().cluster
+    args = lifecycle.thrift_daemon(cluster).args
+    assert cluster.manages_directory and "hive.server2.authentication=LDAP" in args
+    assert "hive.server2.authentication.ldap.url=ldap://127.0.0.1:3999" in args
+    with pytest.raises(UserError, match="set SPARK_THRIFT_PASSWORD"):
+        directory.ensure(cluster)
+    monkeypatch.setenv("THRIFT_LDAP_URL", "ldaps://ldap.example.com")
+    cluster = load_settings().cluster
+    assert not cluster.manages_directory
+    assert "hive.server2.authentication.ldap.url=ldaps://ldap.example.com" in lifecycle.thrift_daemon(cluster).args
+    hashed = directory.ssha("correct horse")
+    assert directory.check_ssha("correct horse", hashed) and not directory.check_ssha("correct horsе", hashed)

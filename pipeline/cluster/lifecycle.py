@@ -1,8 +1,9 @@
 """`make cluster-up` / `cluster-down` / `cluster-status`: the local cluster as one unit.
 
-Up starts, in order and idempotently: the shared metastore (schema created once), the standalone
-master, ``CLUSTER_WORKERS`` workers and the Thrift Server with Delta. Down stops what up started,
-in reverse; the MariaDB keeps running, since it also serves the marts to Tableau.
+Up starts, in order and idempotently: the shared metastore (schema created once), the directory
+the Thrift Server checks passwords against (``THRIFT_AUTH=ldap``; pipeline/cluster/directory.py), the
+standalone master, ``CLUSTER_WORKERS`` workers and the Thrift Server with Delta. Down stops what up
+started, in reverse; the MariaDB keeps running, since it also serves the marts to Tableau.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.cluster import daemons, master, metastore
+from pipeline.cluster import daemons, directory, master, metastore
 from pipeline.cluster.daemons import Daemon
 from pipeline.platform.cluster_conf import manages_master
 from pipeline.platform.config import ClusterSettings, Settings, ensure_writable
@@ -57,11 +58,15 @@ def thrift_properties_file(settings: Settings, spark_conf: dict[str, str]) -> Pa
 
 
 def thrift_daemon(cluster: ClusterSettings) -> Daemon:
+    hiveconf = {"hive.server2.thrift.port": cluster.thrift_port, "hive.server2.thrift.bind.host": cluster.thrift_host}
+    if cluster.thrift_auth == "ldap":  # a simple bind as uid=<user>,<base DN> with the session's password
+        hiveconf.update({"hive.server2.authentication": "LDAP",
+                         "hive.server2.authentication.ldap.url": cluster.directory_url,
+                         "hive.server2.authentication.ldap.baseDN": cluster.ldap_base_dn})
     return Daemon("Thrift Server", daemons.THRIFT_SERVER, 1,
                   ("--properties-file", str(cluster.state_dir / "conf" / "thrift-server.properties"),
                    "--driver-memory", cluster.thrift_memory,
-                   "--hiveconf", f"hive.server2.thrift.port={cluster.thrift_port}",
-                   "--hiveconf", f"hive.server2.thrift.bind.host={cluster.thrift_host}"),
+                   *(arg for key, value in hiveconf.items() for arg in ("--hiveconf", f"{key}={value}"))),
                   submit=True)
 
 
@@ -111,6 +116,8 @@ def up(settings: Settings, thrift_conf: Callable[[], dict[str, str]]) -> list[Pi
     ensure_writable(cluster.state_dir, "CLUSTER_DIR")
     ensure_writable(settings.lakehouse_dir, "LAKEHOUSE_DIR")
     metastore.ensure(settings)
+    if cluster.manages_directory:
+        directory.ensure(cluster)
     if manages_master(cluster):
         _start_master_and_workers(cluster)
     _start_thrift_server(settings, thrift_conf)
@@ -123,7 +130,10 @@ def down(settings: Settings) -> list[str]:
     workers = sorted(int(p.stem.rsplit("-", 1)[1]) for p in cluster.pids_dir.glob(f"*{daemons.WORKER}-*.pid")) \
         if cluster.pids_dir.exists() else []
     pieces = [thrift_daemon(cluster), *(worker_daemon(cluster, n) for n in workers), master_daemon(cluster)]
-    return [d.label for d in pieces if daemons.stop(cluster, d)]
+    stopped = [d.label for d in pieces if daemons.stop(cluster, d)]
+    if directory.stop(cluster):
+        stopped.append("directory")
+    return stopped
 
 
 def _daemon_piece(cluster: ClusterSettings, daemon: Daemon, detail: str) -> Piece:
@@ -156,6 +166,8 @@ def status(settings: Settings) -> list[Piece]:
         thrift = Piece(thrift.name, False, f"running but not listening on {cluster.thrift_port} yet "
                                            f"(log: {daemons.log_file(cluster, server)})")
     pieces.append(thrift)
+    if cluster.manages_directory:
+        pieces.append(Piece("directory", *directory.describe(cluster)))
     ok, detail = metastore.describe(settings)
     pieces.append(Piece("metastore", ok, detail))
     return pieces

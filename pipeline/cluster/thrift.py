@@ -10,16 +10,26 @@ from pipeline.platform.config import ClusterSettings
 from pipeline.platform.errors import UserError
 
 
-def query(cluster: ClusterSettings, sql: str) -> list[Any]:
-    """Rows of ``sql`` as named tuples (columns by name, as on a Spark Row)."""
+def connect(cluster: ClusterSettings):
+    """A PyHive connection as ``SPARK_THRIFT_USER``, with its password when the server checks one."""
     from pyhive import hive
     from thrift.transport.TTransport import TTransportException
 
+    credentials = {"auth": "LDAP", "password": cluster.thrift_password} if cluster.thrift_auth == "ldap" else {}
     try:
-        conn = hive.connect(host=cluster.thrift_host, port=cluster.thrift_port, username="recolake")
+        return hive.connect(host=cluster.thrift_host, port=cluster.thrift_port, username=cluster.thrift_user,
+                            **credentials)
     except (TTransportException, OSError) as exc:
+        if "validating the login" in str(exc) or "Error validating" in str(exc):
+            raise UserError(f"the Thrift Server refused {cluster.thrift_user}'s password: check SPARK_THRIFT_USER / "
+                            "SPARK_THRIFT_PASSWORD") from None
         raise UserError(f"cannot reach the Thrift Server at {cluster.thrift_host}:{cluster.thrift_port} ({exc}): "
                         "run `make cluster-up` or check SPARK_THRIFT_HOST / SPARK_THRIFT_PORT") from None
+
+
+def query(cluster: ClusterSettings, sql: str) -> list[Any]:
+    """Rows of ``sql`` as named tuples (columns by name, as on a Spark Row)."""
+    conn = connect(cluster)
     try:
         cursor = conn.cursor()
         cursor.execute(sql)

@@ -20,7 +20,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,15 @@ class ClusterSettings:
     thrift_port: int
     thrift_memory: str
     metastore_database: str
+    # THRIFT_AUTH=ldap: the Thrift Server checks each session's user and password against an LDAP
+    # directory: THRIFT_LDAP_URL's, or the cluster's own (a private slapd on ldap_port, accounts under
+    # state_dir/ldap). Off by default: the server listens on loopback only.
+    thrift_auth: str
+    thrift_user: str  # who this machine's entry points connect as (SPARK_THRIFT_USER)
+    thrift_password: str = field(repr=False)  # SPARK_THRIFT_PASSWORD: never printed
+    ldap_url: str | None = None
+    ldap_port: int = 3890
+    ldap_base_dn: str = "ou=people,dc=recolake,dc=local"
 
     @property
     def logs_dir(self) -> Path:
@@ -97,6 +106,19 @@ class ClusterSettings:
     @property
     def master_ui(self) -> str:
         return f"http://{self.host}:{self.master_ui_port}"
+
+    @property
+    def manages_directory(self) -> bool:
+        """Whether ``make cluster-up`` runs the LDAP directory the Thrift Server checks passwords against."""
+        return self.thrift_auth == "ldap" and self.ldap_url is None
+
+    @property
+    def directory_url(self) -> str:
+        return self.ldap_url or f"ldap://{self.host}:{self.ldap_port}"
+
+    @property
+    def directory_dir(self) -> Path:
+        return self.state_dir / "ldap"
 
 
 def load_cluster_settings() -> ClusterSettings:
@@ -117,7 +139,21 @@ def load_cluster_settings() -> ClusterSettings:
         thrift_port=_int_from_env("SPARK_THRIFT_PORT", 10000),
         thrift_memory=_memory_from_env("THRIFT_DRIVER_MEMORY", "2g"),
         metastore_database=os.environ.get("METASTORE_DATABASE", "metastore"),
+        thrift_auth=_choice_from_env("THRIFT_AUTH", ("none", "ldap")),
+        thrift_user=os.environ.get("SPARK_THRIFT_USER", "").strip() or "recolake",
+        thrift_password=os.environ.get("SPARK_THRIFT_PASSWORD", ""),
+        ldap_url=os.environ.get("THRIFT_LDAP_URL", "").strip() or None,
+        ldap_port=_int_from_env("LDAP_PORT", 3890),
+        ldap_base_dn=os.environ.get("THRIFT_LDAP_BASE_DN", "").strip() or "ou=people,dc=recolake,dc=local",
     )
+
+
+def _choice_from_env(name: str, choices: tuple[str, ...]) -> str:
+    """The variable's value (case-insensitive), the first choice when unset."""
+    text = os.environ.get(name, "").strip().lower() or choices[0]
+    if text not in choices:
+        raise SettingError(f"{name}={text!r} must be one of {', '.join(choices)}")
+    return text
 
 
 @dataclass(frozen=True)
