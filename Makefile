@@ -17,6 +17,8 @@ MARIADB_JDBC_VERSION := 3.5.6
 HIVE_VERSION := 2.3.10
 SETUP_STAMP := $(VENV)/.setup-done
 JARS_STAMP := $(JARS_DIR)/.delta-$(DELTA_VERSION)-mariadb-$(MARIADB_JDBC_VERSION)-hive-$(HIVE_VERSION)
+# The Thrift Server's guard (jvm/): analysts read the chain's schemas but do not write them.
+GUARD_JAR := $(JARS_DIR)/recolake-guard.jar
 
 ROWS ?= 1M
 DAYS ?= 30
@@ -57,12 +59,12 @@ ENGINES ?= embedded
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
 .PHONY: help setup data ingest transform check dbt docs train tune recommend sync tableau tableau-extract mysql-start mysql-stop mysql-grant \
-	cluster-up cluster-down cluster-status s3-setup test-s3 dashboard doctor test test-fast lint bench clean clean-data
+	cluster-up cluster-down cluster-status s3-setup test-s3 dashboard doctor test test-fast test-faults lint bench clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) $(JARS_STAMP) ## venv + project install, Java 17, MariaDB, slapd, Delta, MariaDB JDBC and Hive LLAP jars (idempotent)
+setup: $(SETUP_STAMP) $(JARS_STAMP) $(GUARD_JAR) ## venv + project install, Java 17, MariaDB, slapd, Delta, MariaDB JDBC and Hive LLAP jars (idempotent)
 
 $(SETUP_STAMP): pyproject.toml dbt_plugin/pyproject.toml dbt_plugin/dbt_recolake.py scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh \
 		scripts/setup/ensure_slapd.sh
@@ -80,6 +82,9 @@ $(SETUP_STAMP): pyproject.toml dbt_plugin/pyproject.toml dbt_plugin/dbt_recolake
 
 $(JARS_STAMP):
 	bash scripts/setup/fetch_jars.sh $(DELTA_VERSION) $(MARIADB_JDBC_VERSION) $(HIVE_VERSION) $(JARS_DIR)
+
+$(GUARD_JAR): jvm/recolake/ChainTablesGuard.java scripts/setup/build_guard.sh $(SETUP_STAMP) $(JARS_STAMP)
+	bash scripts/setup/build_guard.sh $(PY) $(JARS_DIR)
 	touch $@
 
 data: setup ## generate ROWS events over DAYS daily CSV files into RAW_DIR (SEED for another data set)
@@ -151,7 +156,10 @@ test-s3: s3-setup ## the cluster test with its warehouse on a local S3 (moto): s
 
 test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromium)
 	bash scripts/setup/ensure_chromium.sh
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not long_fault"
+
+test-faults: setup ## the fault tests with their longer variants (a worker killed during training, ...)
+	$(PY) -m pytest tests/test_faults.py tests/test_cluster.py
 
 test-fast: setup ## the pure tests only (no Java, MariaDB or Chromium): seconds
 	$(PY) -m pytest -m "not spark and not mysql and not browser"

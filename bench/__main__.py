@@ -81,7 +81,7 @@ def _scale(label: str, rows: int, engine: str, work_dir: Path) -> Scale:
         return Scale(label, rows, (work_dir / label).resolve(), free_port(), shape=shape)
     label = f"{label}-cluster"
     return Scale(label, rows, (work_dir / label).resolve(), free_port(), engine,
-                 (free_port(), free_port(), free_port()), shape=shape)
+                 (free_port(), free_port(), free_port(), free_port()), shape=shape)
 
 
 def _with_cluster(stages: list[str]) -> list[str]:

@@ -122,7 +122,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 STAGE_ORDER = ("generate", "cluster_up", "load", "ingest", "dbt_full", "refit", "duckdb", "daily", "ingest_day",
-               "dbt_incremental", "train", "dbt_recommendations", "sync", "als_peer", "update_quality",
+               "dbt_incremental", "train", "dbt_recommendations", "sync", "analyst_load", "als_peer", "update_quality",
                "tableau_extract", "mysql_raw", "ease_serve", "tune")
 
 
@@ -233,12 +233,27 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines += ["", f"`make tune` ({len(tuned['trials']) - 1} candidates, {tuned['seconds']:.0f} s) chose "
                       f"{tuned['chosen']}; test window NDCG@10 {tuned['chosen_test']['ndcg@10']:.4f} vs ALS defaults "
                       f"{tuned['defaults_test']['ndcg@10']:.4f} ({tuned['test_users']:,} users)."]
+        lines += _analyst_load_lines(r["stages"].get("analyst_load"))
         duck = r["stages"].get("duckdb")
         if duck:
             agree = ", ".join(f"{t} {'agrees' if v['agree'] else 'DIFFERS'}" for t, v in duck["agreement"].items())
             lines += ["", f"DuckDB vs Spark/dbt on the same CSVs: {agree}."]
         lines.append("")
     return "\n".join(lines + side_by_side(results))
+
+
+def _analyst_load_lines(stage: dict[str, Any] | None) -> list[str]:
+    """The load stage's sentence (bench/analyst_load.py), or nothing without its figures."""
+    if not stage or "analysts" not in stage:
+        return []
+    a, build = stage["analysts"], stage["analysts"].get("dbt_build", {})
+    return ["", f"Analysts under load ({a['sessions']} sessions on the Thrift Server, each its own account, during the "
+            f"next day's chain): {a['queries']:,} mart queries, {a['failed']} failed; latency p50 "
+            f"{_fmt(a['p50_seconds'], 2)} s, p95 {_fmt(a['p95_seconds'], 2)} s, max {_fmt(a['max_seconds'], 2)} s; "
+            f"`dbt build --select {build.get('select')}` {'succeeded' if build.get('succeeded') else 'FAILED'} in "
+            f"{_fmt(build.get('seconds'))} s (attempts: {build.get('attempts')}). The chain took "
+            f"{stage['seconds']:,.0f} s against {_fmt(stage.get('chain_alone_seconds'), 0)} s alone (`daily`): "
+            f"slowdown {_fmt(stage.get('slowdown'), 2)}."]
 
 
 def side_by_side(results: list[dict[str, Any]]) -> list[str]:

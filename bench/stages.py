@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
 from pipeline.platform.config import REPO_ROOT, mysql_env
 
-DAYS = 30  # a full build covers these; one more day is held back for the incremental stage
+DAYS = 30  # a full build covers these; the days after them are held back for the incremental stages
+HELD_BACK_DAYS = {"embedded": 1, "cluster": 2}
 SEED = 42
 # Models that do what the DuckDB peer does (ingest aside): their run times are the Spark side.
 DUCKDB_EQUIVALENT_NODES = ("model.recolake.stg_raw__events",
@@ -45,8 +48,10 @@ class Scale:
     root: Path
     mysql_port: int
     engine: str = "embedded"
-    cluster_ports: tuple[int, int, int] = (0, 0, 0)  # master, master UI, Thrift Server (cluster engine)
+    cluster_ports: tuple[int, int, int, int] = (0, 0, 0, 0)  # master, master UI, Thrift Server, LDAP (cluster)
     shape: str = "default"  # the generator's preset (pipeline/generate/params.py SHAPES)
+    # The cluster runs as a team shares it: the Thrift Server checks passwords (THRIFT_AUTH=ldap).
+    thrift_password: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
 
     @property
     def raw_dir(self) -> Path:
@@ -64,10 +69,17 @@ class Scale:
                    MYSQL_LOCAL_DIR=str(self.root / "mysql"), MYSQL_LOCAL_PORT=str(self.mysql_port),
                    OPENBLAS_NUM_THREADS="1")  # implicit parallelises itself; nested BLAS threads only contend
         if self.engine == "cluster":
-            master, ui, thrift = self.cluster_ports
+            master, ui, thrift, ldap = self.cluster_ports
             env.update(LAKEHOUSE_ENGINE="cluster", CLUSTER_DIR=str(self.root / "cluster"),
-                       SPARK_MASTER_PORT=str(master), SPARK_MASTER_WEBUI_PORT=str(ui), SPARK_THRIFT_PORT=str(thrift))
+                       SPARK_MASTER_PORT=str(master), SPARK_MASTER_WEBUI_PORT=str(ui), SPARK_THRIFT_PORT=str(thrift),
+                       THRIFT_AUTH="ldap", LDAP_PORT=str(ldap), SPARK_THRIFT_PASSWORD=self.thrift_password)
         return env
+
+    def next_day(self) -> Path:
+        """The earliest held-back day's file, moved into the landing folder."""
+        day = sorted(self.held_back.glob("*.csv"))[0]
+        shutil.move(str(day), self.raw_dir / day.name)
+        return self.raw_dir / day.name
 
     def cluster_pids(self) -> list[int]:
         """Pids of the cluster's daemons (master, workers, Thrift Server) from their pid files."""
@@ -115,10 +127,12 @@ def generate(scale: Scale) -> dict[str, Any]:
     shutil.rmtree(scale.root, ignore_errors=True)
     scale.root.mkdir(parents=True)
     measured = scale.run("generate", "pipeline.generate", "--shape", scale.shape, "--rows", str(scale.rows),
-                         "--days", str(DAYS + 1), "--seed", str(SEED), "--quiet")
+                         "--days", str(DAYS + HELD_BACK_DAYS[scale.engine]), "--seed", str(SEED), "--quiet")
     files = sorted(scale.raw_dir.glob("*.csv"))
     scale.held_back.mkdir()
-    shutil.move(str(files[-1]), scale.held_back / files[-1].name)
+    # The new day of `daily`; on the cluster, one more for the chain under the analysts' load.
+    for held in files[-HELD_BACK_DAYS[scale.engine]:]:
+        shutil.move(str(held), scale.held_back / held.name)
     return _result(measured, scale.rows, files=len(files))
 
 
@@ -177,9 +191,8 @@ def duckdb(scale: Scale) -> dict[str, Any]:
 
 
 def ingest_day(scale: Scale) -> dict[str, Any]:
-    day = next(scale.held_back.glob("*.csv"))
-    shutil.move(str(day), scale.raw_dir / day.name)
-    return _result(scale.run("ingest_day", "pipeline.ingest", "--quiet"), _data_lines([scale.raw_dir / day.name]))
+    day = scale.next_day()
+    return _result(scale.run("ingest_day", "pipeline.ingest", "--quiet"), _data_lines([day]))
 
 
 def dbt_incremental(scale: Scale) -> dict[str, Any]:
@@ -259,9 +272,7 @@ def load(scale: Scale) -> dict[str, dict[str, Any]]:
 def daily(scale: Scale) -> dict[str, dict[str, Any]]:
     """A new day as `make recommend` runs it, one process: ingest it, incremental build, the model's
     update for the users who changed (a refit when ml/serving/schedule.py says so), their new lists, the sync."""
-    day = next(scale.held_back.glob("*.csv"))
-    shutil.move(str(day), scale.raw_dir / day.name)
-    lines = _data_lines([scale.raw_dir / day.name])
+    lines = _data_lines([scale.next_day()])
     measured, steps = _chain(scale, "daily", *SERVE_OPTIONS.get(scale.shape, ()))
     interactions, training = _training_details(scale)
     builds = [scale.root / "reports" / f"run_results_{step}.json" for step in ("transform", "recommendations")]
@@ -312,6 +323,58 @@ def als_peer(scale: Scale) -> dict[str, Any]:
 def dbt_recommendations(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_recommendations", "pipeline.transform", "build", "--select", "tag:recommendations")
     return _result(measured, **_per_node(measured.seconds, _dbt_nodes(json.loads(DBT_RESULTS.read_text()))))
+
+
+ANALYSTS = 8  # concurrent analyst sessions of the load stage: 7 dashboards' queries, 1 dbt build
+
+
+def analyst_load(scale: Scale) -> dict[str, Any]:
+    """The next day's chain on the cluster while ANALYSTS analysts use the Thrift Server, each with an account
+    of their own (bench/analyst_load.py); the chain's seconds against `daily`'s, the chain alone."""
+    if scale.engine != "cluster":
+        return {"seconds": 0.0, "skipped": "the cluster engine's stage (ENGINES=cluster)"}
+    accounts = [(f"analyst{i}", secrets.token_urlsafe(12)) for i in range(1, ANALYSTS + 1)]
+    for name, password in accounts:
+        added = subprocess.run(_python_m("pipeline.cluster", "add-user", name), input=password + "\n",
+                               env=scale.env, capture_output=True, text=True, timeout=120)
+        if added.returncode != 0:
+            raise StageFailed(f"add-user {name}: {added.stderr[-500:]}")
+    lines = _data_lines([scale.next_day()])
+    work, stop = scale.root / "analyst_load", scale.root / "analyst_load" / "stop"
+    work.mkdir(exist_ok=True)
+    stop.unlink(missing_ok=True)
+    report = work / "report.json"
+    env = {**scale.env, "ANALYST_ACCOUNTS": " ".join(f"{n}:{p}" for n, p in accounts)}
+    with (scale.root / "logs" / "analyst_load_sessions.log").open("w") as out:
+        analysts = subprocess.Popen(_python_m("bench.analyst_load", "--port", str(scale.cluster_ports[2]),
+                                              "--stop-file", str(stop), "--report", str(report),
+                                              "--users", ",".join(map(str, _some_users(scale)))),
+                                    env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        try:
+            time.sleep(LOAD_HEAD_START_SECONDS)  # the sessions are under way when the chain starts
+            measured, steps = _chain(scale, "analyst_load", *SERVE_OPTIONS.get(scale.shape, ()))
+        finally:
+            stop.touch()
+            analysts.wait(timeout=3600)
+    load = json.loads(report.read_text())
+    alone = json.loads((scale.root / "stages.json").read_text()).get("daily", {}).get("seconds")
+    return _result(measured, lines, steps=steps, analysts=load, chain_alone_seconds=alone,
+                   slowdown=round(measured.seconds / alone, 3) if alone else None)
+
+
+LOAD_HEAD_START_SECONDS = 20
+
+
+def _some_users(scale: Scale, count: int = 200) -> list[int]:
+    """Users with a personal list (the analysts' list query looks them up), from MySQL."""
+    server = local_server.local_server(mysql_env(scale.env))
+    conn = connect(server.app_settings())
+    try:
+        cur = conn.cursor()
+        cur.execute(f"select user_id from user_recommendations__current limit {int(count)}")
+        return [int(r[0]) for r in cur.fetchall()]
+    finally:
+        conn.close()
 
 
 def cluster_up(scale: Scale) -> dict[str, Any]:
@@ -369,7 +432,7 @@ STAGES: dict[str, Callable[[Scale], dict[str, Any]]] = {
     "update_quality": update_quality,
     "dbt_recommendations": dbt_recommendations, "sync": sync, "tableau_extract": tableau_extract,
     "mysql_raw": mysql_raw, "ease_serve": ease_serve,
-    "tune": tune,
+    "tune": tune, "analyst_load": analyst_load,
 }
 # The same work as `make recommend` runs it: each chain is one process and reports its steps under the
 # stage names above (ingest, dbt_full, refit; ingest_day, dbt_incremental, train, dbt_recommendations, sync).
@@ -377,7 +440,8 @@ CHAINS: dict[str, Callable[[Scale], dict[str, dict[str, Any]]]] = {"load": load,
 CHAIN_STEPS = {"load": ("ingest", "dbt_full", "refit"),
                "daily": ("ingest_day", "dbt_incremental", "train", "dbt_recommendations", "sync")}
 # Run order: a chain takes the place of its steps; peers run where their inputs are ready.
-ORDER = ("generate", "load", "ingest", "dbt_full", "refit", "duckdb", "daily", "ingest_day", "dbt_incremental",
+ORDER = ("generate", "load", "ingest", "dbt_full", "refit", "duckdb", "daily", "analyst_load", "ingest_day",
+         "dbt_incremental",
          "train", "als_peer", "update_quality", "dbt_recommendations", "sync", "tableau_extract", "mysql_raw",
          "ease_serve", "tune")
 # `make bench` without STAGES: the chains and the peers.

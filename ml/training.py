@@ -26,7 +26,7 @@ from ml.serving import model_state, outputs, schedule, update
 from ml.serving.similar import similar_items
 from ml.serving.update import newest_interaction
 from pipeline.platform.config import Settings
-from pipeline.platform.faults import crash_point
+from pipeline.platform.faults import fault_point
 from pipeline.platform.timing import StageTimer
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
         buyers = data.pairs(load_purchased(spark, params.input))
         ex_users, ex_items = harness.excluded_arrays(buyers if params.exclude_purchased else None)
     with timer.stage("serve_fit"):
+        fault_point("ml.before_serving_fit")
         fitted = MODELS[params.model].fit(data, buyers, params)
     with timer.stage("serve_recommend"):
         users = topk.column_values(_served_users(spark, params, data), U)
@@ -158,7 +159,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         if newest is not None:
             outputs.record_served(spark, recs, None, popular, run_id, "refit", newest.date(), params.served_days)
         outputs.write_recommendations(spark, recs, popular, run_id, started)
-        crash_point("ml.after_recommendations")
+        fault_point("ml.after_recommendations")
         outputs.save_model(fitted, data.user_index, data.item_index, model_path)
         state = _state_of_refit(params, fitted, data, run_id, newest)
         if state is not None:
@@ -229,7 +230,7 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
             outputs.record_served(spark, lists, result.changed, None, run_id, "update", result.state.data_end.date(),
                                   params.served_days)
         outputs.replace_lists(spark, lists, result.changed, run_id, started)
-        crash_point("ml.after_recommendations")
+        fault_point("ml.after_recommendations")
         result.state.save(model_path)
     bar.close()
     counts = {**result.counts, "recommendation_rows": spark.table(outputs.RECOMMENDATIONS).count(),

@@ -14,7 +14,9 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,8 +29,10 @@ from pipeline.generate.dataset import generate
 from pipeline.generate.params import GeneratorParams
 from pipeline.ingest.batch import ingest
 from pipeline.mysql import local_server
-from pipeline.platform.config import REPO_ROOT, ClusterSettings, load_cluster_settings, load_settings
+from pipeline.mysql.connection import connect
+from pipeline.platform.config import REPO_ROOT, ClusterSettings, load_cluster_settings, load_settings, mysql_env
 from pipeline.platform.errors import UserError
+from pipeline.platform.faults import PAUSE_DIR_ENV, PAUSE_ENV
 from pipeline.platform.ports import port_open
 from pipeline.transform.runner import run_dbt
 from tests.clone import copy_project, module_argv, run_plain_dbt
@@ -46,6 +50,9 @@ DBT_MARTS = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data
              "marts.user_item_strength")
 # Values that name a run rather than the data: batch ids and build times.
 RUN_COLUMNS = {"ingest_batch_id", "loaded_at", "last_ingested_at", "ingested_at"}
+# The revenue marts: what the fault tests rebuild (a downstream selection of a few seconds per node).
+REVENUE_MARTS = ("marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages", "marts.hourly_purchases",
+                 "marts.brand_rankings", "marts.top_customers", "marts.category_revenue", "marts.funnel_daily_category")
 ANALYST = "analyst"
 ANALYST_PASSWORD = secrets.token_urlsafe(16)
 
@@ -95,7 +102,10 @@ def world(tmp_path_factory) -> Iterator[ClusterWorld]:
         from tests.s3 import BUCKET
 
         env["LAKEHOUSE_WAREHOUSE_DIR"] = f"s3a://{BUCKET}/{root.name}/warehouse"
-    generate(GeneratorParams(rows=20_000, days=4, seed=23), root / "raw", root / "truth", progress=False)
+    generate(GeneratorParams(rows=20_000, days=5, seed=23), root / "raw", root / "truth", progress=False)
+    (root / "held_back").mkdir()  # the fifth day arrives later, to race an analyst
+    day = sorted((root / "raw").glob("*.csv"))[-1]
+    shutil.move(str(day), root / "held_back" / day.name)
     copy_project(root)  # for the analyst's plain dbt
     w = ClusterWorld(root, env)
     try:
@@ -110,6 +120,64 @@ def _snapshot(df: DataFrame) -> list[tuple]:
     df = df.drop(*[c for c in df.columns if c in RUN_COLUMNS])
     rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in df.collect()]
     return sorted(rows, key=str)
+
+
+class Paused:
+    """An entry point of the world run until a pause point (pipeline/platform/faults.py): the test breaks a
+    shared piece there, then lets it go on."""
+
+    def __init__(self, world: ClusterWorld, point: str, *args: str) -> None:
+        self.folder = world.root / "pauses" / f"{point}-{time.monotonic_ns()}"
+        self.folder.mkdir(parents=True)
+        self.point = point.partition("@")[0]
+        self.output = self.folder / "output.txt"
+        with self.output.open("w") as out:
+            self.process = subprocess.Popen(module_argv(*args), stdout=out, stderr=subprocess.STDOUT, text=True,
+                                            env={**world.env, PAUSE_ENV: point, PAUSE_DIR_ENV: str(self.folder)})
+
+    def reached(self, timeout: float = 600) -> None:
+        master.wait_until(lambda: (self.folder / f"{self.point}.reached").exists() or self.process.poll() is not None,
+                          timeout, lambda: f"{self.point} not reached: {self.text()[-2000:]}")
+        assert self.process.poll() is None, self.text()[-3000:]
+
+    def go(self) -> None:
+        (self.folder / f"{self.point}.go").touch()
+
+    def finish(self, timeout: float = 900) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+
+def _pids(cluster: ClusterSettings) -> dict[str, int | None]:
+    pieces = [lifecycle.master_daemon(cluster), lifecycle.thrift_daemon(cluster),
+              *(lifecycle.worker_daemon(cluster, n) for n in (1, 2))]
+    return {d.label: daemons.running_pid(cluster, d) for d in pieces}
+
+
+def _worker_running_executor_of(cluster: ClusterSettings, app_name: str) -> int:
+    """The number of the worker whose executor serves the application called ``app_name``."""
+    apps = [a["id"] for a in master.applications(master.master_state(cluster), "activeapps") if a["name"] == app_name]
+    assert len(apps) == 1, apps
+    for number in (1, 2):
+        pid = daemons.running_pid(cluster, lifecycle.worker_daemon(cluster, number))
+        for child in descendants([pid]) - {pid}:
+            try:
+                if apps[0].encode() in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return number
+            except OSError:
+                continue
+    raise AssertionError(f"no worker runs an executor of {app_name}")
+
+
+def _kill(pid: int | None) -> None:
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
 
 
 def test_cluster_up_starts_every_piece_and_is_idempotent(world):
@@ -233,6 +301,202 @@ def test_an_analysts_plain_dbt_build_runs_through_the_thrift_server_while_traini
     assert "Completed successfully" in build.stdout and "rules changed" not in build.stdout
     assert training.returncode == 0, output[-3000:]
     assert training_when_build_started
+
+
+def _execute(cluster: ClusterSettings, sql: str) -> None:
+    connection = thrift.connect(cluster)
+    try:
+        connection.cursor().execute(sql)
+    finally:
+        connection.close()
+
+
+def _version(spark, world: ClusterWorld, table: str) -> int:
+    schema, name = table.split(".")
+    return spark.sql(f"describe history delta.`{world.warehouse}/{schema}.db/{name}` limit 1").first().version
+
+
+def test_analysts_read_the_chains_schemas_and_cannot_write_them(spark, world):
+    """The guard of the Thrift Server (jvm/recolake/ChainTablesGuard.java): raw, staging, intermediate, cleaned
+    and ml are the chain's (its account writes them, as `make recommend` just did); an analyst reads them, and
+    builds what they like in a schema of their own."""
+    analyst = replace(world.cluster, thrift_user=ANALYST, thrift_password=ANALYST_PASSWORD)
+    chains = ("cleaned.cleaned_events", "ml.model_runs", "raw.events")
+    versions = {t: _version(spark, world, t) for t in chains}
+    rows = world.table(spark, "cleaned.cleaned_events").count()
+    assert thrift.query(analyst, "select count(*) as n from cleaned.cleaned_events")[0].n == rows
+    for sql in ("insert into cleaned.cleaned_events select * from cleaned.cleaned_events limit 1",
+                "alter table ml.model_runs set tblproperties ('analyst.note' = 'mine')",
+                "delete from raw.events where event_date < date'2000-01-01'",
+                "drop table raw.events",
+                "create or replace table ml.mine as select 1 as x"):
+        with pytest.raises(Exception, match="is written by the chain only"):
+            _execute(analyst, sql)
+    assert {t: _version(spark, world, t) for t in chains} == versions
+    _execute(analyst, "create schema if not exists sandbox_analyst")
+    _execute(analyst, "create or replace table sandbox_analyst.revenue as select * from marts.daily_revenue")
+    assert thrift.query(analyst, "select count(*) as n from sandbox_analyst.revenue")[0].n == 4
+
+
+def test_the_chains_merge_racing_an_analysts_commits_is_retried_and_loses_nothing(spark, world):
+    """A new day: the chain's incremental build merges it into the revenue marts while an analyst commits to
+    daily_revenue through the Thrift Server again and again (a table property: one metadata commit each). The
+    merge that loses the race is run again, with backoff, once the analyst stops; the marts then equal a
+    serial full rebuild, row for row."""
+    day = next((world.root / "held_back").glob("*.csv"))
+    shutil.move(str(day), world.root / "raw" / day.name)
+    ingested = world.run("pipeline.ingest", "--quiet")
+    assert ingested.returncode == 0, ingested.stderr[-2000:]
+    output = world.root / "race.txt"
+    with output.open("w") as out:
+        build = subprocess.Popen(module_argv("pipeline.transform", "build", "--select", "+marts.revenue",
+                                             "+marts.core"),
+                                 env=world.env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    analyst = thrift.connect(replace(world.cluster, thrift_user=ANALYST, thrift_password=ANALYST_PASSWORD))
+    cursor, commits = analyst.cursor(), 0
+    try:
+        while build.poll() is None and "lost a commit race" not in output.read_text():
+            try:
+                cursor.execute(f"alter table marts.daily_revenue set tblproperties ('analyst.note' = '{commits}')")
+                commits += 1
+            except Exception:  # noqa: BLE001 - the analyst's own commit lost a race: they try again
+                continue
+    finally:
+        analyst.close()
+    assert build.wait(timeout=900) == 0, output.read_text()[-3000:]
+    assert commits > 0 and "daily_revenue lost a commit race with another writer" in output.read_text()
+    raced = {t: _snapshot(world.table(spark, t)) for t in REVENUE_MARTS}
+    assert len(raced["marts.daily_revenue"]) == 5
+
+    serial = world.run("pipeline.transform", "build", "--select", "marts.revenue", "--full-refresh")
+    assert serial.returncode == 0, (serial.stdout + serial.stderr)[-3000:]
+    assert {t: _snapshot(world.table(spark, t)) for t in REVENUE_MARTS} == raced
+
+
+def test_a_thrift_server_killed_mid_build_fails_in_one_line_and_cluster_up_restarts_only_it(spark, world):
+    cluster = world.cluster
+    before = {t: _snapshot(world.table(spark, t)) for t in REVENUE_MARTS}
+    build = Paused(world, "dbt.node_finished@2", "pipeline.transform", "build", "--select", "marts.revenue",
+                   "--threads", "1")
+    build.reached()
+    _kill(daemons.running_pid(cluster, lifecycle.thrift_daemon(cluster)))
+    build.go()
+    assert build.finish() != 0
+    errors = [line for line in build.text().splitlines() if line.startswith("error:")]
+    assert errors == [f"error: the Thrift Server at {cluster.thrift_host}:{cluster.thrift_port} stopped during "
+                      "`dbt build --select marts.revenue --threads 1`: run `make cluster-up` (it starts only what "
+                      "is down), then rerun"], build.text()[-3000:]
+
+    running = {k: v for k, v in _pids(cluster).items() if k != "Thrift Server"}
+    up = world.run("pipeline.cluster", "up")
+    assert up.returncode == 0, up.stderr[-2000:]
+    after = _pids(cluster)
+    assert after["Thrift Server"] is not None and {k: after[k] for k in running} == running
+    rerun = world.run("pipeline.transform", "build", "--select", "marts.revenue")
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    assert {t: _snapshot(world.table(spark, t)) for t in REVENUE_MARTS} == before
+
+
+def test_a_worker_killed_mid_build_moves_its_executor_and_cluster_up_restarts_only_the_worker(spark, world):
+    """The Thrift Server's executor dies with its worker; the server gets a new one on the other worker (no
+    chain application holds its core now) and the build finishes; `make cluster-up` starts the worker again."""
+    cluster = world.cluster
+    before = {t: _snapshot(world.table(spark, t)) for t in REVENUE_MARTS}
+    build = Paused(world, "dbt.node_finished@2", "pipeline.transform", "build", "--select", "marts.revenue",
+                   "--threads", "1", "--full-refresh")
+    build.reached()
+    number = _worker_running_executor_of(cluster, "recolake-thrift-server")
+    killed = lifecycle.worker_daemon(cluster, number).label
+    _kill(daemons.running_pid(cluster, lifecycle.worker_daemon(cluster, number)))
+    build.go()
+    assert build.finish() == 0, build.text()[-3000:]
+    assert {t: _snapshot(world.table(spark, t)) for t in REVENUE_MARTS} == before
+    others = {k: v for k, v in _pids(cluster).items() if k != killed}
+    up = world.run("pipeline.cluster", "up")
+    assert up.returncode == 0 and "2 of 2 alive" in up.stdout, up.stdout + up.stderr[-2000:]
+    after = _pids(cluster)
+    assert after[killed] is not None and {k: after[k] for k in others} == others
+
+
+def test_the_master_killed_while_applications_run_is_taken_back_by_cluster_up(spark, world):
+    """Running applications (the Thrift Server, a build through it) keep their executors and finish; new ones
+    are refused at once while the master is down; `make cluster-up` restarts it and it recovers its workers
+    and applications from CLUSTER_DIR/recovery."""
+    cluster = world.cluster
+    before = {t: _snapshot(world.table(spark, t)) for t in REVENUE_MARTS}
+    build = Paused(world, "dbt.node_finished@2", "pipeline.transform", "build", "--select", "marts.revenue",
+                   "--threads", "1", "--full-refresh")
+    build.reached()
+    _kill(daemons.running_pid(cluster, lifecycle.master_daemon(cluster)))
+    build.go()
+    assert build.finish() == 0, build.text()[-3000:]
+    assert {t: _snapshot(world.table(spark, t)) for t in REVENUE_MARTS} == before
+
+    refused = world.run("ml", "run", "--quiet")
+    assert refused.returncode != 0 and "no Spark master listens" in refused.stderr, refused.stderr[-2000:]
+    status = world.run("pipeline.cluster", "status")
+    assert status.returncode == 1 and "not running" in status.stdout
+    others = {k: v for k, v in _pids(cluster).items() if k != "Spark master"}
+    up = world.run("pipeline.cluster", "up")
+    assert up.returncode == 0, up.stderr[-2000:]
+    assert {k: v for k, v in _pids(cluster).items() if k != "Spark master"} == others
+    master.wait_until(lambda: master.alive_workers(master.master_state(cluster)) == 2 and any(
+        a["name"] == "recolake-thrift-server" for a in master.applications(master.master_state(cluster), "activeapps")),
+        120, lambda: f"not recovered: {master.master_state(cluster)}")
+    assert thrift.query(cluster, "select count(*) as n from marts.daily_revenue")[0].n == 5
+
+
+@pytest.mark.long_fault
+def test_a_worker_killed_during_training_stalls_it_until_cluster_up_then_it_serves_everyone(spark, world):
+    cluster = world.cluster
+    runs = world.table(spark, "ml.model_runs").count()
+    training = Paused(world, "ml.before_serving_fit", "ml", "run", "--quiet", "--full", "--no-eval")
+    training.reached()
+    _kill(daemons.running_pid(cluster, lifecycle.worker_daemon(cluster, _worker_running_executor_of(
+        cluster, "recolake-ml"))))
+    training.go()
+    time.sleep(5)
+    assert training.process.poll() is None, training.text()[-3000:]
+    up = world.run("pipeline.cluster", "up")
+    assert up.returncode == 0, up.stderr[-2000:]
+    assert training.finish() == 0, training.text()[-3000:]
+    newest = world.table(spark, "ml.model_runs").orderBy("finished_at", ascending=False).first()
+    assert world.table(spark, "ml.model_runs").count() == runs + 1
+    recs = world.table(spark, "ml.recommendations")
+    assert recs.select("run_id").distinct().collect()[0].run_id == newest.run_id
+    assert recs.select("user_id").distinct().count() == \
+        world.table(spark, "marts.user_item_strength").select("user_id").distinct().count()
+
+
+def test_a_mariadb_restart_during_the_sync_is_ridden_out_and_mysql_equals_delta(spark, world):
+    """MariaDB holds the metastore and the marts. Restarted while the sync is between a table's load and its
+    swap: the tables under way are tried again on new connections, the sync application's metastore client
+    reconnects, and MySQL ends equal to Delta."""
+    env = mysql_env(world.env)
+    server = local_server.local_server(env)
+    conn = connect(server.app_settings())
+    conn.cursor().execute("delete from _sync_log")  # every table is loaded again
+    conn.close()
+    sync = Paused(world, "sync.before_swap", "pipeline.sync", "--quiet")
+    sync.reached()
+    assert local_server.stop(server)
+    local_server.ensure_running(server)
+    sync.go()
+    assert sync.finish() == 0, sync.text()[-3000:]
+    assert "MySQL went away" in sync.text()
+    conn = connect(server.app_settings())
+    cursor = conn.cursor()
+    try:
+        for table in ("daily_revenue", "dim_users", "user_recommendations", "top_customers"):
+            cursor.execute(f"select count(*) from `{table}`")
+            assert cursor.fetchone()[0] == world.table(spark, f"marts.{table}").count(), table
+        cursor.execute("select event_date, revenue, purchases from daily_revenue")
+        assert sorted(cursor.fetchall()) == sorted(
+            (r.event_date, r.revenue, r.purchases) for r in world.table(spark, "marts.daily_revenue").collect())
+        cursor.execute("show tables like '%\\_\\_new'")
+        assert cursor.fetchall() == []
+    finally:
+        conn.close()
 
 
 def test_no_secret_reaches_a_log_or_a_command_line_of_the_cluster(world):

@@ -83,6 +83,9 @@ def start(cluster: ClusterSettings, daemon: Daemon) -> int:
     pid = running_pid(cluster, daemon)
     if pid is not None:
         return pid
+    # A pid file of a daemon that died (killed, crashed): spark-daemon.sh would take a zombie left by it, or
+    # another program that got its pid, for the daemon and refuse to start.
+    pid_file(cluster, daemon).unlink(missing_ok=True)
     for folder in (cluster.logs_dir, cluster.pids_dir, cluster.state_dir / "conf"):
         folder.mkdir(parents=True, exist_ok=True)
     command = [str(spark_home() / "sbin" / "spark-daemon.sh"), "submit" if daemon.submit else "start",
@@ -91,7 +94,8 @@ def start(cluster: ClusterSettings, daemon: Daemon) -> int:
     result = subprocess.run(command, env=daemon_env(cluster), capture_output=True, text=True, timeout=120)
     pid = running_pid(cluster, daemon)
     if result.returncode != 0 or pid is None:
-        raise UserError(f"{daemon.label} did not start: {log_tail(cluster, daemon)}")
+        said = " ".join((result.stdout + result.stderr).split())[-300:]
+        raise UserError(f"{daemon.label} did not start ({said or 'no output'}): {log_tail(cluster, daemon)}")
     return pid
 
 

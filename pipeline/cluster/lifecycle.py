@@ -33,7 +33,18 @@ class Piece:
 def master_daemon(cluster: ClusterSettings) -> Daemon:
     return Daemon("Spark master", daemons.MASTER, 1,
                   ("--host", cluster.host, "--port", str(cluster.master_port),
-                   "--webui-port", str(cluster.master_ui_port)))
+                   "--webui-port", str(cluster.master_ui_port),
+                   "--properties-file", str(cluster.state_dir / "conf" / "master.properties")))
+
+
+def master_properties_file(cluster: ClusterSettings) -> Path:
+    """The master keeps its workers and applications in ``CLUSTER_DIR/recovery``: a master restarted after a
+    crash takes them back (they keep running meanwhile) instead of starting empty and orphaning them."""
+    path = cluster.state_dir / "conf" / "master.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("spark.deploy.recoveryMode=FILESYSTEM\n"
+                    f"spark.deploy.recoveryDirectory={cluster.state_dir / 'recovery'}\n", encoding="utf-8")
+    return path
 
 
 def worker_daemon(cluster: ClusterSettings, number: int) -> Daemon:
@@ -43,12 +54,21 @@ def worker_daemon(cluster: ClusterSettings, number: int) -> Daemon:
                    cluster.master_url))
 
 
+GUARD_EXTENSION = "recolake.ChainTablesGuard"  # jvm/recolake/ChainTablesGuard.java, built by `make setup`
+
+
 def thrift_properties_file(settings: Settings, spark_conf: dict[str, str]) -> Path:
-    """The Thrift Server's Spark settings (``spark_conf``: the profile's plus cluster mode's), 0600: it
-    holds the metastore password, which must not show in `ps`."""
+    """The Thrift Server's Spark settings (``spark_conf``: the profile's plus cluster mode's, and the guard of
+    the chain's schemas), 0600: it holds the metastore password, which must not show in `ps`."""
     conf = dict(spark_conf)
     conf["spark.app.name"] = "recolake-thrift-server"
     conf.pop("spark.driver.memory", None)  # the daemon's JVM is sized by --driver-memory
+    # The guard: sessions of users other than the chain's read the chain's schemas and do not write them.
+    (guard,) = settings.cached_jars(("recolake-guard.jar",))
+    conf["spark.driver.extraClassPath"] = f"{conf['spark.driver.extraClassPath']}:{guard}"
+    conf["spark.sql.extensions"] = f"{conf['spark.sql.extensions']},{GUARD_EXTENSION}"
+    conf["spark.recolake.chainSchemas"] = ",".join(settings.cluster.chain_schemas)
+    conf["spark.recolake.chainWriters"] = settings.cluster.thrift_user
     path = settings.cluster.state_dir / "conf" / "thrift-server.properties"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
@@ -81,6 +101,7 @@ def _start_master_and_workers(cluster: ClusterSettings) -> None:
     head = master_daemon(cluster)
     _refuse_taken(cluster, head, {cluster.master_port: "SPARK_MASTER_PORT",
                                   cluster.master_ui_port: "SPARK_MASTER_WEBUI_PORT"})
+    master_properties_file(cluster)
     daemons.start(cluster, head)
     master.wait_until(lambda: master.master_state(cluster) is not None, 60,
                       lambda: f"the Spark master did not answer on {cluster.master_ui}: "

@@ -21,7 +21,7 @@ from pipeline.ingest.parse import parse_lines
 from pipeline.ingest.tables import EVENTS, REJECTED, ensure_raw_tables
 from pipeline.platform.config import Settings
 from pipeline.platform.errors import UserError
-from pipeline.platform.faults import crash_point
+from pipeline.platform.faults import fault_point
 from pipeline.platform.spark import get_spark
 from pipeline.platform.timing import StageTimer
 
@@ -133,7 +133,7 @@ def _load(spark: SparkSession, report: IngestResult, todo: list[tuple[LandingFil
         accepted = parsed.accepted.select(*[c for c in parsed.accepted.columns if c != "event_date"], *stamp,
                                           "event_date")
         accepted.write.format("delta").mode("append").saveAsTable(EVENTS)
-        crash_point("ingest.after_events_append")
+        fault_point("ingest.after_events_append")
     with timer.stage("write_rejects"):
         parsed.rejected.select("*", *stamp).write.format("delta").mode("append").saveAsTable(REJECTED)
         parsed.release()

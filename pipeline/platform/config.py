@@ -90,6 +90,9 @@ class ClusterSettings:
     ldap_url: str | None = None
     ldap_port: int = 3890
     ldap_base_dn: str = "ou=people,dc=recolake,dc=local"
+    # Schemas only the chain writes: through the Thrift Server, users other than thrift_user read them and
+    # nothing more (jvm/recolake/ChainTablesGuard.java). Analysts may rebuild the marts.
+    chain_schemas: tuple[str, ...] = ("raw", "staging", "intermediate", "cleaned", "ml")
 
     @property
     def logs_dir(self) -> Path:
@@ -145,6 +148,8 @@ def load_cluster_settings() -> ClusterSettings:
         ldap_url=os.environ.get("THRIFT_LDAP_URL", "").strip() or None,
         ldap_port=_int_from_env("LDAP_PORT", 3890),
         ldap_base_dn=os.environ.get("THRIFT_LDAP_BASE_DN", "").strip() or "ou=people,dc=recolake,dc=local",
+        chain_schemas=tuple(s.strip().lower() for s in os.environ.get(
+            "CHAIN_SCHEMAS", "raw,staging,intermediate,cleaned,ml").split(",") if s.strip()),
     )
 
 

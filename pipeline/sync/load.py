@@ -23,7 +23,7 @@ from pyspark.sql import types as T
 from tqdm import tqdm
 
 from pipeline.mysql.connection import quote_identifier
-from pipeline.platform.faults import crash_point
+from pipeline.platform.faults import fault_point
 from pipeline.sync import SyncError, checksum, partial
 from pipeline.sync.catalog import PartialSpec, SyncTable, create_table_sql
 
@@ -175,9 +175,9 @@ def _swap_whole(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progres
     path = _stage(cursor, table, staging, df, profile, work_dir, progress)
     if before_swap is not None:
         before_swap(target)
-    crash_point("sync.before_swap")
+    fault_point("sync.before_swap")
     _rename_into_place(cursor, [(staging, target)])
-    crash_point("sync.before_log")  # swapped but not logged: the next run reloads this table
+    fault_point("sync.before_log")  # swapped but not logged: the next run reloads this table
     result = TableSync(target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)
     _log_sync(cursor, table, result)
@@ -304,14 +304,14 @@ def _load_versioned(cursor, table: SyncTable, df: DataFrame, work_dir: Path, pro
                         f"(a {spec.key} with rows of two {spec.version}s?); previous table kept")
     if before_swap is not None:
         before_swap(target)
-    crash_point("sync.before_swap")
+    fault_point("sync.before_swap")
     _rename_into_place(cursor, [(rows_new, rows_t), (pointers_new, pointers_t)])
     if not is_view(cursor, target):  # first versioned load: the table (if any) becomes the view
         view = f"{target}__view"
         _drop(cursor, view)
         cursor.execute(partial.view_sql(target, view, df.columns, spec))
         _rename_into_place(cursor, [(view, target)])
-    crash_point("sync.before_log")  # swapped but not logged: the next run reloads this table
+    fault_point("sync.before_log")  # swapped but not logged: the next run reloads this table
     partial.ensure_versions_table(cursor)
     # What the next apply starts from: after a whole load every stored row is live, and the pointers just
     # loaded hold the counts (no second pass of Spark over the table).

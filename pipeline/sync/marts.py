@@ -4,18 +4,24 @@ Tables are synced a few at a time, each on its own MySQL connection: a table's s
 (Spark scheduling its export, MySQL's DDL and commits), so one table's waits overlap another's work.
 Each table still swaps in alone and atomically; on a failure the tables under way finish, the rest are
 not started, and the first error is raised.
+
+A server that goes away in the middle (a MariaDB restart) costs the table under way a second try on a new
+connection, once the server answers again: every step of a table's sync can be redone (staging tables are
+recreated, a day's apply is one transaction and finds what a first try already switched).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from mysql.connector import Error as ConnectorError
 from pyspark.sql import SparkSession
 
-from pipeline.mysql.connection import MysqlSettings, connect
+from pipeline.mysql.connection import MysqlError, MysqlSettings, connect
 from pipeline.mysql.target import sync_target
 from pipeline.platform import lock
 from pipeline.platform.config import Settings
@@ -27,6 +33,25 @@ log = logging.getLogger(__name__)
 
 # Tables synced at once. At 10M events, a day's sync of 23 tables took 36 s one at a time.
 SYNC_THREADS = 3
+# Client errors of a connection the server dropped: gone away, lost during a query, lost.
+CONNECTION_LOST = {2006, 2013, 2055}
+# How long a table's sync waits for a server that went away to answer again.
+RECONNECT_SECONDS = 120
+
+
+def _reconnect(mysql: MysqlSettings, table: str):
+    """A new connection once the server answers, or one line naming what happened."""
+    deadline, pause = time.monotonic() + RECONNECT_SECONDS, 0.5
+    while True:
+        try:
+            return connect(mysql)
+        except MysqlError:
+            if time.monotonic() > deadline:
+                raise MysqlError(f"MySQL at {mysql.describe()} went away during the sync of {table} and did not "
+                                 f"answer again within {RECONNECT_SECONDS} s; start it, then rerun the sync "
+                                 "(it redoes only what is not there)") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 5)
 
 
 def _sync_one(spark: SparkSession, mysql: MysqlSettings, table: SyncTable, work_dir: Path, progress: bool,
@@ -34,8 +59,24 @@ def _sync_one(spark: SparkSession, mysql: MysqlSettings, table: SyncTable, work_
     conn = connect(mysql)  # a connection per table: connections are not shared between threads
     try:
         return sync_table(spark, conn, table, work_dir, progress, before_swap)
+    except ConnectorError as exc:
+        if exc.errno not in CONNECTION_LOST:
+            raise
+        log.warning("%s: MySQL went away (error %s); trying the table again once it answers", table.target, exc.errno)
     finally:
+        _close_quietly(conn)
+    conn = _reconnect(mysql, table.target)
+    try:
+        return sync_table(spark, conn, table, work_dir, progress, before_swap)
+    finally:
+        _close_quietly(conn)
+
+
+def _close_quietly(conn) -> None:
+    try:
         conn.close()
+    except ConnectorError:  # the server dropped it already
+        pass
 
 
 def sync_all(spark: SparkSession, settings: Settings, mysql: MysqlSettings, tables: list[SyncTable],

@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipeline.mysql.connection import quote_identifier
-from pipeline.platform.faults import crash_point
+from pipeline.platform.faults import fault_point
 from pipeline.sync import SyncError, checksum
 from pipeline.sync.catalog import PartialSpec
 from pipeline.sync.checksum import SourceProfile
@@ -194,7 +194,7 @@ def switch(conn, target: str, keys_table: str, spec: PartialSpec, live: dict[str
                         "loading the whole table instead", target)
             return False
         record_counts(cursor, target, stored_after(stored, the_plan))
-        crash_point("sync.inside_partial_apply")
+        fault_point("sync.inside_partial_apply")
         conn.commit()
     except BaseException:
         conn.rollback()
