@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -17,7 +18,10 @@ def build_index(ids: DataFrame, id_col: str, index_col: str) -> DataFrame:
     distinct = ids.select(id_col).where(F.col(id_col).isNotNull()).distinct()
     # A global order needs one partition, but it sorts only the distinct ids (small).
     indexed = distinct.select(id_col, (F.row_number().over(Window.orderBy(id_col)) - 1).cast("int").alias(index_col))
-    indexed = indexed.localCheckpoint()
+    # Kept, not local-checkpointed: a local checkpoint's blocks die with their executor and cannot be
+    # recomputed (a worker lost on the cluster failed the fit); kept blocks are rebuilt from the lineage,
+    # which gives the same indices (a total order on distinct ids).
+    indexed = indexed.persist(StorageLevel.MEMORY_AND_DISK)
     size = indexed.count()
     if size > INT32_MAX:
         raise IdSpaceError(f"{size} distinct {id_col} values exceed the int32 index space of ALS")

@@ -144,9 +144,8 @@ def test_one_process_chains_count_once_and_report_their_steps():
 def test_a_chain_and_its_own_steps_cannot_both_be_chosen():
     from bench.__main__ import _stages
 
-    assert _stages(None) == ["generate", "load", "duckdb", "daily", "als_peer", "update_quality", "tableau_extract",
-                             "mysql_raw",
-                             "ease_serve", "tune"]
+    assert _stages(None) == ["generate", "load", "duckdb", "daily", "analyst_load", "als_peer", "update_quality",
+                             "tableau_extract", "mysql_raw", "ease_serve", "tune"]
     assert _stages("daily generate load") == ["generate", "load", "daily"]
     assert _stages("train ingest") == ["ingest", "train"]
     with pytest.raises(UserError, match="stage daily runs .* in one process: choose it or train"):
@@ -250,3 +249,22 @@ def test_wall_shares_split_each_moment_among_the_nodes_running_then():
     assert shares == pytest.approx({"model.recolake.a": 8.0, "test.recolake.t.ab": 2.0,
                                     "operation.recolake.hook": 2.0})
     assert wall_share.by_kind(shares) == {"model": 8.0, "operation": 2.0, "test": 2.0}
+
+
+def test_the_analyst_load_stage_reports_latency_the_build_and_the_chains_slowdown():
+    import numpy as np
+
+    from bench.analyst_load import _quantile
+
+    latencies = [0.1 * i for i in range(1, 101)]  # 0.1 .. 10.0 s
+    for q in (0.50, 0.95):  # numpy's linear percentile, the usual definition
+        assert _quantile(latencies, q) == pytest.approx(np.percentile(latencies, q * 100), abs=0.001)
+    assert _quantile([], 0.5) is None and _quantile([2.0], 0.95) == 2.0
+    stage = {"seconds": 300.0, "chain_alone_seconds": 200.0, "slowdown": 1.5,
+             "analysts": {"sessions": 8, "queries": 1234, "failed": 0, "p50_seconds": 0.8, "p95_seconds": 3.2,
+                          "max_seconds": 9.9, "dbt_build": {"select": "marts.revenue", "seconds": 120.0,
+                                                            "attempts": [0], "succeeded": True}}}
+    text = " ".join(report._analyst_load_lines(stage))
+    assert "1,234 mart queries, 0 failed" in text and "p50 0.80 s, p95 3.20 s" in text
+    assert "succeeded in 120.0 s" in text and "300 s against 200 s alone" in text and "slowdown 1.50" in text
+    assert report._analyst_load_lines({"seconds": 0.0, "skipped": "cluster only"}) == []

@@ -329,12 +329,13 @@ def test_analysts_read_the_chains_schemas_and_cannot_write_them(spark, world):
                 "alter table ml.model_runs set tblproperties ('analyst.note' = 'mine')",
                 "delete from raw.events where event_date < date'2000-01-01'",
                 "drop table raw.events",
-                "create or replace table ml.mine as select 1 as x"):
+                "create or replace table ml.mine using delta as select 1 as x"):
         with pytest.raises(Exception, match="is written by the chain only"):
             _execute(analyst, sql)
     assert {t: _version(spark, world, t) for t in chains} == versions
     _execute(analyst, "create schema if not exists sandbox_analyst")
-    _execute(analyst, "create or replace table sandbox_analyst.revenue as select * from marts.daily_revenue")
+    _execute(analyst, "create or replace table sandbox_analyst.revenue using delta as "
+                      "select * from marts.daily_revenue")
     assert thrift.query(analyst, "select count(*) as n from sandbox_analyst.revenue")[0].n == 4
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from pipeline.mysql.connection import MysqlError, MysqlSettings, connect, quote_identifier
 from pipeline.platform.config import MYSQL_DEFAULT_DATABASE, MysqlEnv
 from pipeline.platform.ports import describe_taken, port_open
+from pipeline.platform.processes import is_alive
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,9 @@ def _binary(*names: str) -> str:
 def _running_pid(server: LocalServer) -> int | None:
     try:
         pid = int(server.pid_file.read_text().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    return pid if is_alive(pid) else None
 
 
 def _initialise(server: LocalServer) -> None:

@@ -52,6 +52,7 @@
         {%- endfor -%}
     {%- endif -%}
     {%- if selects -%}
+        {%- do run_query("create schema if not exists " ~ watermarks.schema) -%}
         {%- do run_query("create or replace table " ~ watermarks ~ " using delta as select * from ("
                          ~ selects | join(" union all ") ~ ") where watermark is not null") -%}
         {#- The tests look it up in dbt's relation cache, filled before this hook ran. -#}
