@@ -25,6 +25,10 @@ class MysqlError(UserError):
     without secrets."""
 
 
+class MysqlUnreachable(MysqlError):
+    """No server answers at the address (down, restarting, or the wrong host or port)."""
+
+
 def quote_identifier(name: str) -> str:
     """Backtick-quote a database, table or column name after validating it."""
     if not _IDENTIFIER.match(name):
@@ -72,7 +76,11 @@ def connect(settings: MysqlSettings, database: bool = True, allow_local_infile: 
     try:
         return mysql.connector.connect(**args)
     except mysql.connector.Error as exc:
-        raise MysqlError(_explain(exc, settings)) from None
+        error = MysqlUnreachable if exc.errno in _UNREACHABLE else MysqlError
+        raise error(_explain(exc, settings)) from None
+
+
+_UNREACHABLE = (errorcode.CR_CONN_HOST_ERROR, errorcode.CR_CONNECTION_ERROR, errorcode.CR_UNKNOWN_HOST, 2013, 2055)
 
 
 def _explain(exc: mysql.connector.Error, settings: MysqlSettings) -> str:
@@ -83,7 +91,6 @@ def _explain(exc: mysql.connector.Error, settings: MysqlSettings) -> str:
         return f"MySQL user {settings.user} lacks privileges on {settings.database}: grant them or use another user"
     if exc.errno == errorcode.ER_BAD_DB_ERROR:
         return f"MySQL database {settings.database} does not exist on {target}: create it or set MYSQL_DATABASE"
-    if exc.errno in (errorcode.CR_CONN_HOST_ERROR, errorcode.CR_CONNECTION_ERROR, errorcode.CR_UNKNOWN_HOST,
-                     2013, 2055):
+    if exc.errno in _UNREACHABLE:
         return f"cannot reach MySQL at {target}: is the server running? (check MYSQL_HOST / MYSQL_PORT)"
     return f"MySQL error {exc.errno} at {target}: {exc.msg}"

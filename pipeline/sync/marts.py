@@ -21,7 +21,7 @@ from pathlib import Path
 from mysql.connector import Error as ConnectorError
 from pyspark.sql import SparkSession
 
-from pipeline.mysql.connection import MysqlError, MysqlSettings, connect
+from pipeline.mysql.connection import MysqlError, MysqlSettings, MysqlUnreachable, connect
 from pipeline.mysql.target import sync_target
 from pipeline.platform import lock
 from pipeline.platform.config import Settings
@@ -45,7 +45,7 @@ def _reconnect(mysql: MysqlSettings, table: str):
     while True:
         try:
             return connect(mysql)
-        except MysqlError:
+        except MysqlUnreachable:
             if time.monotonic() > deadline:
                 raise MysqlError(f"MySQL at {mysql.describe()} went away during the sync of {table} and did not "
                                  f"answer again within {RECONNECT_SECONDS} s; start it, then rerun the sync "
@@ -54,15 +54,26 @@ def _reconnect(mysql: MysqlSettings, table: str):
             pause = min(pause * 2, 5)
 
 
+def _lost(conn, exc: ConnectorError) -> bool:
+    """Whether ``exc`` came from a connection the server dropped (the client names it in several ways)."""
+    if exc.errno in CONNECTION_LOST:
+        return True
+    try:
+        return not conn.is_connected()
+    except ConnectorError:
+        return True
+
+
 def _sync_one(spark: SparkSession, mysql: MysqlSettings, table: SyncTable, work_dir: Path, progress: bool,
               before_swap: Callable[[str], None] | None) -> TableSync:
-    conn = connect(mysql)  # a connection per table: connections are not shared between threads
+    # A connection per table: connections are not shared between threads.
+    conn = _reconnect(mysql, table.target)
     try:
         return sync_table(spark, conn, table, work_dir, progress, before_swap)
     except ConnectorError as exc:
-        if exc.errno not in CONNECTION_LOST:
+        if not _lost(conn, exc):
             raise
-        log.warning("%s: MySQL went away (error %s); trying the table again once it answers", table.target, exc.errno)
+        log.warning("%s: MySQL went away (%s); trying the table again once it answers", table.target, exc.msg)
     finally:
         _close_quietly(conn)
     conn = _reconnect(mysql, table.target)
