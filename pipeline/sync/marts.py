@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from mysql.connector import Error as ConnectorError
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from pipeline.mysql.connection import MysqlError, MysqlSettings, MysqlUnreachable, connect
@@ -65,22 +66,27 @@ def _lost(conn, exc: ConnectorError) -> bool:
 
 
 def _sync_one(spark: SparkSession, mysql: MysqlSettings, table: SyncTable, work_dir: Path, progress: bool,
-              before_swap: Callable[[str], None] | None) -> TableSync:
-    # A connection per table: connections are not shared between threads.
-    conn = _reconnect(mysql, table.target)
-    try:
-        return sync_table(spark, conn, table, work_dir, progress, before_swap)
-    except ConnectorError as exc:
-        if not _lost(conn, exc):
-            raise
-        log.warning("%s: MySQL went away (%s); trying the table again once it answers", table.target, exc.msg)
-    finally:
-        _close_quietly(conn)
-    conn = _reconnect(mysql, table.target)
-    try:
-        return sync_table(spark, conn, table, work_dir, progress, before_swap)
-    finally:
-        _close_quietly(conn)
+              before_swap: Callable[[str], None] | None, shared_metastore: bool) -> TableSync:
+    """One table; again, on a new connection, while MySQL (or, on the cluster, the metastore: a table of the
+    manifest that is not found) is away, for at most RECONNECT_SECONDS."""
+    deadline, pause = time.monotonic() + RECONNECT_SECONDS, 1.0
+    while True:
+        conn = _reconnect(mysql, table.target)  # a connection per table: connections are not shared by threads
+        try:
+            return sync_table(spark, conn, table, work_dir, progress, before_swap)
+        except ConnectorError as exc:
+            if not _lost(conn, exc) or time.monotonic() > deadline:
+                raise
+            log.warning("%s: MySQL went away (%s); trying the table again once it answers", table.target, exc.msg)
+        except AnalysisException as exc:
+            # A metastore that is restarting answers "no such table" for every table it is asked about.
+            if not shared_metastore or "TABLE_OR_VIEW_NOT_FOUND" not in str(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("%s: the metastore does not show %s (restarting?); asking again", table.target, table.source)
+        finally:
+            _close_quietly(conn)
+        time.sleep(pause)
+        pause = min(pause * 2, 10)
 
 
 def _close_quietly(conn) -> None:
@@ -104,7 +110,8 @@ def sync_all(spark: SparkSession, settings: Settings, mysql: MysqlSettings, tabl
     # tables fill the other threads while they load instead of leaving them to finish alone.
     first = sorted(range(len(tables)), key=lambda i: tables[i].partial is None)
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="sync") as pool:
-        started = {i: pool.submit(_sync_one, spark, mysql, tables[i], work_dir, progress, before_swap) for i in first}
+        started = {i: pool.submit(_sync_one, spark, mysql, tables[i], work_dir, progress, before_swap,
+                                 not settings.embedded) for i in first}
         futures: list[Future[TableSync]] = [started[i] for i in range(len(tables))]
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in futures if f in done and f.exception() is not None]
