@@ -67,7 +67,7 @@ help: ## list the targets
 setup: $(SETUP_STAMP) $(JARS_STAMP) $(GUARD_JAR) ## venv + project install, Java 17, MariaDB, slapd, Delta, MariaDB JDBC and Hive LLAP jars (idempotent)
 
 $(SETUP_STAMP): pyproject.toml dbt_plugin/pyproject.toml dbt_plugin/dbt_recolake.py scripts/setup/ensure_java.sh scripts/setup/ensure_mariadb.sh \
-		scripts/setup/ensure_slapd.sh
+		scripts/setup/ensure_slapd.sh scripts/setup/apt_install.sh
 	bash scripts/setup/ensure_java.sh
 	bash scripts/setup/ensure_mariadb.sh
 	bash scripts/setup/ensure_slapd.sh

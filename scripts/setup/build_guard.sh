@@ -3,6 +3,7 @@
 # schemas, not write them) against pip's pyspark and the cached Delta jar, into <jars dir>/recolake-guard.jar.
 # Needs a JDK's javac; Debian's openjdk-17-jdk-headless is installed when it is missing and we may.
 set -euo pipefail
+source "$(dirname "$0")/apt_install.sh"
 python="$1"
 dest="$2"
 
@@ -11,11 +12,7 @@ if ! command -v "$javac_bin" >/dev/null 2>&1; then
   javac_bin=javac
 fi
 if ! command -v "$javac_bin" >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing openjdk-17-jdk-headless (javac, for the Thrift Server's guard)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
-  else
+  if ! apt_install openjdk-17-jdk-headless "javac, for the Thrift Server's guard"; then
     echo "setup: javac (a JDK 17) is needed once to build the Thrift Server's guard; install one" >&2
     exit 1
   fi

@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
 # The dashboard tests load the page in headless Chromium (Debian's package).
 set -euo pipefail
+source "$(dirname "$0")/apt_install.sh"
 if command -v chromium >/dev/null 2>&1; then
   exit 0
 fi
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "setup: installing chromium (headless browser for the dashboard tests)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
+if apt_install chromium "headless browser for the dashboard tests"; then
   exit 0
 fi
 echo "setup: the dashboard tests need Debian's chromium package; install it" >&2

@@ -3,16 +3,13 @@
 # instance (unless MYSQL_HOST points at an external server). Install Debian's mariadb-server
 # when it is missing and we may; the system service is not started or used.
 set -euo pipefail
+source "$(dirname "$0")/apt_install.sh"
 
 if command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || command -v mysqld >/dev/null 2>&1 \
    || [ -x /usr/sbin/mysqld ]; then
   exit 0
 fi
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "setup: installing mariadb-server (for the private MariaDB the MySQL sync uses)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq mariadb-server >/dev/null
+if apt_install mariadb-server "for the private MariaDB the MySQL sync uses"; then
   exit 0
 fi
 if [ -n "${MYSQL_HOST:-}" ]; then

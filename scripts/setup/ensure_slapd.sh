@@ -3,15 +3,12 @@
 # slapd and slapadd. Install Debian's slapd when they are missing and we may; the system service is not
 # started or used. Without root it is only needed for THRIFT_AUTH=ldap, so a missing one is a note.
 set -euo pipefail
+source "$(dirname "$0")/apt_install.sh"
 
 if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then
   exit 0
 fi
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "setup: installing slapd (for the Thrift Server's password check, THRIFT_AUTH=ldap)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq slapd >/dev/null
+if apt_install slapd "for the Thrift Server's password check, THRIFT_AUTH=ldap"; then
   exit 0
 fi
 echo "setup: note: no slapd found; THRIFT_AUTH=ldap needs Debian's slapd or a directory in THRIFT_LDAP_URL" >&2

@@ -5,17 +5,14 @@
 # hive-llap-common (cluster mode: Hive's function registry, which the Thrift Server loads when a
 # session closes, refers to its classes and pyspark 4.0 leaves it out).
 set -euo pipefail
+source "$(dirname "$0")/apt_install.sh"
 delta_version="$1"
 mariadb_version="$2"
 hive_version="$3"
 dest="$4"
 
 if ! command -v mvn >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing maven to fetch the jars"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq maven >/dev/null
-  else
+  if ! apt_install maven "to fetch the jars"; then
     echo "setup: maven (mvn) is needed once to download the jars; install it" >&2
     exit 1
   fi
