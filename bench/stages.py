@@ -243,15 +243,20 @@ def _step(seconds: float, chain: str, rows: int | None = None, **extra: Any) -> 
 def _served_outcomes(scale: Scale) -> dict[str, dict[str, float]]:
     """Per list source ('model', 'popularity'): buyers with a list in service and the share who bought a
     product of their top 10, over every scored day, as MySQL holds recommendation_outcomes_daily."""
-    server = local_server.local_server(mysql_env(scale.env))
-    conn = connect(server.app_settings())
+    rows = _mysql_rows(scale, "select list_source, sum(buyers), sum(hit_rate_at_10 * buyers), count(*) "
+                              "from recommendation_outcomes_daily group by list_source")
+    return {source: {"buyers": int(buyers), "days": int(days),
+                     "hit_rate_at_10": round(float(hits) / int(buyers), 4) if buyers else None}
+            for source, buyers, hits, days in rows}
+
+
+def _mysql_rows(scale: Scale, sql: str) -> list[tuple]:
+    """The rows of ``sql`` on the scale's private MariaDB."""
+    conn = connect(local_server.local_server(mysql_env(scale.env)).app_settings())
     try:
         cur = conn.cursor()
-        cur.execute("select list_source, sum(buyers), sum(hit_rate_at_10 * buyers), count(*) "
-                    "from recommendation_outcomes_daily group by list_source")
-        return {source: {"buyers": int(buyers), "days": int(days),
-                         "hit_rate_at_10": round(float(hits) / int(buyers), 4) if buyers else None}
-                for source, buyers, hits, days in cur.fetchall()}
+        cur.execute(sql)
+        return cur.fetchall()
     finally:
         conn.close()
 
@@ -367,14 +372,8 @@ LOAD_HEAD_START_SECONDS = 20
 
 def _some_users(scale: Scale, count: int = 200) -> list[int]:
     """Users with a personal list (the analysts' list query looks them up), from MySQL."""
-    server = local_server.local_server(mysql_env(scale.env))
-    conn = connect(server.app_settings())
-    try:
-        cur = conn.cursor()
-        cur.execute(f"select user_id from user_recommendations__current limit {int(count)}")
-        return [int(r[0]) for r in cur.fetchall()]
-    finally:
-        conn.close()
+    return [int(r[0]) for r in _mysql_rows(scale, f"select user_id from user_recommendations__current "
+                                                  f"limit {int(count)}")]
 
 
 def cluster_up(scale: Scale) -> dict[str, Any]:
