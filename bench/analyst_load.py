@@ -27,10 +27,11 @@ from pipeline.platform.config import REPO_ROOT
 QUERIES = {
     "daily_revenue": "select event_date, revenue, purchases from marts.daily_revenue order by event_date",
     "brand_top20": "select brand, revenue from marts.brand_rankings order by revenue desc limit 20",
-    "category_revenue": "select category_l1, sum(revenue) as revenue from marts.category_revenue group by category_l1",
+    "category_revenue": "select category, revenue from marts.category_revenue where category_level = 1 "
+                        "order by revenue desc",
     "funnel": "select event_date, sum(views), sum(carts), sum(purchases) from marts.funnel_daily_category "
               "group by event_date order by event_date",
-    "top_customers": "select user_id, revenue from marts.top_customers order by revenue desc limit 50",
+    "top_customers": "select user_id, spend from marts.top_customers order by spend desc limit 50",
     "cohorts": "select * from marts.customer_cohorts",
     "user_list": "select product_id, recommendation_rank from marts.user_recommendations where user_id = {user} "
                  "order by recommendation_rank",

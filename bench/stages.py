@@ -30,7 +30,7 @@ SEED = 42
 DUCKDB_EQUIVALENT_NODES = ("model.recolake.stg_raw__events",
                            "model.recolake.int_events_checked", "model.recolake.cleaned_events",
                            "model.recolake.daily_revenue", "model.recolake.brand_rankings",
-                           "model.recolake.user_item_strength", "model.recolake.user_item_interactions")
+                           "model.recolake.user_item_days", "model.recolake.user_item_interactions")
 
 
 def _python_m(module: str, *args: str) -> list[str]:
@@ -362,6 +362,9 @@ def analyst_load(scale: Scale) -> dict[str, Any]:
             stop.touch()
             analysts.wait(timeout=3600)
     load = json.loads(report.read_text())
+    if load["failed"] or not load["dbt_build"]["succeeded"]:
+        raise StageFailed(f"{load['failed']} of {load['queries']} analyst queries failed (dbt build succeeded: "
+                          f"{load['dbt_build']['succeeded']}): {load['failures'][:3]}")
     alone = json.loads((scale.root / "stages.json").read_text()).get("daily", {}).get("seconds")
     return _result(measured, lines, steps=steps, analysts=load, chain_alone_seconds=alone,
                    slowdown=round(measured.seconds / alone, 3) if alone else None)
