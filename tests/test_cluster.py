@@ -42,12 +42,12 @@ from tests.sockets import descendants, is_loopback, listening
 pytestmark = [pytest.mark.spark, pytest.mark.mysql, pytest.mark.cluster]
 
 # Every table dbt builds from the events (the recommendation marts depend on the model's run;
-# user_item_interactions is a view of user_item_strength).
+# user_item_interactions is a view of user_item_days).
 DBT_MARTS = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.data_health_reasons",
              "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
              "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
              "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users",
-             "marts.user_item_strength")
+             "marts.user_item_days")
 # Values that name a run rather than the data: batch ids and build times.
 RUN_COLUMNS = {"ingest_batch_id", "loaded_at", "last_ingested_at", "ingested_at"}
 # The revenue marts: what the fault tests rebuild (a downstream selection of a few seconds per node).
@@ -268,7 +268,7 @@ def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(
     runs = world.table(spark, "ml.model_runs").collect()
     assert len(runs) == 1 and runs[0].params["als.backend"] == "spark" and runs[0].params["model"] == "als"
     served = world.table(spark, "marts.user_recommendations").select("user_id").distinct().count()
-    assert served == world.table(spark, "marts.user_item_strength").select("user_id").distinct().count()
+    assert served == world.table(spark, "marts.user_item_days").select("user_id").distinct().count()
 
     # The chain ran as one application of the cluster (dbt's SQL went to the Thrift Server), and finished.
     state = master.master_state(world.cluster)
@@ -466,7 +466,7 @@ def test_a_worker_killed_during_training_stalls_it_until_cluster_up_then_it_serv
     recs = world.table(spark, "ml.recommendations")
     assert recs.select("run_id").distinct().collect()[0].run_id == newest.run_id
     assert recs.select("user_id").distinct().count() == \
-        world.table(spark, "marts.user_item_strength").select("user_id").distinct().count()
+        world.table(spark, "marts.user_item_days").select("user_id").distinct().count()
 
 
 def test_a_mariadb_restart_during_the_sync_is_ridden_out_and_mysql_equals_delta(spark, world):

@@ -36,7 +36,7 @@ BUILT_TABLES = ("cleaned.cleaned_events", "cleaned.quarantined_events", "marts.d
                 "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
                 "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
                 "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users",
-                "marts.user_item_strength", "marts.user_item_interactions")
+                "marts.user_item_days", "marts.user_item_interactions")
 
 
 def _assert_status_twins_agree(spark, rules) -> int:

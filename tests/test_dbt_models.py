@@ -16,6 +16,7 @@ from pipeline.ingest.batch import ingest
 from pipeline.platform.config import load_settings
 from pipeline.transform.runner import DbtFailure, run_dbt
 from tests import reference, reference_retention
+from tests.marts import pair_interactions
 
 WEIGHTS = {"view": 1.0, "cart": 4.0, "remove_from_cart": 0.0, "purchase": 10.0}  # seeds/event_weights.csv
 HALF_LIFE_DAYS = 14  # dbt_project.yml vars.recency_half_life_days
@@ -23,6 +24,10 @@ HALF_LIFE_DAYS = 14  # dbt_project.yml vars.recency_half_life_days
 
 def _rows(spark, table: str) -> list:
     return spark.table(table).collect()
+
+
+def _pair_strengths(spark) -> dict[tuple[int, int], float]:
+    return {(r.user_id, r.product_id): r.strength for r in pair_interactions(spark).collect()}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +57,16 @@ def test_recommendation_marts_are_empty_before_any_ml_run(spark, first_days):
     for table in ("user_recommendations", "popular_recommendations", "model_quality_latest", "similar_products",
                   "recommendation_outcomes", "recommendation_outcomes_daily"):
         assert spark.table(f"marts.{table}").count() == 0, table
+
+
+def test_the_bench_analysts_queries_run_on_the_marts(spark, first_days):
+    """bench/analyst_load.py's dashboard queries name the marts' real columns (the load stage counts a
+    failed query as a failed stage)."""
+    from bench.analyst_load import QUERIES
+
+    results = {name: spark.sql(sql.format(user=0)).collect() for name, sql in QUERIES.items()}
+    assert len(results["daily_revenue"]) == len(first_days)
+    assert len(results["top_customers"]) == min(50, spark.table("marts.top_customers").count()) > 0
 
 
 def test_cleaning_reconciles_with_staging_and_quarantine(spark, first_days):
@@ -135,7 +150,7 @@ def test_dimensions_and_interaction_mart_match_python(spark, expected):
     assert products[latest.product_id].price == latest.price
 
     strength = reference.interaction_strength(expected, WEIGHTS, HALF_LIFE_DAYS)
-    got = {(r.user_id, r.product_id): r.strength for r in _rows(spark, "marts.user_item_interactions")}
+    got = _pair_strengths(spark)
     assert got.keys() == strength.keys()
     bad = {k: (got[k], v) for k, v in strength.items() if got[k] != pytest.approx(v, rel=1e-9)}
     assert not bad, list(bad.items())[:5]
@@ -199,21 +214,20 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
                     key=lambda r: r.version)
         assert int(merge.operationMetrics["numSourceRows"]) == 1, mart
 
-    # The interaction store recomputed only the pairs with events on the new day, and the strengths
-    # read back equal the formula over all four days.
+    # The interaction store added the new day's pairs as a new date: nothing stored was read or rewritten,
+    # and the strengths read back equal the formula over all four days.
     all_days = reference.cleaned(reference.parse(sorted(small_dataset[0].glob("*.csv"))))
     touched = {(e.user_id, e.product_id) for e in all_days if e.date.isoformat() == new_day}
-    merge = max(spark.sql("describe history marts.user_item_strength").where("operation = 'MERGE'").collect(),
-                key=lambda r: r.version)
-    assert int(merge.operationMetrics["numSourceRows"]) == len(touched) > 0
+    merge = max(spark.sql("describe history marts.user_item_days").where("operation = 'MERGE'").collect(),
+                key=lambda r: r.version).operationMetrics
+    assert int(merge["numSourceRows"]) == int(merge["numTargetRowsInserted"]) == len(touched) > 0
+    assert int(merge["numTargetRowsCopied"]) == int(merge["numTargetRowsUpdated"]) == 0
+    features_sql = settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "features"
+    assert f"DBT_INTERNAL_DEST.event_date in (date'{new_day}')" in (features_sql / "user_item_days.sql").read_text()
     strength = reference.interaction_strength(all_days, WEIGHTS, HALF_LIFE_DAYS)
-    got = {(r.user_id, r.product_id): r.strength for r in _rows(spark, "marts.user_item_interactions")}
+    got = _pair_strengths(spark)
     assert got.keys() == strength.keys()
     assert all(got[k] == pytest.approx(v, rel=1e-9) for k, v in strength.items())
-    # ... by adding the new day's aggregates to the stored pairs, not by re-reading their history.
-    strength_sql = settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "features"
-    additive = "DBT_INTERNAL_DEST.anchored_strength + DBT_INTERNAL_SOURCE.anchored_strength"
-    assert additive in (strength_sql / "user_item_strength.sql").read_text()
     # The dimensions recomputed only the users and products with events on the new day.
     for dim, key in (("marts.dim_users", "user_id"), ("marts.dim_products", "product_id")):
         merge = max(spark.sql(f"describe history {dim}").where("operation = 'MERGE'").collect(),
@@ -232,14 +246,14 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
                                             / "staging" / "raw" / "_raw__models.yml").glob("*.sql")]
     staged_tests = [sql for sql in staged_tests if "staging.stg_raw__events as dbt_source" in sql]
     assert len(staged_tests) >= 3 and all("ingested_at > timestamp'" in sql for sql in staged_tests)  # new batch only
-    # The pair store's tests checked the pairs the new day wrote, not the whole store.
-    pair_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "features"
-                 / "_features__models.yml" / "composite_key_user_item_strength_user_id__product_id.sql")
-    assert "dbt_source where last_ingested_at > timestamp'" in pair_test.read_text()
+    # The interaction store's tests checked the new day, not the whole store.
+    pair_test = (features_sql / "_features__models.yml"
+                 / "composite_key_user_item_days_event_date__user_id__product_id.sql")
+    assert f"event_date in (date'{new_day}')" in pair_test.read_text()
     run_dbt(["test", "--select", "cleaned_events"], load_settings())
     assert "event_date in" not in key_test.read_text()
 
-    # A late file for a date already counted: its pairs are recomputed over all their events.
+    # A late file for a date already counted: that date is recomputed over all its events.
     day_two = sorted(small_dataset[0].glob("*.csv"))[1]
     lines = day_two.read_text().splitlines()
     late = settings.raw_dir / "rees46_late.csv"
@@ -247,10 +261,11 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
                                            if ",view," in line)]) + "\n")
     ingest(spark, settings.raw_dir, progress=False)
     run_dbt(["build"], load_settings())
-    assert additive not in (strength_sql / "user_item_strength.sql").read_text()
+    late_date = day_two.stem.split("_")[1]
+    assert f"DBT_INTERNAL_DEST.event_date in (date'{late_date}')" in (features_sql / "user_item_days.sql").read_text()
     all_days = reference.cleaned(reference.parse([*sorted(small_dataset[0].glob("*.csv")), late]))
     strength = reference.interaction_strength(all_days, WEIGHTS, HALF_LIFE_DAYS)
-    got = {(r.user_id, r.product_id): r.strength for r in _rows(spark, "marts.user_item_interactions")}
+    got = _pair_strengths(spark)
     assert got.keys() == strength.keys()
     assert all(got[k] == pytest.approx(v, rel=1e-9) for k, v in strength.items())
 
@@ -258,7 +273,7 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
               "marts.data_health_reasons",
               "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
               "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
-              "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users", "marts.user_item_strength",
+              "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users", "marts.user_item_days",
               "marts.user_item_interactions", "marts.customer_cohorts", "marts.repeat_purchases", "marts.customer_rfm",
               "marts.rfm_segments"]
     incremental = {t: _snapshot(spark.table(t)) for t in tables}
@@ -386,3 +401,26 @@ def test_a_served_product_bought_the_next_day_is_a_hit_with_its_revenue(spark, r
     assert model.hit_rate_at_5 == 0.5 and (model.carters, model.carters_hit_at_20) == (1, 1)
     assert (popular.buyers, popular.buyers_hit_at_5, popular.buyers_hit_at_20) == (2, 1, 1)
     assert popular.recommended_revenue == Decimal("52.50") and popular.carters_hit_at_20 == 0
+
+
+    # A new day after an update: the incremental build reads the served history from the newest refit
+    # before the day on (an older refit's lists are in service on no later day) and equals a full build.
+    served_schema = ("list_date date, user_id bigint, product_id bigint, rank int, score double, run_id string, "
+                     "run_kind string")
+    older = [(dt.date(2020, 2, 20), 1, 700, 1, 1.0, "run-0", "refit"),
+             (dt.date(2020, 3, 2), 1, 700, 2, 0.5, "run-b", "update")]
+    spark.createDataFrame(older, served_schema).write.format("delta").mode("append").saveAsTable(
+        "ml.served_recommendations")
+    (raw_dir / "planted_outcomes_2.csv").write_text(
+        "\n".join([header, "2020-03-03 08:00:00 UTC,purchase,700,7,,acme,5.00,1,e"]) + "\n", encoding="utf-8")
+    ingest(spark, raw_dir, progress=False)
+    run_dbt(["build", "--select", "+recommendation_outcomes", "--indirect-selection", "cautious"], load_settings())
+    compiled = (load_settings().dbt_project_dir / "target" / "compiled" / "recolake" / "models" / "marts"
+                / "recommendations" / "recommendation_outcomes.sql").read_text()
+    assert "list_date >= date'2020-03-01'" in compiled
+    day3 = {r.list_source: r for r in _rows(spark, "marts.recommendation_outcomes")
+            if r.event_date == dt.date(2020, 3, 3)}
+    assert (day3["model"].run_id, day3["model"].buyers, day3["model"].buyers_hit_at_5) == ("run-b", 1, 1)
+    incremental = _snapshot(spark.table("marts.recommendation_outcomes").drop("last_ingested_at"))
+    run_dbt(["run", "--full-refresh", "--select", "recommendation_outcomes"], load_settings())
+    assert _snapshot(spark.table("marts.recommendation_outcomes").drop("last_ingested_at")) == incremental

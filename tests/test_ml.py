@@ -39,6 +39,7 @@ from pipeline.generate.truth import ITEMS_FILE
 from pipeline.platform.config import dbt_vars, load_settings
 from pipeline.transform.runner import run_dbt
 from tests.chain import land_generated
+from tests.marts import pair_interactions
 
 # ALS ndcg@10 / popularity ndcg@10 on data of this shape (150k rows, 21 days, 4-day holdout, default
 # ALS parameters), measured for generator seeds 1-5: 1.64, 1.57, 2.29, 1.48, 1.38. The bound sits
@@ -195,15 +196,14 @@ def test_als_beats_popularity_and_trails_the_oracle(ml_lakehouse):
 
 def test_evaluation_weighs_events_exactly_as_the_interaction_mart(spark, ml_lakehouse, settings):
     """One strength rule in two languages: the time split's training strengths (ml/evaluation/splits.py
-    ``weighted``, from events) equal the mart's (models/marts/features/user_item_strength.sql with
+    ``weighted``, from events) equal the mart's (models/marts/features/user_item_days.sql with
     macros/sql/event_weight.sql, from anchored sums) when both decay to the newest event."""
     events = spark.table("cleaned.cleaned_events").selectExpr(
         "user_id", "product_id as item_id", "event_type", "event_time as time")
     newest = events.agg(F.max("time")).first()[0]
     rule = StrengthRule.from_vars(dbt_vars(settings.dbt_project_dir))
     python_side = {(r.user_id, r.item_id): r.strength for r in weighted(events, rule, newest).collect()}
-    mart = {(r.user_id, r.product_id): r.strength
-            for r in spark.table("marts.user_item_interactions").where("strength > 0").collect()}
+    mart = {(r.user_id, r.product_id): r.strength for r in pair_interactions(spark).where("strength > 0").collect()}
     assert mart.keys() == python_side.keys() and len(mart) > 1000
     assert all(mart[k] == pytest.approx(v, rel=1e-9) for k, v in python_side.items())
 
@@ -305,7 +305,7 @@ def test_similar_products_of_a_planted_group_member_are_mostly_its_group(spark, 
     assert all(r.similar_product_id != r.product_id for r in similar)
     assert {len(rows) for rows in by_product.values()} == {20}
     assert all(sorted(r.rank for r in rows) == list(range(1, 21)) for rows in by_product.values())
-    sources = [r.product_id for r in spark.table("marts.user_item_interactions").groupBy("product_id").count()
+    sources = [r.product_id for r in pair_interactions(spark).groupBy("product_id").count()
                .orderBy(F.desc("count"), "product_id").limit(100).collect()]
     pairs = [(p, r.similar_product_id) for p in sources for r in by_product[p]]
     share = sum(group[a] == group[b] for a, b in pairs) / len(pairs)

@@ -28,6 +28,7 @@ from pipeline.generate.params import GeneratorParams
 from pipeline.ingest.batch import ingest
 from pipeline.platform.config import load_settings
 from pipeline.transform.runner import run_dbt
+from tests.marts import pair_interactions
 
 FEATURE_MODELS = ["run", "--select", "+user_item_interactions", "+dim_users", "+dim_products"]
 
@@ -207,7 +208,7 @@ def test_an_updated_user_is_the_exact_solve_on_their_whole_history(spark, settin
     base = model_state.load(settings.lakehouse_dir / "models" / refit["run_id"])
     state = model_state.load(settings.lakehouse_dir / "models" / updated["run_id"])
     items = dict(zip(base.items.index.tolist(), base.items.vectors.astype(np.float64)))
-    history = spark.table("marts.user_item_interactions").where("strength > 0").collect()
+    history = pair_interactions(spark).where("strength > 0").collect()
     by_user: dict[int, list] = {}
     for r in history:
         by_user.setdefault(r.user_id, []).append(r)
@@ -281,7 +282,7 @@ def test_ease_updates_the_changed_users_from_its_stored_weights(spark, settings,
     assert sorted(p.name for p in models.iterdir())[-2:] == [refit["run_id"], updated["run_id"]]
     assert len(list(models.iterdir())) == params.keep_models == 3
     ids, weights = state.items.index, state.items.vectors.astype(np.float64)
-    history = spark.table("marts.user_item_interactions").where("strength > 0").collect()
+    history = pair_interactions(spark).where("strength > 0").collect()
     for user in (new_user, min(day_users - {new_user})):
         mine = [r for r in history if r.user_id == user and r.product_id in set(ids.tolist())]
         x = np.zeros(len(ids))

@@ -41,7 +41,9 @@ def _exact(spark, duck_dir: Path, name: str) -> dict:
 
 def _interactions(spark, duck_dir: Path) -> dict:
     keys, counts = ["user_id", "product_id"], ["views", "carts", "purchases"]
-    ours = spark.table("marts.user_item_interactions").select(*keys, *counts, "strength")
+    # The mart holds a row per pair and day; the peer one per pair.
+    ours = (spark.table("marts.user_item_interactions").groupBy(*keys)
+            .agg(*[F.sum(c).alias(c) for c in [*counts, "strength"]]))
     theirs = spark.read.parquet(str(duck_dir / "user_item_interactions.parquet")).select(
         *keys, *[F.col(c).alias(f"d_{c}") for c in [*counts, "strength"]])
     joined = ours.join(theirs, keys, "full_outer")

@@ -13,3 +13,26 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- In an incremental run, `column >= date'<R>'`, R the list date of the newest refit before the first
+    changed date: a refit lists every user, so a list made before it is in service on no later day, and
+    the outcome of a changed date never needs one. The served history keeps SERVED_LISTS_DAYS of lists
+    (several refits); the days since the last refit are what a new day reads. `true` otherwise (a full
+    build, or no refit before the changed dates). Looked up first and written in as a literal, so the
+    scan skips the older partitions. -#}
+{% macro since_last_refit_before_changes(column) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set dates = changed_dates('last_ingested_at', 'cleaned_events') -%}
+        {%- if dates | length == 0 -%}
+            {{- 'true' -}}
+        {%- else -%}
+            {%- set refit = run_query("select max(cast(list_date as string)) from "
+                                      ~ ref('stg_ml__served_recommendations') ~ " where run_kind = 'refit'"
+                                      ~ " and list_date < date'" ~ (dates | min) ~ "'").columns[0].values()[0] -%}
+            {{- 'true' if refit is none else column ~ " >= date'" ~ refit ~ "'" -}}
+        {%- endif -%}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

@@ -8,6 +8,7 @@ with
 served as (
 
     select * from {{ ref('stg_ml__served_recommendations') }}
+    where {{ since_last_refit_before_changes('list_date') }}
 
 ),
 
@@ -55,43 +56,48 @@ active_users as (
 
 ),
 
-active_ids as (
+-- The lists served before each active user's day, from one read of the served history: the day's few
+-- thousand active users are broadcast to it.
+served_before as (
 
-    select distinct user_id from active_users
-
-),
-
--- The served rows of the day's active users only: one read of the served history, the few
--- thousand active users broadcast to it.
-served_to_active as (
-
-    select /*+ broadcast(active_ids) */ served.*
+    select /*+ broadcast(active_users) */
+        active_users.event_date,
+        active_users.user_id,
+        served.list_date,
+        served.run_id,
+        served.product_id,
+        served.recommendation_rank
     from served
-    left semi join active_ids on served.user_id = active_ids.user_id
+    inner join active_users
+        on
+            served.user_id = active_users.user_id
+            and served.list_date < active_users.event_date
 
 ),
 
-user_list_dates as (
+served_before_ranked as (
 
-    select distinct
-        user_id,
-        list_date
-    from served_to_active
+    select
+        *,
+        max(list_date) over (partition by event_date, user_id) as newest_list_date
+    from served_before
+
+),
+
+-- The list in service: the newest made before the day.
+in_service_rows as (
+
+    select * from served_before_ranked
+    where list_date = newest_list_date
 
 ),
 
 in_service as (
 
-    select
-        active_users.event_date,
-        active_users.user_id,
-        max(user_list_dates.list_date) as list_date
-    from active_users
-    inner join user_list_dates
-        on
-            active_users.user_id = user_list_dates.user_id
-            and active_users.event_date > user_list_dates.list_date
-    group by active_users.event_date, active_users.user_id
+    select distinct
+        event_date,
+        user_id
+    from in_service_rows
 
 ),
 
@@ -121,15 +127,13 @@ popular_in_service as (
 lists as (
 
     select
-        in_service.event_date,
-        in_service.user_id,
+        event_date,
+        user_id,
         'model' as list_source,
-        served.run_id,
-        served.product_id,
-        served.recommendation_rank
-    from in_service
-    inner join served_to_active as served
-        on in_service.user_id = served.user_id and in_service.list_date = served.list_date
+        run_id,
+        product_id,
+        recommendation_rank
+    from in_service_rows
 
     union all
 

@@ -1,35 +1,25 @@
--- One row per (user, product): event counts and the implicit-feedback strength stored against a
--- fixed anchor time t0 (var interaction_anchor_date):
+-- One row per (event date, user, product): the day's event counts, first and last event time, and
+-- the implicit-feedback strength stored against a fixed anchor time t0 (var interaction_anchor_date):
 --   anchored_strength = sum over events of weight(event_type) * 2 ^ ((event_time - t0) / half_life)
--- so a new day only changes the pairs with new events; user_item_interactions scales it to the
--- newest event at read time. A change of weights, half-life or anchor rebuilds it in full.
--- A new day is aggregated alone and added to the stored pairs (macros/incremental/additive_merge.sql); a late
--- file for a date already counted recomputes its pairs over all their events.
-{%- set additive = additive_update_applies() %}
+-- Sums over days give a pair's figures, so a new day is a new partition and nothing stored is
+-- rewritten; user_item_interactions scales the strength to the newest event at read time.
+-- Incremental like the revenue marts: a run recomputes the dates that received new events (a late
+-- file included); a change of weights, half-life, anchor or cleaning rules rebuilds it in full.
 with
 
 events as (
 
     select * from {{ ref('cleaned_events') }}
-    {% if additive %}
+    {% if is_incremental() %}
         where {{ changed_mart_dates() }}
     {% endif %}
 
 ),
 
-{% if is_incremental() and not additive %}
-    {{ touched_keys_ctes(['user_id', 'product_id'], changed_mart_dates()) }}
-{% else %}
-    scoped as (
-
-        select * from events
-
-    ),
-{% endif %}
-
 final as (
 
     select
+        event_date,
         user_id,
         product_id,
         count_if(event_type = 'view') as views,
@@ -46,8 +36,8 @@ final as (
             )
         ) as anchored_strength,
         max(last_ingested_at) as last_ingested_at
-    from scoped
-    group by user_id, product_id
+    from events
+    group by event_date, user_id, product_id
 
 )
 
