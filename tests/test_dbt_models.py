@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
+from bench.analyst_load import QUERIES
 from pipeline.ingest.batch import ingest
 from pipeline.platform.config import load_settings
 from pipeline.transform.runner import DbtFailure, run_dbt
@@ -62,8 +63,6 @@ def test_recommendation_marts_are_empty_before_any_ml_run(spark, first_days):
 def test_the_bench_analysts_queries_run_on_the_marts(spark, first_days):
     """bench/analyst_load.py's dashboard queries name the marts' real columns (the load stage counts a
     failed query as a failed stage)."""
-    from bench.analyst_load import QUERIES
-
     results = {name: spark.sql(sql.format(user=0)).collect() for name, sql in QUERIES.items()}
     assert len(results["daily_revenue"]) == len(first_days)
     assert len(results["top_customers"]) == min(50, spark.table("marts.top_customers").count()) > 0
@@ -401,7 +400,6 @@ def test_a_served_product_bought_the_next_day_is_a_hit_with_its_revenue(spark, r
     assert model.hit_rate_at_5 == 0.5 and (model.carters, model.carters_hit_at_20) == (1, 1)
     assert (popular.buyers, popular.buyers_hit_at_5, popular.buyers_hit_at_20) == (2, 1, 1)
     assert popular.recommended_revenue == Decimal("52.50") and popular.carters_hit_at_20 == 0
-
 
     # A new day after an update: the incremental build reads the served history from the newest refit
     # before the day on (an older refit's lists are in service on no later day) and equals a full build.

@@ -11,7 +11,7 @@
         {{ return(false) }}
     {%- endif -%}
     {#- The model's column holding the newest event time of a key. -#}
-    {%- set event_time_column = config.get('additive_time_column', 'last_event_at') -%}
+    {%- set event_time_column = config.require('additive_time_column') -%}
     {%- set dates = changed_dates('last_ingested_at', 'cleaned_events') -%}
     {%- set newest = run_query('select cast(cast(max(' ~ event_time_column ~ ') as date) as string) from ' ~ this)
                               .columns[0].values()[0] -%}
