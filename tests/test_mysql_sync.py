@@ -185,12 +185,15 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     tables = {t.target: t for t in tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")}
     assert {"daily_revenue", "brand_rankings", "top_customers", "dim_products", "dim_users",
             "user_recommendations", "model_quality_latest"} <= set(tables)
-    assert "stg_raw__events" not in tables and "user_item_interactions" not in tables
+    assert not {"stg_raw__events", "user_item_interactions", "int_user_recommendation_lists"} & set(tables)
     assert tables["daily_revenue"].primary_key == ("event_date",)
     assert tables["daily_revenue"].source == "marts.daily_revenue"
     assert tables["user_recommendations"].primary_key == ("user_id", "recommendation_rank")
     assert tables["user_recommendations"].indexes == ("product_id",)  # user_id leads the key
     assert tables["user_recommendations"].partial == PartialSpec("user_id", "run_id")
+    # a view: whether it changed is read off the Delta version of the lists it shows
+    assert tables["user_recommendations"].version_source == "intermediate.int_user_recommendation_lists"
+    assert tables["daily_revenue"].version_source == "marts.daily_revenue"
     assert tables["daily_revenue"].partial is None
 
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from pipeline.mysql.connection import quote_identifier
 from pipeline.platform.faults import fault_point
+from pipeline.platform.timing import StageTimer
 from pipeline.sync import SyncError, checksum, partial
 from pipeline.sync.catalog import PartialSpec, SyncTable, create_table_sql
 
@@ -149,7 +150,7 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     started = time.perf_counter()
     cursor = conn.cursor()
     target = table.target
-    version = delta_version(spark, table.source)
+    version = delta_version(spark, table.version_source)
     previous = _last_sync(cursor, target)
     if previous and previous[0] == version and _table_exists(cursor, target):
         log.info("%s: unchanged since Delta version %d, skipped", target, version)
@@ -335,26 +336,30 @@ def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progres
                   started: float) -> TableSync | None:
     """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded."""
     cursor = conn.cursor()
-    partial.ensure_versions_table(cursor)
-    live = partial.live_counts(cursor, table.target, table.partial)
-    stored = partial.stored_counts(cursor, table.target)
-    the_plan = partial.plan(df, table.partial, live, stored)
+    timer = StageTimer()
+    with timer.stage("plan"):
+        partial.ensure_versions_table(cursor)
+        live = partial.live_counts(cursor, table.target, table.partial)
+        stored = partial.stored_counts(cursor, table.target)
+        the_plan = partial.plan(df, table.partial, live, stored)
     if the_plan is None:
         return None
     rows = the_plan.rows.persist()  # read once for the profile, the pointers and the export
     try:
-        return _apply_changes(conn, table, df, the_plan, rows, live, stored, work_dir, progress, version, started)
+        return _apply_changes(conn, table, df, the_plan, rows, live, stored, work_dir, progress, version, started,
+                              timer)
     finally:
         rows.unpersist()
 
 
 def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan, rows: DataFrame,
                    live: dict[str, int], stored: dict[str, int], work_dir: Path, progress: bool, version: int,
-                   started: float) -> TableSync | None:
+                   started: float, timer: StageTimer) -> TableSync | None:
     cursor = conn.cursor()
     spec, target = table.partial, table.target
     rows_t = partial.rows_table(target)
-    profile = checksum.spark_profile(rows)
+    with timer.stage("profile"):
+        profile = checksum.spark_profile(rows)
     if not _fits(cursor, rows_t, df, profile.string_lengths):
         log.info("%s: its columns changed or a value outgrew them: loading the whole table", target)
         return None
@@ -363,24 +368,29 @@ def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan
     try:
         with tqdm(total=profile.rows, desc=f"sync {target} (changed)", unit="row", unit_scale=True,
                   disable=not progress) as bar:
-            path = _fill(cursor, keys, partial.pointers(rows, spec), work_dir, bar)
-            cursor.execute(f"select count(*) from {quote_identifier(keys)}")
-            changed_groups = cursor.fetchone()[0]
+            with timer.stage("keys"):
+                path = _fill(cursor, keys, partial.pointers(rows, spec), work_dir, bar)
+                cursor.execute(f"select count(*) from {quote_identifier(keys)}")
+                changed_groups = cursor.fetchone()[0]
             bar.reset()
             in_order = rows.orderBy(*_rows_spec(table).primary_key)
-            partial.load_new_rows(cursor, target, spec, the_plan, profile,
-                                  lambda cur: _fill(cur, rows_t, in_order, work_dir, bar))
-        applied = partial.switch(conn, target, keys, spec, live, stored, the_plan)
+            with timer.stage("rows"):  # export, load and check the new rows
+                partial.load_new_rows(cursor, target, spec, the_plan, profile,
+                                      lambda cur: _fill(cur, rows_t, in_order, work_dir, bar))
+        with timer.stage("switch"):
+            applied = partial.switch(conn, target, keys, spec, live, stored, the_plan)
     finally:
         cursor.execute(f"drop table if exists {quote_identifier(keys)}")
     if not applied:
         return None
-    removed = partial.drop_dead_versions(cursor, target, spec, partial.stored_after(stored, the_plan),
-                                         the_plan.delta_counts)
+    with timer.stage("drop_dead"):
+        removed = partial.drop_dead_versions(cursor, target, spec, partial.stored_after(stored, the_plan),
+                                             the_plan.delta_counts)
     path = {"local_infile": "partial_infile", "batched_insert": "partial_insert"}[path]
     result = TableSync(target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)
     _log_sync(cursor, table, result)
-    log.info("%s: %d changed groups (%s = %s) switched; %d rows of versions no group uses removed", target,
-             changed_groups, spec.version, ", ".join(the_plan.new_versions) or "none new", removed)
+    log.info("%s: %d changed groups (%s = %s) switched; %d rows of versions no group uses removed; seconds %s",
+             target, changed_groups, spec.version, ", ".join(the_plan.new_versions) or "none new", removed,
+             timer.seconds)
     return result
