@@ -22,10 +22,13 @@
 {%- endmacro %}
 
 
+{#- The models of this invocation whose tests are scoped by a watermark (a model the run does not build
+    needs none: the recommendation marts' build would otherwise look up every date-keyed model's). -#}
 {% macro scoped_test_models() -%}
     {%- set nodes = [] -%}
     {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.config.get('test_scope') in ('changed_dates', 'changed_rows') -%}
+        {%- if node.resource_type == 'model' and node.config.get('test_scope') in ('changed_dates', 'changed_rows')
+                and node.unique_id in selected_resources -%}
             {%- do nodes.append(node) -%}
         {%- endif -%}
     {%- endfor -%}
