@@ -81,12 +81,6 @@ def nested_lists(flat: pa.Table) -> pa.Table:
                      "items": pa.ListArray.from_arrays(offsets, items)})
 
 
-def flat_lists(lists: DataFrame) -> DataFrame:
-    """(user_id, items, ...) lists as one row per product: user_id, rank, product_id, score, ..."""
-    rest = [c for c in lists.columns if c not in ("user_id", "items")]
-    return lists.select("user_id", F.inline("items"), *rest)
-
-
 def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, run_id: str,
                   generated_at: dt.datetime) -> None:
     """The lists of the ``changed`` users replaced by ``lists`` (user_id, items), everyone else's rows
