@@ -1,6 +1,8 @@
 -- Each user's latest list, one row per user, with what Tableau shows about each product as it was
 -- when the list was made. Stored as lists so that a daily update, which replaces the changed users'
 -- lists, copies one row per other user instead of one per recommended product.
+-- The group replacement compares it with the input's lists (replace_groups_input):
+-- depends_on: {{ ref('stg_ml__recommendation_lists') }}
 with
 
 recommendations as (
