@@ -2,7 +2,7 @@
 
 run   evaluate the models side by side on one split (ALS, EASE, popularity, and the oracle when the
       generator's truth is there), refit the serving model on all data or update it for the users who
-      changed, write ml.recommendations, ml.popular_products, ml.model_runs, the model and reports/last_run.json
+      changed, write ml.recommendation_lists, ml.popular_products, ml.model_runs, the model and reports/last_run.json
 tune  search model parameters on a validation split carved from the training part; the winner is
       recorded in ml.tuned_params and used by `run` from then on (options given here still win)
 """

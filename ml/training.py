@@ -172,7 +172,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         "interactions": data.feedback.count(),
         "users": data.user_index.count(),
         "items": data.item_index.count(),
-        "recommendation_rows": spark.table(outputs.RECOMMENDATIONS).count(),
+        "recommendation_rows": outputs.list_rows(spark),
     }
     if metrics:
         counts["eval_users"] = int(metrics[params.model]["users"])
@@ -209,7 +209,7 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         "counts": counts,
         "stage_seconds": timer.seconds,
         "params": params.flat(),
-        "outputs": {"recommendations": outputs.RECOMMENDATIONS, "popular_products": outputs.POPULAR,
+        "outputs": {"recommendations": outputs.RECOMMENDATION_LISTS, "popular_products": outputs.POPULAR,
                     "model_runs": outputs.MODEL_RUNS, "model": str(model_path)},
     }
     outputs.write_run_summary(settings.reports_dir / "last_run.json", report)
@@ -225,15 +225,15 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
     result = update.update(spark, params, decision.state, run_id, decision.newest, timer)
     model_path = settings.lakehouse_dir / "models" / run_id
     with timer.stage("write"):
-        lists = spark.createDataFrame(result.lists)
         if len(result.changed):
-            outputs.record_served(spark, lists, result.changed, None, run_id, "update", result.state.data_end.date(),
-                                  params.served_days)
+            outputs.record_served(spark, spark.createDataFrame(result.lists), result.changed, None, run_id, "update",
+                                  result.state.data_end.date(), params.served_days)
+        lists = spark.createDataFrame(outputs.nested_lists(result.lists))
         outputs.replace_lists(spark, lists, result.changed, run_id, started)
         fault_point("ml.after_recommendations")
         result.state.save(model_path)
     bar.close()
-    counts = {**result.counts, "recommendation_rows": spark.table(outputs.RECOMMENDATIONS).count(),
+    counts = {**result.counts, "recommendation_rows": outputs.list_rows(spark),
               "users": len(result.state.users.index), "items": len(result.state.items.index)}
     finished = dt.datetime.now(dt.UTC).replace(microsecond=0)
     flat = {**params.flat(), "kind": "update", "refit_run": decision.state.base_run,
@@ -249,7 +249,7 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
         "params_source": params.source, "refit_run": decision.state.base_run, "metrics": {},
         "fraction_of_oracle": {}, "window": {}, "counts": counts, "stage_seconds": timer.seconds, "params": flat,
         "min_trusted_users": params.evaluation.min_trusted_users,
-        "outputs": {"recommendations": outputs.RECOMMENDATIONS, "popular_products": outputs.POPULAR,
+        "outputs": {"recommendations": outputs.RECOMMENDATION_LISTS, "popular_products": outputs.POPULAR,
                     "model_runs": outputs.MODEL_RUNS, "model": str(model_path)},
     }
     outputs.write_run_summary(settings.reports_dir / "last_run.json", report)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from pipeline.cluster import daemons, directory, lifecycle, master, thrift
 from pipeline.generate.dataset import generate
@@ -267,7 +268,7 @@ def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(
     # The cluster engine fits ALS with Spark MLlib on its executors (embedded runs use implicit).
     runs = world.table(spark, "ml.model_runs").collect()
     assert len(runs) == 1 and runs[0].params["als.backend"] == "spark" and runs[0].params["model"] == "als"
-    served = world.table(spark, "marts.user_recommendations").select("user_id").distinct().count()
+    served = world.table(spark, "intermediate.int_user_recommendation_lists").count()
     assert served == world.table(spark, "marts.user_item_days").select("user_id").distinct().count()
 
     # The chain ran as one application of the cluster (dbt's SQL went to the Thrift Server), and finished.
@@ -463,7 +464,7 @@ def test_a_worker_killed_during_training_stalls_it_until_cluster_up_then_it_serv
     assert training.finish() == 0, training.text()[-3000:]
     newest = world.table(spark, "ml.model_runs").orderBy("finished_at", ascending=False).first()
     assert world.table(spark, "ml.model_runs").count() == runs + 1
-    recs = world.table(spark, "ml.recommendations")
+    recs = world.table(spark, "ml.recommendation_lists")
     assert recs.select("run_id").distinct().collect()[0].run_id == newest.run_id
     assert recs.select("user_id").distinct().count() == \
         world.table(spark, "marts.user_item_days").select("user_id").distinct().count()
@@ -488,9 +489,12 @@ def test_a_mariadb_restart_during_the_sync_is_ridden_out_and_mysql_equals_delta(
     conn = connect(server.app_settings())
     cursor = conn.cursor()
     try:
-        for table in ("daily_revenue", "dim_users", "user_recommendations", "top_customers"):
+        for table in ("daily_revenue", "dim_users", "top_customers"):
             cursor.execute(f"select count(*) from `{table}`")
             assert cursor.fetchone()[0] == world.table(spark, f"marts.{table}").count(), table
+        cursor.execute("select count(*) from user_recommendations")  # a view of the stored lists in Delta
+        lists = world.table(spark, "intermediate.int_user_recommendation_lists")
+        assert cursor.fetchone()[0] == lists.select(F.sum(F.size("items"))).first()[0]
         cursor.execute("select event_date, revenue, purchases from daily_revenue")
         assert sorted(cursor.fetchall()) == sorted(
             (r.event_date, r.revenue, r.purchases) for r in world.table(spark, "marts.daily_revenue").collect())

@@ -185,12 +185,15 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     tables = {t.target: t for t in tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")}
     assert {"daily_revenue", "brand_rankings", "top_customers", "dim_products", "dim_users",
             "user_recommendations", "model_quality_latest"} <= set(tables)
-    assert "stg_raw__events" not in tables and "user_item_interactions" not in tables
+    assert not {"stg_raw__events", "user_item_interactions", "int_user_recommendation_lists"} & set(tables)
     assert tables["daily_revenue"].primary_key == ("event_date",)
     assert tables["daily_revenue"].source == "marts.daily_revenue"
     assert tables["user_recommendations"].primary_key == ("user_id", "recommendation_rank")
     assert tables["user_recommendations"].indexes == ("product_id",)  # user_id leads the key
     assert tables["user_recommendations"].partial == PartialSpec("user_id", "run_id")
+    # a view: whether it changed is read off the Delta version of the lists it shows
+    assert tables["user_recommendations"].version_source == "intermediate.int_user_recommendation_lists"
+    assert tables["daily_revenue"].version_source == "marts.daily_revenue"
     assert tables["daily_revenue"].partial is None
 
 
@@ -357,3 +360,57 @@ def test_a_partial_apply_falls_back_to_batched_inserts_when_local_infile_is_refu
     conn.close()
     assert result.path == "partial_insert" and result.rows == 2 + 7
     assert _mysql_lists(server) == sorted(_lists(update))
+
+
+USERS = SyncTable("synctest.users", "users", ("user_id",), changed_by="last_ingested_at")
+USERS_SCHEMA = "user_id bigint, spend decimal(12,2), segment string, last_ingested_at timestamp"
+
+
+def _users(spark, rows: list[tuple]) -> None:
+    """The rows merged into synctest.users by user_id, as dbt merges dim_users (created when missing)."""
+    new = spark.createDataFrame(rows, USERS_SCHEMA)
+    if not spark.catalog.tableExists("synctest.users"):
+        new.write.format("delta").mode("overwrite").saveAsTable("synctest.users")
+        return
+    new.createOrReplaceTempView("users_day")
+    spark.sql("merge into synctest.users t using users_day s on t.user_id = s.user_id "
+              "when matched then update set * when not matched then insert *")
+
+
+def test_a_merged_table_is_synced_as_the_rows_it_changed_and_reloaded_when_a_row_moved_silently(
+        spark, settings, server):
+    _empty_mysql(spark, server, "users", "_sync_log")
+    spark.sql("drop table if exists synctest.users")
+    day1, day2 = dt.datetime(2026, 1, 1, 3), dt.datetime(2026, 1, 2, 3, 0, 0, 250)
+    _users(spark, [(u, Decimal(f"{u}.50"), "new", day1) for u in range(1, 101)])
+    first = sync_all(spark, settings, server.app_settings(), [USERS], progress=False)[0]
+    assert first.path == "local_infile" and first.rows == 100
+
+    # A day's merge: 3 users change, 2 arrive; only those 5 rows travel.
+    _users(spark, [(5, Decimal("99.00"), "loyal", day2), (50, Decimal("1.25"), "loyal", day2),
+            (77, Decimal("0.00"), "lapsed", day2), (101, Decimal("3.00"), "new", day2),
+            (102, Decimal("4.00"), "new", day2)])
+    second = sync_all(spark, settings, server.app_settings(), [USERS], progress=False)[0]
+    assert second.path == "upsert_infile" and second.rows == 5
+
+    def in_mysql() -> list[tuple]:
+        return _mysql_query(server, "select user_id, spend, segment, last_ingested_at from users order by user_id")
+
+    def in_delta() -> list[tuple]:
+        return sorted(tuple(r) for r in spark.table("synctest.users").collect())
+
+    assert in_mysql() == in_delta() and len(in_mysql()) == 102
+    assert _mysql_query(server, "show tables like 'users\\_\\_%'") == []
+
+    # A row rewritten without a newer change column: the upsert's whole-table check refuses it, and the
+    # table is reloaded whole.
+    spark.sql("update synctest.users set segment = 'vip' where user_id = 9")
+    spark.sql("delete from synctest.users where user_id = 8")  # and a delete: no longer merges only
+    third = sync_all(spark, settings, server.app_settings(), [USERS], progress=False)[0]
+    assert third.path == "local_infile" and in_mysql() == in_delta() and len(in_mysql()) == 101
+
+    # A merge that moves nothing forward but changes a row: the check catches it.
+    _users(spark, [(12, Decimal("7.00"), "sneaky", day1)])
+    fourth = sync_all(spark, settings, server.app_settings(), [USERS], progress=False)[0]
+    assert fourth.path == "local_infile" and in_mysql() == in_delta()
+    assert ("sneaky",) in _mysql_query(server, "select segment from users where user_id = 12")

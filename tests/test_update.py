@@ -12,6 +12,7 @@ import shutil
 from decimal import Decimal
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import scipy.sparse as sp
 from pyspark.sql import functions as F
@@ -117,7 +118,7 @@ def test_the_recommendation_mart_replaces_only_the_changed_users(spark, settings
     assert {k: (r.product_id, r.score, r.run_id) for k, r in mart.items()} == {
         k: (r.product_id, r.score, r.run_id) for k, r in after.items()}
     assert all(mart[k] == r for k, r in mart_before.items() if k[0] not in day_users)  # rows untouched
-    last = spark.sql("describe history marts.user_recommendations limit 1").first()
+    last = spark.sql("describe history intermediate.int_user_recommendation_lists limit 1").first()
     assert last.operation == "WRITE" and last.operationParameters["mode"] == "Overwrite"  # one commit
     fresh = sum(1 for r in after.values() if r.run_id == updated["run_id"])
     assert 0 < fresh < len(mart) and sum(1 for r in mart.values() if r.run_id == updated["run_id"]) == fresh
@@ -309,35 +310,37 @@ def test_pruning_keeps_the_refit_whose_weights_a_kept_update_reads(settings, ref
 
 
 def test_a_build_without_new_lists_keeps_the_mart_unless_a_user_left(spark, refit_then_update):
-    """No new version and nobody gone: the table is not rewritten. A user gone from ml.recommendations with
-    no new rows anywhere (the row counts differ): rewritten without them."""
-    run_dbt(["run", "--select", "user_recommendations"], load_settings())  # in step with the lists of the tests before
-    history = "describe history marts.user_recommendations limit 1"
+    """No new version and nobody gone: the stored lists are not rewritten. A user gone from
+    ml.recommendation_lists with no new list anywhere (the row counts differ): rewritten without them."""
+    lists = ["run", "--select", "int_user_recommendation_lists"]
+    run_dbt(lists, load_settings())  # in step with the lists of the tests before
+    history = "describe history intermediate.int_user_recommendation_lists limit 1"
     version = spark.sql(history).first().version
-    run_dbt(["run", "--select", "user_recommendations"], load_settings())
+    run_dbt(lists, load_settings())
     assert spark.sql(history).first().version == version
 
-    gone = spark.sql("select min(user_id) from ml.recommendations").first()[0]
-    spark.sql(f"delete from ml.recommendations where user_id = {gone}")
-    run_dbt(["run", "--select", "user_recommendations"], load_settings())
+    gone = spark.sql("select min(user_id) from ml.recommendation_lists").first()[0]
+    spark.sql(f"delete from ml.recommendation_lists where user_id = {gone}")
+    run_dbt(lists, load_settings())
     assert spark.sql(history).first().version == version + 1
     assert spark.table("marts.user_recommendations").where(f"user_id = {gone}").count() == 0
     assert spark.table("marts.user_recommendations").count() == spark.table("ml.recommendations").count()
 
 
 def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_served(spark, refit_then_update):
-    """Run last: it edits ml.recommendations as a run could leave it (one list shorter under a new run,
-    one user's list gone, as when a refit stops serving them) and rebuilds the mart incrementally."""
+    """Run last: it edits ml.recommendation_lists as a run could leave it (one list shorter under a new
+    run, one user's list gone, as when a refit stops serving them) and rebuilds the mart incrementally."""
     # the mart in step with the EASE test's lists
     run_dbt(["build", "--select", "tag:recommendations"], load_settings())
-    users = [r.user_id for r in spark.sql("select user_id from ml.recommendations group by user_id "
-                                          "having count(*) > 3 order by user_id limit 2").collect()]
+    users = [r.user_id for r in spark.sql("select user_id from ml.recommendation_lists where size(items) > 3 "
+                                          "order by user_id limit 2").collect()]
     shortened, gone = users
-    spark.sql(f"delete from ml.recommendations where user_id = {gone} or (user_id = {shortened} and rank > 3)")
-    spark.sql(f"update ml.recommendations set run_id = 'shortened-list' where user_id = {shortened}")
+    spark.sql(f"delete from ml.recommendation_lists where user_id = {gone}")
+    spark.sql("update ml.recommendation_lists set items = filter(items, item -> item.rank <= 3), "
+              f"run_id = 'shortened-list' where user_id = {shortened}")
     untouched = spark.table("marts.user_recommendations").where(f"user_id not in ({shortened}, {gone})").collect()
 
-    run_dbt(["run", "--select", "user_recommendations"], load_settings())
+    run_dbt(["run", "--select", "int_user_recommendation_lists"], load_settings())
     mart = spark.table("marts.user_recommendations")
     assert sorted((r.user_id, r.recommendation_rank, r.product_id, r.run_id) for r in mart.collect()) == sorted(
         (r.user_id, r.rank, r.product_id, r.run_id)
@@ -370,12 +373,52 @@ def test_served_lists_of_a_rerun_replace_its_users_and_a_refit_prunes_old_days(s
         later]
 
 
+def test_lists_are_nested_per_user_in_rank_order():
+    rng = np.random.default_rng(5)
+    users, ranks = np.repeat([7, 3, 9], 4), np.tile([4, 2, 1, 3], 3)
+    order = rng.permutation(len(users))
+    users, ranks = users[order], ranks[order]
+    flat = pa.table({"user_id": pa.array(users, pa.int64()), "item_id": pa.array(users * 100 + ranks),
+                     "rank": pa.array(ranks, pa.int32()), "score": pa.array(-ranks / 10.0)})
+    nested = outputs.nested_lists(flat).to_pylist()
+    assert [row["user_id"] for row in nested] == [3, 7, 9]
+    assert all(row["items"] == [{"rank": r, "product_id": row["user_id"] * 100 + r, "score": -r / 10.0}
+                                for r in (1, 2, 3, 4)] for row in nested)
+    assert outputs.nested_lists(flat.slice(0, 0)).num_rows == 0
+
+
+def test_an_update_groups_the_lists_of_a_lakehouse_from_before_them(spark, refit_then_update):
+    """A lakehouse written before the lists table holds ml.recommendations as a table, one row per product:
+    the next update groups it into ml.recommendation_lists, replaces the changed users' lists, keeps the
+    others' rows and leaves ml.recommendations a view of the lists."""
+    schema = "user_id bigint, product_id bigint, rank int, score double, run_id string, generated_at timestamp"
+    old = [tuple(r) for r in spark.sql(f"select {', '.join(c.split()[0] for c in schema.split(', '))} "
+                                       "from ml.recommendations").collect()]
+    spark.sql("drop view ml.recommendations")
+    spark.sql("drop table ml.recommendation_lists")
+    spark.createDataFrame(old, schema).write.format("delta").saveAsTable("ml.recommendations")
+
+    kept_user, new_user = min(r[0] for r in old), 9_000_000_123
+    day = pa.table({"user_id": pa.array([kept_user, kept_user, new_user], pa.int64()),
+                    "item_id": pa.array([5, 6, 7], pa.int64()), "rank": pa.array([2, 1, 1], pa.int32()),
+                    "score": pa.array([0.2, 0.3, 0.9])})
+    made = dt.datetime(2026, 1, 1)
+    outputs.replace_lists(spark, spark.createDataFrame(outputs.nested_lists(day)), np.array([kept_user, new_user]),
+                          "migrating", made)
+    assert spark.catalog.getTable("ml.recommendations").tableType == "VIEW"
+    expected = sorted([r for r in old if r[0] != kept_user]
+                      + [(kept_user, 6, 1, 0.3, "migrating", made), (kept_user, 5, 2, 0.2, "migrating", made),
+                         (new_user, 7, 1, 0.9, "migrating", made)])
+    assert sorted(tuple(r) for r in spark.table("ml.recommendations").collect()) == expected
+    assert spark.table("ml.recommendation_lists").count() == len({r[0] for r in expected})
+
+
 def test_a_refit_s_lists_alone_become_the_mart(spark, refit_then_update):
     """Run last: every list under a version the mart has not seen (as after a refit) makes the incremental
     build write the new rows alone as the table."""
-    spark.sql("update ml.recommendations set run_id = 'refit-everyone'")
-    run_dbt(["run", "--select", "user_recommendations"], load_settings())
-    last = spark.sql("describe history marts.user_recommendations limit 1").first()
+    spark.sql("update ml.recommendation_lists set run_id = 'refit-everyone'")
+    run_dbt(["run", "--select", "int_user_recommendation_lists"], load_settings())
+    last = spark.sql("describe history intermediate.int_user_recommendation_lists limit 1").first()
     assert last.operation == "WRITE" and last.operationParameters["mode"] == "Overwrite"
     mart = spark.table("marts.user_recommendations")
     assert sorted((r.user_id, r.recommendation_rank, r.product_id, r.run_id) for r in mart.collect()) == sorted(

@@ -16,6 +16,12 @@ from pyspark.sql import functions as F
 log = logging.getLogger(__name__)
 
 DATABASE = "ml"
+# One row per user: the list as an array of (rank, product_id, score), so a daily update that replaces
+# the changed users' lists copies the other users' rows, not every product of every list (the month:
+# 3.1M rows instead of 35M; a replacement of 1 in 8 lists measured 1.7x faster).
+RECOMMENDATION_LISTS = f"{DATABASE}.recommendation_lists"
+LIST_ITEM_FIELDS = ("rank", "product_id", "score")
+# The same lists one row per product, a view for SQL readers.
 RECOMMENDATIONS = f"{DATABASE}.recommendations"
 POPULAR = f"{DATABASE}.popular_products"
 MODEL_RUNS = f"{DATABASE}.model_runs"
@@ -45,25 +51,72 @@ def _ranked(run_id: str) -> list[Column]:
 
 def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFrame, run_id: str,
                           generated_at: dt.datetime) -> None:
+    """Every user's list from ranked (user_id, item_id, rank, score) rows, replacing the stored ones."""
     spark.sql(f"create database if not exists {DATABASE}")
-    _replace(_list_rows(recs, run_id, generated_at), RECOMMENDATIONS)
+    items = F.struct(F.col("rank").cast("int").alias("rank"), F.col("item_id").alias("product_id"),
+                     F.col("score").cast("double").alias("score"))
+    lists = recs.groupBy("user_id").agg(F.sort_array(F.collect_list(items)).alias("items"))  # by rank
+    _replace(_stamped(lists, run_id, generated_at), RECOMMENDATION_LISTS)
+    _ensure_flat_view(spark)
     _replace(popular.select(*_ranked(run_id), F.lit(generated_at).cast("timestamp").alias("generated_at")), POPULAR)
 
 
-def _list_rows(lists: DataFrame, run_id: str, generated_at: dt.datetime) -> DataFrame:
-    """Ranked (user_id, item_id, rank, score) rows as ml.recommendations holds them, stamped with the run."""
-    return lists.select("user_id", *_ranked(run_id), F.lit(generated_at).cast("timestamp").alias("generated_at"))
+def _stamped(lists: DataFrame, run_id: str, generated_at: dt.datetime) -> DataFrame:
+    """(user_id, items) lists as ml.recommendation_lists holds them, stamped with the run."""
+    return lists.select("user_id", "items", F.lit(run_id).alias("run_id"),
+                        F.lit(generated_at).cast("timestamp").alias("generated_at"))
+
+
+def nested_lists(flat: pa.Table) -> pa.Table:
+    """Ranked (user_id, item_id, rank, score) rows as one row per user, items in rank order (built in
+    Arrow: grouping a day's lists in Spark would shuffle every row)."""
+    flat = flat.sort_by([("user_id", "ascending"), ("rank", "ascending")])
+    users = flat.column("user_id").to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, np.int64)
+    offsets = pa.array(np.r_[starts, len(users)], pa.int32())
+    fields = [flat.column(c).combine_chunks().cast(t)
+              for c, t in (("rank", pa.int32()), ("item_id", pa.int64()), ("score", pa.float64()))]
+    items = pa.StructArray.from_arrays(fields, names=list(LIST_ITEM_FIELDS))
+    return pa.table({"user_id": pa.array(users[starts], pa.int64()),
+                     "items": pa.ListArray.from_arrays(offsets, items)})
 
 
 def replace_lists(spark: SparkSession, lists: DataFrame, changed: np.ndarray, run_id: str,
                   generated_at: dt.datetime) -> None:
-    """The lists of the ``changed`` users replaced by ``lists`` (user_id, item_id, rank, score), everyone
-    else's rows copied as they are; one commit (an overwrite). The changed users, a small local table,
-    are broadcast, so the table is read and written once without a shuffle. A MERGE with deletion vectors
-    writes only the new rows but joins the whole table twice: at 10M it took 21 s against 10.9 s."""
+    """The lists of the ``changed`` users replaced by ``lists`` (user_id, items), everyone else's rows
+    copied as they are; one commit (an overwrite). The changed users, a small local table, are broadcast,
+    so the table is read and written once without a shuffle. A MERGE with deletion vectors writes only
+    the new rows but joins the whole table twice: at 10M it took 21 s against 10.9 s (one row per product)."""
     changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
-    kept = spark.table(RECOMMENDATIONS).join(F.broadcast(changed_users), "user_id", "left_anti")
-    _replace(kept.unionByName(_list_rows(lists, run_id, generated_at)), RECOMMENDATIONS)
+    kept = _stored_lists(spark).join(F.broadcast(changed_users), "user_id", "left_anti")
+    _replace(kept.unionByName(_stamped(lists, run_id, generated_at)), RECOMMENDATION_LISTS)
+    _ensure_flat_view(spark)
+
+
+def _stored_lists(spark: SparkSession) -> DataFrame:
+    """The stored lists; a lakehouse from before the lists table keeps ml.recommendations one row per
+    product, which is grouped here once (the update that migrates it)."""
+    if spark.catalog.tableExists(RECOMMENDATION_LISTS):
+        return spark.table(RECOMMENDATION_LISTS)
+    log.info("%s has one row per product: grouping it into %s", RECOMMENDATIONS, RECOMMENDATION_LISTS)
+    items = F.struct(*(F.col(c) for c in LIST_ITEM_FIELDS))
+    return (spark.table(RECOMMENDATIONS).groupBy("user_id", "run_id", "generated_at")
+            .agg(F.sort_array(F.collect_list(items)).alias("items"))
+            .select("user_id", "items", "run_id", "generated_at"))
+
+
+def list_rows(spark: SparkSession) -> int:
+    """Products over every stored list (the rows of ml.recommendations)."""
+    return int(spark.table(RECOMMENDATION_LISTS).select(F.coalesce(F.sum(F.size("items")), F.lit(0))).first()[0])
+
+
+def _ensure_flat_view(spark: SparkSession) -> None:
+    """ml.recommendations as a view of the lists (replacing the table of a lakehouse from before them)."""
+    if spark.catalog.tableExists(RECOMMENDATIONS) and spark.catalog.getTable(RECOMMENDATIONS).tableType != "VIEW":
+        spark.sql(f"drop table {RECOMMENDATIONS}")
+    spark.sql(f"create or replace view {RECOMMENDATIONS} as select user_id, product_id, rank, score, run_id, "
+              f"generated_at from {RECOMMENDATION_LISTS} lateral view inline(items) item as "
+              f"{', '.join(LIST_ITEM_FIELDS)}")
 
 
 def write_similar(spark: SparkSession, similar: DataFrame, run_id: str, generated_at: dt.datetime) -> None:

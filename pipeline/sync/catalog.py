@@ -40,6 +40,15 @@ class SyncTable:
     primary_key: tuple[str, ...] = ()
     indexes: tuple[str, ...] = field(default=())
     partial: PartialSpec | None = None  # changed groups only, when the versions allow (pipeline/sync/partial.py)
+    # The Delta table whose version says whether ``source`` changed: itself, or for a view the one model
+    # it reads (a view has no version of its own).
+    versioned_by: str = ""
+    # A column every write of a row moves forward: the changed rows are upserted (pipeline/sync/upsert.py).
+    changed_by: str = ""
+
+    @property
+    def version_source(self) -> str:
+        return self.versioned_by or self.source
 
 
 KEY_TESTS = ("primary_key", "unique", "not_null")
@@ -84,13 +93,33 @@ def tagged_tables(manifest_path: Path) -> list[SyncTable]:
         if spec is not None and spec.key not in primary:
             raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.replace_by {spec.key} must be part of the model's key "
                             "(a primary_key or composite_key test): the rows are stored in MySQL by version and key")
-        tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes, spec))
+        tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes, spec,
+                                _versioned_by(node, manifest["nodes"]), _changed_by(node, columns, primary)))
     return tables
+
+
+def _changed_by(node: dict, columns: set[str], primary: tuple[str, ...]) -> str:
+    column = ((node["config"].get("meta") or {}).get(SYNC_TAG) or {}).get("changed_by") or ""
+    if column and (column not in columns or not primary):
+        raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.changed_by needs a documented column and a key "
+                        f"(a primary_key or composite_key test); got {column!r}")
+    return column
+
+
+def _versioned_by(node: dict, nodes: dict) -> str:
+    """For a view, the one model it reads (its Delta version stands for the view's rows); "" for a table."""
+    if node["config"].get("materialized") != "view":
+        return ""
+    parents = [nodes[p] for p in node["depends_on"]["nodes"] if p in nodes and nodes[p]["resource_type"] == "model"]
+    if len(parents) != 1 or parents[0]["config"].get("materialized") == "view":
+        raise SyncError(f"{node['name']}: a synced view must read exactly one model stored as a table (its Delta "
+                        f"version says when the view changed); it reads {[p['name'] for p in parents]}")
+    return f"{parents[0]['schema']}.{parents[0]['alias']}"
 
 
 def _partial_spec(node: dict, columns: set[str]) -> PartialSpec | None:
     wanted = (node["config"].get("meta") or {}).get(SYNC_TAG) or {}
-    if not wanted:
+    if not {"replace_by", "version"} & set(wanted):
         return None
     key, version = wanted.get("replace_by"), wanted.get("version")
     if key not in columns or version not in columns:

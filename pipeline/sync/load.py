@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from pipeline.mysql.connection import quote_identifier
 from pipeline.platform.faults import fault_point
-from pipeline.sync import SyncError, checksum, partial
+from pipeline.platform.timing import StageTimer
+from pipeline.sync import SyncError, checksum, partial, upsert
 from pipeline.sync.catalog import PartialSpec, SyncTable, create_table_sql
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ class TableSync:
     table: str
     rows: int
     seconds: float
-    path: str  # local_infile | batched_insert | unchanged; partial_infile | partial_insert: changed groups only
+    # local_infile | batched_insert | unchanged; partial_infile | partial_insert: changed groups only;
+    # upsert_infile | upsert_insert: changed rows only
+    path: str
     checksum: str
     source_version: int
 
@@ -149,7 +152,7 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     started = time.perf_counter()
     cursor = conn.cursor()
     target = table.target
-    version = delta_version(spark, table.source)
+    version = delta_version(spark, table.version_source)
     previous = _last_sync(cursor, target)
     if previous and previous[0] == version and _table_exists(cursor, target):
         log.info("%s: unchanged since Delta version %d, skipped", target, version)
@@ -158,6 +161,10 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
 
     df = spark.table(table.source)
     if table.partial is None:
+        if table.changed_by and previous and _table_exists(cursor, target) and not is_view(cursor, target):
+            upserted = _sync_upserts(conn, table, df, work_dir, progress, version, previous[0], started)
+            if upserted is not None:
+                return upserted
         return _swap_whole(cursor, table, df, work_dir, progress, version, started, before_swap)
     if is_view(cursor, target) and all(_table_exists(cursor, t) for t in (partial.rows_table(target),
                                                                           partial.pointers_table(target))):
@@ -180,6 +187,60 @@ def _swap_whole(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progres
     fault_point("sync.before_log")  # swapped but not logged: the next run reloads this table
     result = TableSync(target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)
+    _log_sync(cursor, table, result)
+    return result
+
+
+def _sync_upserts(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
+                  synced_version: int, started: float) -> TableSync | None:
+    """The rows changed since the last sync, upserted (pipeline/sync/upsert.py); None when the whole table
+    must be loaded instead."""
+    spark, target, cursor = df.sparkSession, table.target, conn.cursor()
+    if not upsert.only_merges_since(spark, table.version_source, synced_version):
+        return None
+    newest = upsert.newest_synced(cursor, target, table.changed_by)
+    if newest is None:
+        return None
+    whole = checksum.spark_profile(df)
+    if not _fits(cursor, target, df, whole.string_lengths):
+        log.info("%s: its columns changed or a value outgrew them: loading the whole table", target)
+        return None
+    changed = upsert.changed_rows(df, table.changed_by, newest).persist()
+    try:
+        return _upsert_changed(conn, table, df, changed, whole, work_dir, progress, version, started)
+    finally:
+        changed.unpersist()
+
+
+def _upsert_changed(conn, table: SyncTable, df: DataFrame, changed: DataFrame, whole: checksum.SourceProfile,
+                    work_dir: Path, progress: bool, version: int, started: float) -> TableSync | None:
+    target, cursor = table.target, conn.cursor()
+    staging = upsert.staging_table(target)
+    profile = checksum.spark_profile(changed)
+    if profile.rows > upsert.MAX_CHANGED_SHARE * whole.rows:
+        log.info("%s: %d of %d rows changed: a whole load is as cheap", target, profile.rows, whole.rows)
+        return None
+    cursor.execute(f"drop table if exists {quote_identifier(staging)}")
+    cursor.execute(f"create table {quote_identifier(staging)} like {quote_identifier(target)}")
+    try:
+        with tqdm(total=profile.rows, desc=f"sync {target} (changed)", unit="row", unit_scale=True,
+                  disable=not progress) as bar:
+            path = _fill(cursor, staging, changed, work_dir, bar)
+        cursor.execute(f"select count(*) from {quote_identifier(staging)}")
+        loaded = cursor.fetchone()[0]
+        differ = checksum.differing_columns(profile.fingerprint,
+                                            checksum.mysql_fingerprint(cursor, quote_identifier(staging), df))
+        if loaded != profile.rows or differ:
+            raise SyncError(f"{target}: {loaded} changed rows arrived of {profile.rows}, columns differing "
+                            f"{differ}; the table is as before")
+        fault_point("sync.before_upsert")
+        if not upsert.apply(conn, target, staging, df, table.primary_key, whole):
+            return None
+    finally:
+        cursor.execute(f"drop table if exists {quote_identifier(staging)}")
+    path = {"local_infile": "upsert_infile", "batched_insert": "upsert_insert"}[path]
+    result = TableSync(target, profile.rows, time.perf_counter() - started, path, checksum.digest(whole.fingerprint),
+                       version)
     _log_sync(cursor, table, result)
     return result
 
@@ -335,26 +396,30 @@ def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progres
                   started: float) -> TableSync | None:
     """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded."""
     cursor = conn.cursor()
-    partial.ensure_versions_table(cursor)
-    live = partial.live_counts(cursor, table.target, table.partial)
-    stored = partial.stored_counts(cursor, table.target)
-    the_plan = partial.plan(df, table.partial, live, stored)
+    timer = StageTimer()
+    with timer.stage("plan"):
+        partial.ensure_versions_table(cursor)
+        live = partial.live_counts(cursor, table.target, table.partial)
+        stored = partial.stored_counts(cursor, table.target)
+        the_plan = partial.plan(df, table.partial, live, stored)
     if the_plan is None:
         return None
     rows = the_plan.rows.persist()  # read once for the profile, the pointers and the export
     try:
-        return _apply_changes(conn, table, df, the_plan, rows, live, stored, work_dir, progress, version, started)
+        return _apply_changes(conn, table, df, the_plan, rows, live, stored, work_dir, progress, version, started,
+                              timer)
     finally:
         rows.unpersist()
 
 
 def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan, rows: DataFrame,
                    live: dict[str, int], stored: dict[str, int], work_dir: Path, progress: bool, version: int,
-                   started: float) -> TableSync | None:
+                   started: float, timer: StageTimer) -> TableSync | None:
     cursor = conn.cursor()
     spec, target = table.partial, table.target
     rows_t = partial.rows_table(target)
-    profile = checksum.spark_profile(rows)
+    with timer.stage("profile"):
+        profile = checksum.spark_profile(rows)
     if not _fits(cursor, rows_t, df, profile.string_lengths):
         log.info("%s: its columns changed or a value outgrew them: loading the whole table", target)
         return None
@@ -363,24 +428,29 @@ def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan
     try:
         with tqdm(total=profile.rows, desc=f"sync {target} (changed)", unit="row", unit_scale=True,
                   disable=not progress) as bar:
-            path = _fill(cursor, keys, partial.pointers(rows, spec), work_dir, bar)
-            cursor.execute(f"select count(*) from {quote_identifier(keys)}")
-            changed_groups = cursor.fetchone()[0]
+            with timer.stage("keys"):
+                path = _fill(cursor, keys, partial.pointers(rows, spec), work_dir, bar)
+                cursor.execute(f"select count(*) from {quote_identifier(keys)}")
+                changed_groups = cursor.fetchone()[0]
             bar.reset()
             in_order = rows.orderBy(*_rows_spec(table).primary_key)
-            partial.load_new_rows(cursor, target, spec, the_plan, profile,
-                                  lambda cur: _fill(cur, rows_t, in_order, work_dir, bar))
-        applied = partial.switch(conn, target, keys, spec, live, stored, the_plan)
+            with timer.stage("rows"):  # export, load and check the new rows
+                partial.load_new_rows(cursor, target, spec, the_plan, profile,
+                                      lambda cur: _fill(cur, rows_t, in_order, work_dir, bar))
+        with timer.stage("switch"):
+            applied = partial.switch(conn, target, keys, spec, live, stored, the_plan)
     finally:
         cursor.execute(f"drop table if exists {quote_identifier(keys)}")
     if not applied:
         return None
-    removed = partial.drop_dead_versions(cursor, target, spec, partial.stored_after(stored, the_plan),
-                                         the_plan.delta_counts)
+    with timer.stage("drop_dead"):
+        removed = partial.drop_dead_versions(cursor, target, spec, partial.stored_after(stored, the_plan),
+                                             the_plan.delta_counts)
     path = {"local_infile": "partial_infile", "batched_insert": "partial_insert"}[path]
     result = TableSync(target, profile.rows, time.perf_counter() - started, path,
                        checksum.digest(profile.fingerprint), version)
     _log_sync(cursor, table, result)
-    log.info("%s: %d changed groups (%s = %s) switched; %d rows of versions no group uses removed", target,
-             changed_groups, spec.version, ", ".join(the_plan.new_versions) or "none new", removed)
+    log.info("%s: %d changed groups (%s = %s) switched; %d rows of versions no group uses removed; seconds %s",
+             target, changed_groups, spec.version, ", ".join(the_plan.new_versions) or "none new", removed,
+             timer.seconds)
     return result

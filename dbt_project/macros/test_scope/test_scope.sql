@@ -22,10 +22,13 @@
 {%- endmacro %}
 
 
+{#- The models of this invocation whose tests are scoped by a watermark (a model the run does not build
+    needs none: the recommendation marts' build would otherwise look up every date-keyed model's). -#}
 {% macro scoped_test_models() -%}
     {%- set nodes = [] -%}
     {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.config.get('test_scope') in ('changed_dates', 'changed_rows') -%}
+        {%- if node.resource_type == 'model' and node.config.get('test_scope') in ('changed_dates', 'changed_rows')
+                and node.unique_id in selected_resources -%}
             {%- do nodes.append(node) -%}
         {%- endif -%}
     {%- endfor -%}
@@ -77,7 +80,7 @@
         {{ return(newest_value_predicate(relation, 'list_date', 'date')) }}
     {%- endif -%}
     {%- if scope == 'newest_run' -%}
-        {{ return(newest_value_predicate(relation, 'run_id')) }}
+        {{ return(newest_value_predicate(newest_run_relation(graph.nodes[attached], relation), 'run_id')) }}
     {%- endif -%}
     {%- if scope == 'when_written' -%}
         {{ return(written_this_run_predicate(relation)) }}
@@ -119,6 +122,22 @@
         {{ return(none) }}
     {%- endif -%}
     {{ return(column ~ " = " ~ literal ~ "'" ~ newest[0] ~ "'") }}
+{%- endmacro %}
+
+
+{#- Where a model's newest run is read: the model itself, or for a view that reads one relation (the lists
+    one row per product: stg_ml__recommendations, user_recommendations) that relation, which holds the same
+    run_ids one row per list: the view would explode every list to find the greatest. -#}
+{% macro newest_run_relation(node, relation) -%}
+    {%- set parents = node.depends_on.nodes -%}
+    {%- if node.config.materialized != 'view' or parents | length != 1 -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set parent = graph.nodes.get(parents[0]) or graph.sources.get(parents[0]) -%}
+    {%- set found = adapter.get_relation(database=none, schema=parent.schema,
+                                         identifier=parent.alias or parent.identifier) -%}
+    {#- absent (a source before the first ML run): the view, empty, answers -#}
+    {{ return(found if found is not none else relation) }}
 {%- endmacro %}
 
 

@@ -1,38 +1,28 @@
--- Each user's latest top-N recommendations, with what Tableau shows about each product as it
--- was when the list was made.
+-- Each user's latest top-N recommendations, one row per product, with what Tableau shows about each
+-- product as it was when the list was made (int_user_recommendation_lists holds them per user).
 with
 
-recommendations as (
+lists as (
 
-    select * from {{ ref('stg_ml__recommendations') }}
-    {% if is_incremental() %}
-        -- the lists that runs wrote since the last build: a daily update's changed users
-        where run_id not in (select distinct run_id from {{ this }})
-    {% endif %}
-
-),
-
-products as (
-
-    select * from {{ ref('dim_products') }}
+    select * from {{ ref('int_user_recommendation_lists') }}
 
 ),
 
 final as (
 
     select
-        recommendations.user_id,
-        recommendations.recommendation_rank,
-        recommendations.product_id,
-        recommendations.score,
-        coalesce(products.brand, 'unknown') as brand,
-        coalesce(products.category_code, 'unknown') as category_code,
-        coalesce(products.category_l1, 'unknown') as category_l1,
-        products.price,
-        recommendations.run_id,
-        recommendations.generated_at
-    from recommendations
-    left join products on recommendations.product_id = products.product_id
+        lists.user_id,
+        item.recommendation_rank,
+        item.product_id,
+        item.score,
+        item.brand,
+        item.category_code,
+        item.category_l1,
+        item.price,
+        lists.run_id,
+        lists.generated_at
+    from lists
+        lateral view explode(lists.items) exploded as item
 
 )
 

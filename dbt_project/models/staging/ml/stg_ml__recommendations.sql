@@ -2,8 +2,8 @@ with
 
 source as (
 
-    select * from {{ source_if_exists('ml', 'recommendations', {
-        'user_id': 'bigint', 'product_id': 'bigint', 'rank': 'int', 'score': 'double',
+    select * from {{ source_if_exists('ml', 'recommendation_lists', {
+        'user_id': 'bigint', 'items': 'array<struct<rank:int,product_id:bigint,score:double>>',
         'run_id': 'string', 'generated_at': 'timestamp'}) }}
 
 ),
@@ -11,13 +11,14 @@ source as (
 final as (
 
     select
-        user_id,
-        product_id,
-        rank as recommendation_rank,
-        score,
-        run_id,
-        generated_at
+        source.user_id,
+        item.product_id,
+        item.rank as recommendation_rank,
+        item.score,
+        source.run_id,
+        source.generated_at
     from source
+        lateral view explode(source.items) exploded as item
 
 )
 
