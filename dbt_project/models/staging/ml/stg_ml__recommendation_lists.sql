@@ -12,6 +12,7 @@ final as (
 
     select
         user_id,
+        items,
         size(items) as list_length,
         run_id,
         generated_at

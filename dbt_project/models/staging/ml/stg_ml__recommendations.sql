@@ -1,24 +1,23 @@
+-- The lists one row per product.
 with
 
-source as (
+lists as (
 
-    select * from {{ source_if_exists('ml', 'recommendation_lists', {
-        'user_id': 'bigint', 'items': 'array<struct<rank:int,product_id:bigint,score:double>>',
-        'run_id': 'string', 'generated_at': 'timestamp'}) }}
+    select * from {{ ref('stg_ml__recommendation_lists') }}
 
 ),
 
 final as (
 
     select
-        source.user_id,
+        lists.user_id,
         item.product_id,
         item.rank as recommendation_rank,
         item.score,
-        source.run_id,
-        source.generated_at
-    from source
-        lateral view explode(source.items) exploded as item
+        lists.run_id,
+        lists.generated_at
+    from lists
+        lateral view explode(lists.items) exploded as item
 
 )
 
