@@ -161,11 +161,12 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
 
     df = spark.table(table.source)
     if table.partial is None:
+        whole = checksum.spark_profile(df)  # what either path checks MySQL against
         if table.changed_by and previous and _table_exists(cursor, target) and not is_view(cursor, target):
-            upserted = _sync_upserts(conn, table, df, work_dir, progress, version, previous[0], started)
+            upserted = _sync_upserts(conn, table, df, whole, work_dir, progress, version, previous[0], started)
             if upserted is not None:
                 return upserted
-        return _swap_whole(cursor, table, df, work_dir, progress, version, started, before_swap)
+        return _swap_whole(cursor, table, df, whole, work_dir, progress, version, started, before_swap)
     if is_view(cursor, target) and all(_table_exists(cursor, t) for t in (partial.rows_table(target),
                                                                           partial.pointers_table(target))):
         changed = _sync_changes(conn, table, df, work_dir, progress, version, started)
@@ -174,11 +175,10 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     return _load_versioned(cursor, table, df, work_dir, progress, version, started, before_swap)
 
 
-def _swap_whole(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
-                started: float, before_swap: Callable[[str], None] | None) -> TableSync:
-    """Load ``<table>__new``, verify it, and swap it in with one RENAME."""
+def _swap_whole(cursor, table: SyncTable, df: DataFrame, profile: checksum.SourceProfile, work_dir: Path,
+                progress: bool, version: int, started: float, before_swap: Callable[[str], None] | None) -> TableSync:
+    """Load ``<table>__new``, verify it against ``df``'s profile, and swap it in with one RENAME."""
     target, staging = table.target, f"{table.target}__new"
-    profile = checksum.spark_profile(df)
     path = _stage(cursor, table, staging, df, profile, work_dir, progress)
     if before_swap is not None:
         before_swap(target)
@@ -191,8 +191,8 @@ def _swap_whole(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progres
     return result
 
 
-def _sync_upserts(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
-                  synced_version: int, started: float) -> TableSync | None:
+def _sync_upserts(conn, table: SyncTable, df: DataFrame, whole: checksum.SourceProfile, work_dir: Path,
+                  progress: bool, version: int, synced_version: int, started: float) -> TableSync | None:
     """The rows changed since the last sync, upserted (pipeline/sync/upsert.py); None when the whole table
     must be loaded instead."""
     spark, target, cursor = df.sparkSession, table.target, conn.cursor()
@@ -201,7 +201,6 @@ def _sync_upserts(conn, table: SyncTable, df: DataFrame, work_dir: Path, progres
     newest = upsert.newest_synced(cursor, target, table.changed_by)
     if newest is None:
         return None
-    whole = checksum.spark_profile(df)
     if not _fits(cursor, target, df, whole.string_lengths):
         log.info("%s: its columns changed or a value outgrew them: loading the whole table", target)
         return None
@@ -220,19 +219,8 @@ def _upsert_changed(conn, table: SyncTable, df: DataFrame, changed: DataFrame, w
     if profile.rows > upsert.MAX_CHANGED_SHARE * whole.rows:
         log.info("%s: %d of %d rows changed: a whole load is as cheap", target, profile.rows, whole.rows)
         return None
-    cursor.execute(f"drop table if exists {quote_identifier(staging)}")
-    cursor.execute(f"create table {quote_identifier(staging)} like {quote_identifier(target)}")
     try:
-        with tqdm(total=profile.rows, desc=f"sync {target} (changed)", unit="row", unit_scale=True,
-                  disable=not progress) as bar:
-            path = _fill(cursor, staging, changed, work_dir, bar)
-        cursor.execute(f"select count(*) from {quote_identifier(staging)}")
-        loaded = cursor.fetchone()[0]
-        differ = checksum.differing_columns(profile.fingerprint,
-                                            checksum.mysql_fingerprint(cursor, quote_identifier(staging), df))
-        if loaded != profile.rows or differ:
-            raise SyncError(f"{target}: {loaded} changed rows arrived of {profile.rows}, columns differing "
-                            f"{differ}; the table is as before")
+        path = _stage(cursor, table, staging, changed, profile, work_dir, progress)  # loaded and checked
         fault_point("sync.before_upsert")
         if not upsert.apply(conn, target, staging, df, table.primary_key, whole):
             return None
