@@ -53,12 +53,18 @@ def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFra
                           generated_at: dt.datetime) -> None:
     """Every user's list from ranked (user_id, item_id, rank, score) rows, replacing the stored ones."""
     spark.sql(f"create database if not exists {DATABASE}")
-    items = F.struct(F.col("rank").cast("int").alias("rank"), F.col("item_id").alias("product_id"),
-                     F.col("score").cast("double").alias("score"))
-    lists = recs.groupBy("user_id").agg(F.sort_array(F.collect_list(items)).alias("items"))  # by rank
-    _replace(_stamped(lists, run_id, generated_at), RECOMMENDATION_LISTS)
+    ranked = recs.select("user_id", F.col("rank").cast("int").alias("rank"), F.col("item_id").alias("product_id"),
+                         F.col("score").cast("double").alias("score"))
+    _replace(_stamped(_grouped(ranked, "user_id"), run_id, generated_at), RECOMMENDATION_LISTS)
     _ensure_flat_view(spark)
     _replace(popular.select(*_ranked(run_id), F.lit(generated_at).cast("timestamp").alias("generated_at")), POPULAR)
+
+
+def _grouped(ranked: DataFrame, *keys: str) -> DataFrame:
+    """Rows of (rank, product_id, score) as one row per ``keys`` with ``items``, the list in rank order
+    (the struct's first field is the rank, so sorting the structs sorts by it)."""
+    items = F.struct(*(F.col(c) for c in LIST_ITEM_FIELDS))
+    return ranked.groupBy(*keys).agg(F.sort_array(F.collect_list(items)).alias("items"))
 
 
 def _stamped(lists: DataFrame, run_id: str, generated_at: dt.datetime) -> DataFrame:
@@ -99,9 +105,7 @@ def _stored_lists(spark: SparkSession) -> DataFrame:
     if spark.catalog.tableExists(RECOMMENDATION_LISTS):
         return spark.table(RECOMMENDATION_LISTS)
     log.info("%s has one row per product: grouping it into %s", RECOMMENDATIONS, RECOMMENDATION_LISTS)
-    items = F.struct(*(F.col(c) for c in LIST_ITEM_FIELDS))
-    return (spark.table(RECOMMENDATIONS).groupBy("user_id", "run_id", "generated_at")
-            .agg(F.sort_array(F.collect_list(items)).alias("items"))
+    return (_grouped(spark.table(RECOMMENDATIONS), "user_id", "run_id", "generated_at")
             .select("user_id", "items", "run_id", "generated_at"))
 
 
