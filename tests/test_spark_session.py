@@ -37,7 +37,8 @@ def test_running_session_uses_the_profile_settings(spark, settings: Settings):
     conf = spark.sparkContext.getConf()
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.catalog.spark_catalog") == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "64"
+    assert spark.conf.get("spark.sql.adaptive.advisoryPartitionSizeInBytes") == "256m"
     assert conf.get("spark.sql.catalogImplementation") == "hive"
     assert Path(conf.get("spark.sql.warehouse.dir").removeprefix("file:")) == settings.lakehouse_dir / "warehouse"
     assert conf.get("spark.ui.enabled") == "false"

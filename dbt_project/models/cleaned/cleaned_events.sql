@@ -16,6 +16,34 @@ checked as (
 
 ),
 
+narrowed as (
+
+    -- Only what the deduplication needs or keeps goes through its shuffle and sort: the calendar and
+    -- category columns are derived after it from the surviving rows, and the row content is compared
+    -- by a 64-bit hash (a collision inside one key's few rows is negligible) instead of its 64-character
+    -- SHA-256. At the seed's month this is 64M rows sorted in the full build.
+    select
+        event_key,
+        event_time,
+        event_date,
+        event_type,
+        product_id,
+        category_id,
+        category_code,
+        brand,
+        price,
+        user_id,
+        session_key,
+        user_session is null as is_surrogate_session,
+        dropped_attributes,
+        source_file,
+        source_line,
+        ingested_at,
+        xxhash64(content_key) as content_hash
+    from checked
+
+),
+
 ranked as (
 
     -- The rows of each event key in source order; the earliest represents the key. A window needs one
@@ -28,9 +56,9 @@ ranked as (
         count(*) over whole_key as source_rows,
         -- Distinct contents: 1 unless repeated carts were collapsed into the key (count(distinct)
         -- is not allowed over a window).
-        size(collect_set(content_key) over whole_key) as distinct_contents,
+        size(collect_set(content_hash) over whole_key) as distinct_contents,
         max(ingested_at) over whole_key as key_last_ingested_at
-    from checked
+    from narrowed
     window
         source_order as (partition by event_key order by event_time, source_file, source_line),
         whole_key as (
@@ -46,22 +74,23 @@ final as (
         event_key,
         event_time,
         event_date,
-        event_hour,
-        event_weekday,
-        event_weekday_name,
+        hour(event_time) as event_hour,
+        -- ISO weekday: 1 = Monday ... 7 = Sunday (Spark's dayofweek starts on Sunday).
+        ((dayofweek(event_time) + 5) % 7) + 1 as event_weekday,
+        date_format(event_time, 'EEEE') as event_weekday_name,
         event_type,
         product_id,
         category_id,
         coalesce(category_code, 'unknown') as category_code,
-        coalesce(category_l1, 'unknown') as category_l1,
-        category_l2,
-        category_l3,
+        coalesce(try_element_at(split(category_code, '[.]'), 1), 'unknown') as category_l1,
+        try_element_at(split(category_code, '[.]'), 2) as category_l2,
+        try_element_at(split(category_code, '[.]'), 3) as category_l3,
         coalesce(brand, 'unknown') as brand,
         price,
         price = 0 as is_zero_price,
         user_id,
         session_key as user_session,
-        user_session is null as is_surrogate_session,
+        is_surrogate_session,
         dropped_attributes,
         source_rows,
         source_rows - distinct_contents as exact_duplicates_removed,

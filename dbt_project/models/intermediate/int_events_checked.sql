@@ -27,9 +27,6 @@ keyed as (
     select
         event_time,
         event_date,
-        event_hour,
-        event_weekday,
-        event_weekday_name,
         event_type,
         product_id,
         category_id,
@@ -44,9 +41,6 @@ keyed as (
         source_line,
         ingest_batch_id,
         ingested_at,
-        category_l1,
-        category_l2,
-        category_l3,
         -- One value per distinct row content (unreadable attributes by their text): exact
         -- duplicates share it.
         sha2(concat_ws(
