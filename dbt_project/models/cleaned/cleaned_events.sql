@@ -18,27 +18,13 @@ checked as (
 
 narrowed as (
 
-    -- Only what the deduplication needs or keeps goes through its shuffle and sort: the calendar and
-    -- category columns are derived after it from the surviving rows, and the row content is compared
-    -- by a 64-bit hash (a collision inside one key's few rows is negligible) instead of its 64-character
-    -- SHA-256. At the seed's month this is 64M rows sorted in the full build.
+    -- The deduplication shuffles and sorts only the columns read after it (Spark prunes the others):
+    -- the calendar and category columns are derived in `final` from the surviving rows, and row contents
+    -- are compared by a 64-bit hash (a collision inside one key's few rows is negligible) instead of
+    -- their 64-character SHA-256. At the seed's month that is 64M rows in the full build's sort.
     select
-        event_key,
-        event_time,
-        event_date,
-        event_type,
-        product_id,
-        category_id,
-        category_code,
-        brand,
-        price,
-        user_id,
-        session_key,
+        *,
         user_session is null as is_surrogate_session,
-        dropped_attributes,
-        source_file,
-        source_line,
-        ingested_at,
         xxhash64(content_key) as content_hash
     from checked
 
