@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.mysql]
 STAMPED = ("cleaned_events", "cleaned_purchases", "quarantined_events", "data_health_reasons", "daily_revenue",
            "daily_activity", "funnel_daily_category", "dim_users", "dim_products", "user_item_days",
            "recommendation_outcomes")
-DEFAULT_RULES = "v2 max_price=100000 min_event_date=1990-01-01 known_event_types=view,cart,remove_from_cart,purchase"
+DEFAULT_RULES = "v3 max_price=100000 min_event_date=1990-01-01 known_event_types=view,cart,remove_from_cart,purchase"
 
 
 @pytest.fixture(scope="module")

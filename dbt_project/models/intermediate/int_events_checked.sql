@@ -43,14 +43,10 @@ keyed as (
         ingested_at,
         -- One value per distinct row content (unreadable attributes by their text): exact
         -- duplicates share it.
-        sha2(concat_ws(
-            '|',
-            cast(event_time as string), coalesce(event_type, '\\N'),
-            coalesce(cast(product_id as string), '\\N'), coalesce(cast(category_id as string), '\\N'),
-            coalesce(category_code, '\\N'), coalesce(brand, '\\N'), coalesce(cast(price as string), '\\N'),
-            coalesce(cast(user_id as string), '\\N'), coalesce(user_session, '\\N'),
-            coalesce(to_json(invalid_attributes), '\\N')
-        ), 256) as content_key,
+        {{ row_key('content', [
+            'event_time', 'event_type', 'product_id', 'category_id', 'category_code', 'brand', 'price',
+            'user_id', 'user_session', 'to_json(invalid_attributes)'
+        ]) }} as content_key,
         -- Null sessions get one surrogate per user and day, so sessions stay countable.
         coalesce(
             user_session,
@@ -100,10 +96,7 @@ final as (
         -- Repeated carts of one product in one session and day are one cart event.
         case
             when event_type = 'cart'
-                then sha2(concat_ws(
-                    '|', 'cart', cast(user_id as string), cast(product_id as string),
-                    session_key, cast(event_date as string)
-                ), 256)
+                then {{ row_key('cart', ['user_id', 'product_id', 'session_key', 'event_date']) }}
             else content_key
         end as event_key
     from keyed
