@@ -7,11 +7,11 @@
     kinds apart. 128 bits keep an accidental collision out of reach (about 1e-23 at 64M rows).
 #}
 {% macro row_key(tag, expressions) %}
-    {%- set null_mask -%}
-        ({% for e in expressions %}if({{ e }} is null, {{ 2 ** loop.index0 }}, 0){{ " + " if not loop.last }}{% endfor %})
+    {%- set hashed -%}
+        ({% for e in expressions %}if({{ e }} is null, {{ 2 ** loop.index0 }}, 0){{ " + " if not loop.last }}{% endfor %}), {{ expressions | join(', ') }}
     {%- endset -%}
     lower(concat(
-        lpad(hex(xxhash64('{{ tag }}', {{ null_mask }}, {{ expressions | join(', ') }})), 16, '0'),
-        lpad(hex(xxhash64('{{ tag }}', 'second half', {{ null_mask }}, {{ expressions | join(', ') }})), 16, '0')
+        lpad(hex(xxhash64('{{ tag }}', {{ hashed }})), 16, '0'),
+        lpad(hex(xxhash64('{{ tag }}', 'second half', {{ hashed }})), 16, '0')
     ))
 {%- endmacro %}
