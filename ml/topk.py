@@ -1,12 +1,18 @@
-"""Exact top-N lists from factor matrices, computed with numpy on the driver in chunks of users.
+"""Exact top-N lists, computed with numpy on the driver in chunks of users.
 
 Spark's recommendForAll multiplies user blocks by item blocks and pushes every candidate
 through a per-user top-k aggregate: at 10M events (377k users x 197k items) that took
 20 minutes. The factors themselves are small (rank x (users + items) floats), so the
-driver scores a chunk of users against all items with one BLAS product and keeps the
-best ``n`` per user. Selection avoids a per-row partition of 197k scores: the k-th best
-of the row's block maxima is a lower bound of its k-th best score, so only the few
-scores above that bound are sorted.
+driver scores users against items with BLAS and keeps the best ``n`` per user:
+
+- factor models (ALS, the oracle): a bounded search. Items are taken longest vector first, and
+  no item scores above |u| times its length, so a user is done once their n-th best beats the
+  longest item left (at 10M, after 2,048 of 197k items for 99 % of users: 9x faster than scoring
+  every item, the same lists);
+- other scorers (EASE): every item scored. Selection avoids a per-row partition of the
+  catalogue's scores: the k-th best of the row's block maxima is a lower bound of its k-th best
+  score, so only the few scores above that bound are sorted;
+- one shared ranking (popularity): ranked once, each user's excluded items skipped.
 """
 
 from __future__ import annotations
@@ -45,14 +51,10 @@ class Factors:
 
     @classmethod
     def from_arrow(cls, table: pa.Table, id_col: str = "id", vectors_col: str = "features") -> Factors:
-        """Spark's factor frames (array<float> vectors) or one score column (a rank-1 model)."""
+        """Spark's factor frames (array<float> vectors)."""
         ids = table.column(id_col).to_numpy().astype(np.int64)
         column = table.column(vectors_col).combine_chunks()
-        if pa.types.is_list(column.type):
-            vectors = column.flatten().to_numpy().astype(np.float32).reshape(len(ids), -1)
-        else:
-            vectors = column.to_numpy().astype(np.float64).reshape(len(ids), 1)
-        return cls.keyed(ids, vectors)
+        return cls.keyed(ids, column.flatten().to_numpy().astype(np.float32).reshape(len(ids), -1))
 
     def rows_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row of each key, whether the key has a vector)."""
@@ -73,7 +75,7 @@ class Scorer(Protocol):
 
 @dataclass(frozen=True)
 class FactorScorer:
-    """A factor model: score = user vector . item vector (ALS, the rank-1 popularity model, the oracle)."""
+    """A factor model: score = user vector . item vector (ALS, the oracle)."""
 
     user_factors: Factors
     item_factors: Factors
@@ -95,6 +97,25 @@ class FactorScorer:
 
     def score_into(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
         return np.matmul(self.user_factors.vectors[rows], self._items_t, out=out)
+
+
+@dataclass(frozen=True)
+class SharedScorer:
+    """The same score of each item for every user (the popularity baseline). Its lists are the one
+    global ranking minus each user's excluded items, so :func:`top_n_scored` ranks it once instead of
+    scoring every user over the catalogue (at the month's evaluation: 173k users x 200k items, 73 s)."""
+
+    users: np.ndarray  # int64, sorted
+    items: np.ndarray  # int64, sorted
+    scores: np.ndarray  # float64 (items,)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.scores.dtype
+
+    def score_into(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        out[:] = self.scores
+        return out
 
 
 @dataclass(frozen=True)
@@ -126,14 +147,18 @@ def _row_thresholds(scores: np.ndarray, n: int) -> np.ndarray:
     return np.partition(maxima, BLOCKS - n, axis=1)[:, BLOCKS - n]
 
 
-def _best_of_chunk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(row, column, score, rank) of the ``n`` best finite scores of every row."""
+def _best_of_chunk(scores: np.ndarray, n: int, columns: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, score, rank) of the ``n`` best finite scores of every row; ``columns``: the
+    column each of ``scores``' columns stands for (ties go to the smaller one), when not themselves."""
     threshold = _row_thresholds(scores, n)
     flat = np.flatnonzero(scores >= threshold[:, None])
     rows, cols = np.divmod(flat, scores.shape[1])
     values = scores.reshape(-1)[flat]
     finite = np.isfinite(values)
     rows, cols, values = rows[finite], cols[finite], values[finite]
+    if columns is not None:
+        cols = columns[cols]
     order = np.lexsort((cols, -values, rows))
     rows, cols, values = rows[order], cols[order], values[order]
     rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
@@ -156,6 +181,9 @@ def _rows_in(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.
     return rows, found
 
 
+Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # user, item, score, rank
+
+
 def top_n_scored(scorer: Scorer, users: np.ndarray, n: int, excluded_users: np.ndarray | None = None,
                  excluded_items: np.ndarray | None = None, progress: bool = False) -> TopN:
     """The ``n`` best items for each of ``users`` the scorer knows, never an excluded (user, item).
@@ -168,14 +196,42 @@ def top_n_scored(scorer: Scorer, users: np.ndarray, n: int, excluded_users: np.n
     if len(users) < len(known):
         log.info("%d of %d users have no scores (not in the training data): no list", (~known).sum(), len(known))
     ban_rows, ban_cols = _banned_cells(users, scorer.items, excluded_users, excluded_items)
+    if isinstance(scorer, SharedScorer):
+        return _top_n_shared(scorer, users, n, ban_rows, ban_cols)
+    if not len(users) or not len(scorer.items):
+        return _joined([])
+    workers = max(1, min(WORKERS, len(users) // 1000))
+    bar = tqdm(total=len(users), desc="top-N", unit="user", disable=not progress or len(users) <= 100_000)
+    rank_rows = None
+    if isinstance(scorer, FactorScorer):
+        rank_rows = _bounded_ranker(scorer, users, user_rows, n, ban_rows, ban_cols, workers, bar)
+    if rank_rows is None:
+        rank_rows = _exhaustive_ranker(scorer, users, user_rows, n, ban_rows, ban_cols, workers, bar)
+    # numpy's selection and comparisons run on one core and release the GIL: one thread per
+    # core, each with single-threaded BLAS, beat one thread with multi-threaded BLAS by 1.5x.
+    bounds = np.linspace(0, len(users), workers + 1).astype(int)
+    with threadpool_limits(1 if workers > 1 else None), ThreadPoolExecutor(workers) as pool:
+        parts = [part for chunk_parts in pool.map(rank_rows, bounds[:-1], bounds[1:]) for part in chunk_parts]
+    bar.close()
+    log.info("top-%d lists for %d users over %d items", n, len(users), len(scorer.items))
+    return _joined(parts)
 
+
+def _joined(parts: list[Part]) -> TopN:
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return TopN(empty, empty, np.zeros(0), np.zeros(0, np.int32))
+    return TopN(*(np.concatenate(column) for column in zip(*parts)))
+
+
+def _exhaustive_ranker(scorer: Scorer, users: np.ndarray, user_rows: np.ndarray, n: int, ban_rows: np.ndarray,
+                       ban_cols: np.ndarray, workers: int, bar: tqdm):
+    """Every user scored over the whole catalogue, a chunk of users at a time (EASE)."""
     n_items = len(scorer.items)
     dtype = np.dtype(scorer.dtype)
-    workers = max(1, min(WORKERS, len(users) // 1000))
     chunk = max(1, min(len(users), SCORE_BUFFER_BYTES // workers // max(1, dtype.itemsize * n_items)))
-    bar = tqdm(total=len(users), desc="top-N", unit="user", disable=not progress or len(users) <= 100_000)
 
-    def rank_rows(first: int, last: int) -> list[tuple[np.ndarray, ...]]:
+    def rank_rows(first: int, last: int) -> list[Part]:
         buffer = np.empty((chunk, n_items), dtype)  # reused: a fresh array per chunk costs page faults
         parts = []
         for start in range(first, last, chunk):
@@ -188,17 +244,122 @@ def top_n_scored(scorer: Scorer, users: np.ndarray, n: int, excluded_users: np.n
             bar.update(stop - start)
         return parts
 
-    # numpy's selection and comparisons run on one core and release the GIL: one thread per
-    # core, each with single-threaded BLAS, beat one thread with multi-threaded BLAS by 1.5x.
-    bounds = np.linspace(0, len(users), workers + 1).astype(int)
-    with threadpool_limits(1 if workers > 1 else None), ThreadPoolExecutor(workers) as pool:
-        parts = [part for chunk_parts in pool.map(rank_rows, bounds[:-1], bounds[1:]) for part in chunk_parts]
-    bar.close()
-    log.info("top-%d lists for %d users over %d items", n, len(users), n_items)
-    if not parts:
-        empty = np.zeros(0, np.int64)
-        return TopN(empty, empty, np.zeros(0), np.zeros(0, np.int32))
-    return TopN(*(np.concatenate(column) for column in zip(*parts)))
+    return rank_rows
+
+
+# The bounded search of factor models: items by vector length, longest first; a user's first pass scores
+# the PREFIX longest. By Cauchy-Schwarz no item past the prefix scores above |u| x (the longest left), so
+# a user whose n-th best in the prefix is above that bound is done, exactly. ALS item lengths are very
+# skewed (10M events: median 0.007, largest 17), and the first 2048 of 197k items settled 99 % of users.
+PREFIX = 2048
+WIDEN = 8  # the next pass of the unsettled users scores this many times more items
+CHUNK_USERS = 4096
+# float32 products can exceed the exact product by a few units in the last place of |u||i|.
+BOUND_SLACK = 1e-4
+
+
+def _bounded_ranker(scorer: FactorScorer, users: np.ndarray, user_rows: np.ndarray, n: int, ban_rows: np.ndarray,
+                    ban_cols: np.ndarray, workers: int, bar: tqdm):
+    """Each chunk of users in passes over a growing prefix of the items (longest first); a pass settles the
+    users whose n-th best score beats every item left, the rest go on. The lists equal the exhaustive
+    search's (ties to the smaller item included: the items left score strictly below the n-th best).
+    None when the lengths barely fall (unit vectors: similar products), as then few users settle early."""
+    vectors = scorer.item_factors.vectors
+    lengths = np.linalg.norm(vectors.astype(np.float64), axis=1)
+    order = np.argsort(-lengths, kind="stable")
+    reach = np.append(lengths[order] * (1 + BOUND_SLACK), 0.0)  # reach[w]: the longest item past a prefix of w
+    if len(order) <= PREFIX or reach[PREFIX] > 0.5 * reach[0]:
+        return None
+    items_t = np.ascontiguousarray(vectors[order].T)
+    position = np.empty(len(order), np.int64)
+    position[order] = np.arange(len(order))
+    ban_pos = position[ban_cols]
+    user_vectors = scorer.user_factors.vectors
+    user_lengths = np.linalg.norm(user_vectors.astype(np.float64), axis=1)
+    n_items = len(order)
+    budget = max(n_items, SCORE_BUFFER_BYTES // workers // np.dtype(scorer.dtype).itemsize)  # scores per pass
+
+    def one_pass(rows: np.ndarray, width: int, slot: np.ndarray, bans: tuple[np.ndarray, np.ndarray],
+                 buffer: np.ndarray) -> tuple[Part, np.ndarray]:
+        """Rows (positions in ``users``) scored over the first ``width`` items: their lists so far and
+        which rows are settled."""
+        scores = np.matmul(user_vectors[user_rows[rows]], items_t[:, :width],
+                           out=buffer[: len(rows) * width].reshape(len(rows), width))
+        chunk_rows, chunk_pos = bans
+        mine = (slot[chunk_rows] >= 0) & (chunk_pos < width)
+        scores[slot[chunk_rows[mine]], chunk_pos[mine]] = -np.inf
+        r, c, v, rank = _best_of_chunk(scores, n, order[:width])
+        nth = np.full(len(rows), -np.inf)
+        nth[r[rank == n]] = v[rank == n]
+        settled = np.ones(len(rows), bool) if width == n_items else user_lengths[user_rows[rows]] * reach[width] < nth
+        return (r, c, v, rank), settled
+
+    def rank_rows(first: int, last: int) -> list[Part]:
+        buffer = np.empty(budget, scorer.dtype)  # reused: a fresh array per pass costs page faults
+        parts = []
+        for start in range(first, last, CHUNK_USERS):
+            stop = min(start + CHUNK_USERS, last)
+            parts.append(rank_chunk(start, stop, buffer))
+            bar.update(stop - start)
+        return parts
+
+    def rank_chunk(start: int, stop: int, buffer: np.ndarray) -> Part:
+        """The lists of users[start:stop], in user then rank order as the exhaustive search gives them."""
+        parts = []
+        lo, hi = np.searchsorted(ban_rows, [start, stop])
+        bans = (ban_rows[lo:hi] - start, ban_pos[lo:hi])
+        pending, width = np.arange(start, stop), PREFIX
+        while len(pending):
+            left = []
+            for rows in np.array_split(pending, min(len(pending), -(-len(pending) * width // budget))):
+                slot = np.full(stop - start, -1)
+                slot[rows - start] = np.arange(len(rows))
+                (r, c, v, rank), settled = one_pass(rows, width, slot, bans, buffer)
+                done = settled[r]
+                parts.append((rows[r[done]], c[done], v[done], rank[done]))
+                left.append(rows[~settled])
+            share_left = sum(map(len, left)) / len(pending)
+            pending = np.concatenate(left)
+            # Lengths that barely differ settle few users: go straight to the whole catalogue.
+            width = n_items if share_left > 0.5 else min(n_items, width * WIDEN)
+        rows, cols, values, rank = (np.concatenate(column) for column in zip(*parts))
+        order = np.lexsort((rank, rows))
+        return (users[rows[order]], scorer.items[cols[order]], values[order].astype(np.float64), rank[order])
+
+    return rank_rows
+
+
+SHARED_CHUNK = 200_000  # users per step of the shared ranking: bounds its candidate arrays
+
+
+def _top_n_shared(scorer: SharedScorer, users: np.ndarray, n: int, ban_rows: np.ndarray,
+                  ban_cols: np.ndarray) -> TopN:
+    """:func:`top_n_scored` for a :class:`SharedScorer`: each user's list is the first ``n`` positions of the
+    global ranking (best score first, ties to the smaller item, as the scored path breaks them) that the
+    user is not banned from. A user's candidates are the first n + (their bans) positions."""
+    scores = scorer.scores
+    finite = np.flatnonzero(np.isfinite(scores))
+    order = finite[np.lexsort((finite, -scores[finite]))]
+    position = np.full(len(scores), len(order), np.int64)
+    position[order] = np.arange(len(order))
+    ban_pos = position[ban_cols]
+    parts = []
+    for first in range(0, len(users), SHARED_CHUNK):
+        last = min(first + SHARED_CHUNK, len(users))
+        lo, hi = np.searchsorted(ban_rows, [first, last])
+        rows, banned = ban_rows[lo:hi] - first, ban_pos[lo:hi]
+        width = np.minimum(n + np.bincount(rows, minlength=last - first), len(order))
+        row = np.repeat(np.arange(last - first), width)
+        pos = np.arange(len(row)) - np.repeat(np.cumsum(width) - width, width)
+        cells = row * (len(order) + 1) + pos
+        keep = ~np.isin(cells, rows * (len(order) + 1) + banned)
+        row, pos = row[keep], pos[keep]
+        rank = np.arange(len(row)) - np.searchsorted(row, row, side="left")
+        row, pos, rank = row[rank < n], pos[rank < n], rank[rank < n]
+        parts.append((users[row + first], scorer.items[order[pos]], scores[order[pos]].astype(np.float64),
+                      (rank + 1).astype(np.int32)))
+    log.info("top-%d lists for %d users over %d items (one shared ranking)", n, len(users), len(scores))
+    return _joined(parts)
 
 
 def _banned_cells(users: np.ndarray, items: np.ndarray, excluded_users: np.ndarray | None,

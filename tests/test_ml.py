@@ -60,7 +60,7 @@ def test_the_driver_side_popularity_scores_items_like_the_spark_rule(spark):
     for who in (buyers, None):
         expected = {r[I]: r[SCORE] for r in popularity(who, feedback).collect()}
         scorer = MODELS["popularity"].fit(data, who, RunParams()).scorer
-        got = dict(zip(scorer.items.tolist(), scorer.item_factors.vectors[:, 0].tolist()))
+        got = dict(zip(scorer.items.tolist(), scorer.scores.tolist()))
         assert got.keys() == expected.keys()
         assert all(got[i] == pytest.approx(v, rel=1e-12) for i, v in expected.items())
     assert sorted(scorer.users.tolist()) == sorted({u for u, _ in pairs})
@@ -171,6 +171,68 @@ def test_top_n_equals_a_full_sort_with_exclusions_and_ties(n_items, n):
         assert ((got.item[mine] - 1) // 3).tolist() == reference[row], f"user {user}"
         assert list(got.rank[mine]) == list(range(1, len(reference[row]) + 1))
     assert 999_999 not in got.user and len(got.user) == sum(map(len, reference))
+
+
+@pytest.mark.parametrize("prefix, chunk", [(16, 1), (16, 7), (64, 40), (4096, 4096)])
+def test_the_bounded_search_equals_a_full_sort_with_exclusions_ties_and_skewed_lengths(prefix, chunk, monkeypatch):
+    """Items by length, a pass over a prefix at a time (topk.PREFIX): as ALS's, the lengths span orders of
+    magnitude, so most users settle early and the rest take one or more wider passes. A prefix as long as
+    the catalogue scores every item (the exhaustive search: the control)."""
+    monkeypatch.setattr(topk, "PREFIX", prefix)
+    monkeypatch.setattr(topk, "CHUNK_USERS", chunk)
+    exhaustive = topk._exhaustive_ranker
+    searches = []
+    monkeypatch.setattr(topk, "_exhaustive_ranker", lambda *a: searches.append(a) or exhaustive(*a))
+    rng = np.random.default_rng(prefix + chunk)
+    n_items, n = 600, 8
+    # Directions of one or two coordinates of +-1 (many tied scores), lengths halving every 8 items in
+    # random item order (powers of two keep every product exact).
+    directions = np.zeros((n_items, 4), np.float32)
+    directions[np.arange(n_items), rng.integers(0, 4, n_items)] = rng.choice([-1, 1], n_items)
+    directions[np.arange(n_items), rng.integers(0, 4, n_items)] += rng.choice([-1, 0, 1], n_items)
+    directions[~directions.any(axis=1), 0] = 1
+    lengths = np.float32(2.0) ** -rng.permutation(np.arange(n_items) // 8).astype(np.float32)
+    items = topk.Factors(np.arange(n_items) * 3 + 1, directions * lengths[:, None])
+    user_ids = np.arange(60) * 5
+    vectors = (np.round(rng.standard_normal((60, 4)) * 2) / 2).astype(np.float32)
+    vectors[7] = 0  # every score 0: all tied, the smallest items win
+    users = topk.Factors(user_ids, vectors)
+    ex_rows, ex_cols = rng.integers(0, 60, 3000), rng.integers(0, n_items, 3000)
+    ex_rows[:n_items] = 3  # user 15 has bought everything
+    ex_cols[:n_items] = np.arange(n_items)
+    got = topk.top_n(users, items, user_ids, n, user_ids[ex_rows], items.index[ex_cols])
+    reference = _sorted_reference(users.vectors.astype(np.float64) @ items.vectors.T.astype(np.float64),
+                                  set(zip(ex_rows.tolist(), ex_cols.tolist())), n)
+    assert got.user.tolist() == sorted(got.user.tolist())  # user then rank order, as the exhaustive search
+    for row, user in enumerate(user_ids):
+        mine = got.user == user
+        assert ((got.item[mine] - 1) // 3).tolist() == reference[row], f"user {user}"
+        assert got.rank[mine].tolist() == list(range(1, len(reference[row]) + 1))
+    assert 15 not in got.user
+    assert len(searches) == (1 if prefix >= n_items else 0)
+
+
+@pytest.mark.parametrize("n_items, n", [(7, 10), (300, 10), (5003, 100)])
+def test_one_shared_ranking_equals_a_full_sort_with_exclusions_and_ties(n_items, n, monkeypatch):
+    monkeypatch.setattr(topk, "SHARED_CHUNK", 7)  # several chunks, a user's bans split from the next's
+    rng = np.random.default_rng(n_items * n)
+    scores = rng.integers(0, 6, n_items).astype(np.float64)  # many tied items
+    scores[rng.integers(0, n_items, 3)] = -np.inf  # never listed
+    items, user_ids = np.arange(n_items) * 3 + 1, np.arange(40) * 5
+    ex_rows, ex_cols = rng.integers(0, 40, 3000), rng.integers(0, n_items, 3000)
+    ex_rows[:n_items] = 0  # user 0 has bought the whole of a small catalog
+    ex_cols[:n_items] = np.arange(min(n_items, 3000))
+    scorer = topk.SharedScorer(user_ids, items, scores)
+    got = topk.top_n_scored(scorer, np.concatenate([user_ids[::-1], [999_999]]), n, user_ids[ex_rows],
+                            items[ex_cols])
+    reference = _sorted_reference(np.tile(scores, (40, 1)), set(zip(ex_rows.tolist(), ex_cols.tolist())), n)
+    for row, user in enumerate(user_ids):
+        mine = got.user == user
+        expected = [j for j in reference[row] if np.isfinite(scores[j])]
+        assert ((got.item[mine] - 1) // 3).tolist() == expected, f"user {user}"
+        assert got.rank[mine].tolist() == list(range(1, len(expected) + 1))
+        assert got.score[mine].tolist() == scores[expected].tolist()
+    assert 999_999 not in got.user
 
 
 @pytest.fixture(scope="module")

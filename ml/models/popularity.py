@@ -23,7 +23,7 @@ def popularity(buyers: DataFrame | None, feedback: DataFrame) -> DataFrame:
 
 
 class PopularityRecommender:
-    """A rank-1 model (every user's vector is 1, an item's is its score): it shares the other models' lists'
+    """One score per item for every user (topk.SharedScorer): it shares the other models' lists'
     exclusion and tie rules; float64 keeps near-equal scores apart. Scored on the driver from the
     collected pairs, with :func:`popularity`'s rule: tuning scores it on every fold, and the Spark
     aggregations cost seconds each there."""
@@ -44,5 +44,4 @@ class PopularityRecommender:
         keys = np.flatnonzero(per_item)
         scores = counted[keys] + total[keys] / (1 + total[keys])
         users = np.unique(pairs.column(U).to_numpy().astype(np.int64))
-        return Fitted(topk.FactorScorer(topk.Factors(users, np.ones((len(users), 1))),
-                                        topk.Factors(keys, scores.reshape(-1, 1))))
+        return Fitted(topk.SharedScorer(users, keys, scores))
