@@ -7,8 +7,8 @@ driver scores users against items with BLAS and keeps the best ``n`` per user:
 
 - factor models (ALS, the oracle): a bounded search. Items are taken longest vector first, and
   no item scores above |u| times its length, so a user is done once their n-th best beats the
-  longest item left (at 10M, after 2,048 of 197k items for 99 % of users: 9x faster than scoring
-  every item, the same lists);
+  longest item left (at 10M, after 2,048 of 197k items for 98.7 % of users; the serving lists
+  took 13.6 s instead of 68.3 s, the same lists);
 - other scorers (EASE): every item scored. Selection avoids a per-row partition of the
   catalogue's scores: the k-th best of the row's block maxima is a lower bound of its k-th best
   score, so only the few scores above that bound are sorted;
@@ -250,7 +250,7 @@ def _exhaustive_ranker(scorer: Scorer, users: np.ndarray, user_rows: np.ndarray,
 # The bounded search of factor models: items by vector length, longest first; a user's first pass scores
 # the PREFIX longest. By Cauchy-Schwarz no item past the prefix scores above |u| x (the longest left), so
 # a user whose n-th best in the prefix is above that bound is done, exactly. ALS item lengths are very
-# skewed (10M events: median 0.007, largest 17), and the first 2048 of 197k items settled 99 % of users.
+# skewed (10M events: median 0.007, largest 17): the first 2048 of 197k items settled 98.7 % of users.
 PREFIX = 2048
 WIDEN = 8  # the next pass of the unsettled users scores this many times more items
 CHUNK_USERS = 4096
@@ -323,8 +323,9 @@ def _bounded_ranker(scorer: FactorScorer, users: np.ndarray, user_rows: np.ndarr
             # Lengths that barely differ settle few users: go straight to the whole catalogue.
             width = n_items if share_left > 0.5 else min(n_items, width * WIDEN)
         rows, cols, values, rank = (np.concatenate(column) for column in zip(*parts))
-        order = np.lexsort((rank, rows))
-        return (users[rows[order]], scorer.items[cols[order]], values[order].astype(np.float64), rank[order])
+        by_user = np.lexsort((rank, rows))
+        return (users[rows[by_user]], scorer.items[cols[by_user]], values[by_user].astype(np.float64),
+                rank[by_user])
 
     return rank_rows
 
