@@ -79,14 +79,15 @@ def load_history(spark: SparkSession, spec: InputSpec, users: DataFrame) -> Data
     """(user_id, item_id, strength, bought) of ``users`` only, in one scan: the strength summed per pair as
     in :func:`load_feedback` (pairs of strength 0 kept, they may be bought), bought as in
     :func:`load_purchased` (false without a purchases column). The users are picked before the sums, so
-    the rest of the table is never aggregated."""
+    the rest of the table is never aggregated, and they are broadcast: a sort-merge join would shuffle the
+    whole table first (a day's users are a few per cent of it)."""
     table = read_table(spark, spec.table, [spec.user_col, spec.item_col, spec.strength_col, spec.purchases_col])
     strength = F.col(spec.strength_col).cast("double") if spec.strength_col else F.lit(1.0)
     bought = (F.col(spec.purchases_col) > 0) if spec.purchases_col else F.lit(False)
     rows = (table.select(F.col(spec.user_col).alias(USER), F.col(spec.item_col).alias(ITEM),
                          strength.alias(STRENGTH), bought.alias("bought"))
             .where(F.col(USER).isNotNull() & F.col(ITEM).isNotNull())
-            .join(users.select(USER), USER, "left_semi"))
+            .join(F.broadcast(users.select(USER)), USER, "left_semi"))
     return rows.groupBy(USER, ITEM).agg(F.sum(STRENGTH).alias(STRENGTH),
                                         F.coalesce(F.max("bought"), F.lit(False)).alias("bought"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -28,9 +29,16 @@ class Indexed:
             return None
         return ids.to_index(ids.to_index(df, self.user_index, USER), self.item_index, ITEM)
 
-    def to_ids(self, ranked: DataFrame) -> DataFrame:
-        """(u, i, score, rank) -> (user_id, item_id, score, rank)."""
-        return ids.to_id(ids.to_id(ranked, self.user_index, U), self.item_index, I)
+    def id_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The user and the item ids on the driver, each array indexed by its dense index (the indices are
+        0..n-1 in id order, ml/ids.py): mapping a ranked list back to ids is then an array lookup."""
+        return tuple(self._ordered_ids(index, id_col, index_col)  # type: ignore[return-value]
+                     for index, id_col, index_col in ((self.user_index, USER, U), (self.item_index, ITEM, I)))
+
+    @staticmethod
+    def _ordered_ids(index: DataFrame, id_col: str, index_col: str) -> np.ndarray:
+        table = index.select(id_col, index_col).toArrow().sort_by(index_col)
+        return table.column(id_col).to_numpy().astype(np.int64)
 
     def arrow(self) -> pa.Table:
         """(u, i, strength) on the driver; collected once with ``keep_arrow`` (tuning fits dozens of

@@ -127,11 +127,6 @@ class TopN:
     score: np.ndarray  # float64
     rank: np.ndarray  # int32
 
-    def to_arrow(self, user_col: str, item_col: str) -> pa.Table:
-        return pa.table({
-            user_col: pa.array(self.user.astype(np.int32)), item_col: pa.array(self.item.astype(np.int32)),
-            "score": pa.array(self.score), "rank": pa.array(self.rank)})
-
 
 def _row_thresholds(scores: np.ndarray, n: int) -> np.ndarray:
     """A value <= each row's n-th best score (exact when the row is too short to block)."""

@@ -8,7 +8,8 @@ import logging
 import uuid
 from typing import Any
 
-from pyspark import StorageLevel
+import numpy as np
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from tqdm import tqdm
@@ -87,7 +88,8 @@ def _served_users(spark: SparkSession, params: RunParams, data: Indexed) -> Data
 
 
 def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
-    """Retrain the serving model on all feedback; top-N for every user and the popular fallback list."""
+    """Retrain the serving model on all feedback; top-N for every user as (user_id, items) lists, the
+    popular fallback list, the fitted model, its data and the ids by dense index."""
     with timer.stage("serve_prepare"):
         data = index_feedback(load_feedback(spark, params.input))
         if data.user_index.isEmpty():
@@ -101,13 +103,15 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
     with timer.stage("serve_recommend"):
         users = topk.column_values(_served_users(spark, params, data), U)
         ranked = topk.top_n_scored(fitted.scorer, users, params.top_n, ex_users, ex_items, progress=True)
-        recs = data.to_ids(spark.createDataFrame(ranked.to_arrow(U, I))).persist(StorageLevel.MEMORY_AND_DISK)
-        recs.count()
+        user_ids, item_ids = data.id_arrays()
+        lists = spark.createDataFrame(outputs.nested_lists(pa.table({
+            USER: pa.array(user_ids[ranked.user]), ITEM: pa.array(item_ids[ranked.item]),
+            "rank": pa.array(ranked.rank, pa.int32()), "score": pa.array(ranked.score, pa.float64())})))
         popular = _popular_list(data, buyers, params.top_n)
-    return recs, popular, fitted, data
+    return lists, popular, fitted, data, (user_ids, item_ids)
 
 
-def _state_of_refit(params: RunParams, fitted: Any, data: Indexed, run_id: str,
+def _state_of_refit(params: RunParams, fitted: Any, id_arrays: tuple[np.ndarray, np.ndarray], run_id: str,
                     newest: dt.datetime | None) -> model_state.ModelState | None:
     """The refit's model keyed by ids, for the updates that follow it (ALS and EASE); ``newest``: the
     input's newest interaction (None: the input has no time column)."""
@@ -117,8 +121,7 @@ def _state_of_refit(params: RunParams, fitted: Any, data: Indexed, run_id: str,
         log.info("%s has no %s column: no model state is kept, every run refits", params.input.table,
                  params.input.time_col)
         return None
-    user_ids = topk.column_values(data.user_index.orderBy(U), USER)
-    item_ids = topk.column_values(data.item_index.orderBy(I), ITEM)
+    user_ids, item_ids = id_arrays
     scorer = fitted.scorer
     if params.model == "als":
         users = model_state.keyed_by_ids(scorer.user_factors, user_ids)
@@ -152,16 +155,16 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         window = split.window
         metrics = evaluate_split(spark, split, params, settings, timer)
 
-    recs, popular, fitted, data = serve(spark, params, timer)
+    lists, popular, fitted, data, id_arrays = serve(spark, params, timer)
     model_path = settings.lakehouse_dir / "models" / run_id
     newest = decision.newest or newest_interaction(spark, params)
     with timer.stage("write"):
         if newest is not None:
-            outputs.record_served(spark, recs, None, popular, run_id, "refit", newest.date(), params.served_days)
-        outputs.write_recommendations(spark, recs, popular, run_id, started)
+            outputs.record_served(spark, lists, None, popular, run_id, "refit", newest.date(), params.served_days)
+        outputs.write_recommendations(spark, lists, popular, run_id, started)
         fault_point("ml.after_recommendations")
         outputs.save_model(fitted, data.user_index, data.item_index, model_path)
-        state = _state_of_refit(params, fitted, data, run_id, newest)
+        state = _state_of_refit(params, fitted, id_arrays, run_id, newest)
         if state is not None:
             state.save(model_path)
     if state is not None:
@@ -179,7 +182,6 @@ def run(spark: SparkSession, settings: Settings, params: RunParams, progress: bo
         if counts["eval_users"] < params.evaluation.min_trusted_users:
             log.warning("only %d users could be evaluated (fewer than %d): the metrics are too noisy to compare "
                         "models", counts["eval_users"], params.evaluation.min_trusted_users)
-    recs.unpersist()
     data.release()
     bar.close()
 
@@ -225,10 +227,10 @@ def update_run(spark: SparkSession, settings: Settings, params: RunParams, decis
     result = update.update(spark, params, decision.state, run_id, decision.newest, timer)
     model_path = settings.lakehouse_dir / "models" / run_id
     with timer.stage("write"):
-        if len(result.changed):
-            outputs.record_served(spark, spark.createDataFrame(result.lists), result.changed, None, run_id, "update",
-                                  result.state.data_end.date(), params.served_days)
         lists = spark.createDataFrame(outputs.nested_lists(result.lists))
+        if len(result.changed):
+            outputs.record_served(spark, lists, result.changed, None, run_id, "update", result.state.data_end.date(),
+                                  params.served_days)
         outputs.replace_lists(spark, lists, result.changed, run_id, started)
         fault_point("ml.after_recommendations")
         result.state.save(model_path)

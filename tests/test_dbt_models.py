@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from bench.analyst_load import QUERIES
 from pipeline.ingest.batch import ingest
@@ -387,11 +388,13 @@ def test_a_served_product_bought_the_next_day_is_a_hit_with_its_revenue(spark, r
     ingest(spark, raw_dir, progress=False)
     spark.sql("drop database if exists ml cascade")
     spark.sql("create database ml")
-    listed = [(1, 501, 1), (1, 502, 2), (1, 500, 3), (2, 503, 1), (3, 600, 1)]
-    spark.createDataFrame(
-        [(dt.date(2020, 3, 1), u, p, r, 1.0 / r, "run-a", "refit") for u, p, r in listed],
-        "list_date date, user_id bigint, product_id bigint, rank int, score double, run_id string, run_kind string",
-    ).write.format("delta").saveAsTable("ml.served_recommendations")
+    listed = [(dt.date(2020, 3, 1), u, p, r, 1.0 / r, "run-a", "refit")
+              for u, p, r in [(1, 501, 1), (1, 502, 2), (1, 500, 3), (2, 503, 1), (3, 600, 1)]]
+    served_schema = ("list_date date, user_id bigint, product_id bigint, rank int, score double, run_id string, "
+                     "run_kind string")
+    # The served lists one row per product, as a lakehouse from before they were nested holds them: the
+    # staging view groups them.
+    spark.createDataFrame(listed, served_schema).write.format("delta").saveAsTable("ml.served_recommendations")
     spark.createDataFrame([(dt.date(2020, 3, 1), p, r, 1.0, "run-a", "refit") for p, r in ((900, 1), (500, 9))],
                           "list_date date, product_id bigint, rank int, score double, run_id string, run_kind string",
                           ).write.format("delta").saveAsTable("ml.served_popular")
@@ -409,12 +412,15 @@ def test_a_served_product_bought_the_next_day_is_a_hit_with_its_revenue(spark, r
 
     # A new day after an update: the incremental build reads the served history from the newest refit
     # before the day on (an older refit's lists are in service on no later day) and equals a full build.
-    served_schema = ("list_date date, user_id bigint, product_id bigint, rank int, score double, run_id string, "
-                     "run_kind string")
+    # The served history as the ML run now writes it, one row per list.
     older = [(dt.date(2020, 2, 20), 1, 700, 1, 1.0, "run-0", "refit"),
-             (dt.date(2020, 3, 2), 1, 700, 2, 0.5, "run-b", "update")]
-    spark.createDataFrame(older, served_schema).write.format("delta").mode("append").saveAsTable(
-        "ml.served_recommendations")
+             (dt.date(2020, 3, 2), 1, 700, 1, 0.5, "run-b", "update")]
+    flat = spark.createDataFrame(listed + older, served_schema)
+    nested = flat.groupBy("user_id", "run_id", "list_date", "run_kind").agg(
+        F.sort_array(F.collect_list(F.struct("rank", "product_id", "score"))).alias("items"))
+    nested.select("user_id", "items", "run_id", "list_date", "run_kind").write.format("delta").mode("overwrite") \
+        .option("partitionOverwriteMode", "static").option("overwriteSchema", "true").partitionBy("list_date") \
+        .saveAsTable("ml.served_recommendations")
     (raw_dir / "planted_outcomes_2.csv").write_text(
         "\n".join([header, "2020-03-03 08:00:00 UTC,purchase,700,7,,acme,5.00,1,e"]) + "\n", encoding="utf-8")
     ingest(spark, raw_dir, progress=False)

@@ -109,9 +109,9 @@ def test_the_recommendation_mart_replaces_only_the_changed_users(spark, settings
                  / "_recommendations__models.yml")
     key_test = tests_run / "composite_key_user_recommendations_user_id__recommendation_rank.sql"
     assert f"dbt_source where run_id = '{updated['run_id']}'" in key_test.read_text()
-    # ... and the served lists of the newest list date (dbt shortens this test's long name with a hash).
-    [served_test] = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "staging" / "ml"
-                     / "_ml__models.yml").glob("composite_key_stg_ml__served_r*.sql")
+    # ... and the served lists of the newest list date.
+    served_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "staging" / "ml"
+                   / "_ml__models.yml" / "composite_key_stg_ml__served_recommendations_list_date__user_id.sql")
     newest_list = spark.table("ml.served_recommendations").agg(F.max("list_date")).first()[0]
     assert f"dbt_source where list_date = date'{newest_list}'" in served_test.read_text()
     mart = {(r.user_id, r.recommendation_rank): r for r in spark.table("marts.user_recommendations").collect()}
@@ -176,7 +176,8 @@ def _scored(lists: dict[int, dict[int, int]], events: list) -> tuple[int, list[i
 
 def test_served_lists_are_kept_by_date_and_scored_against_the_next_day_s_purchases(spark, refit_then_update):
     refit, updated, before, after, *_ = refit_then_update
-    served = spark.table("ml.served_recommendations").collect()
+    served = spark.table("ml.served_recommendations").select("list_date", "user_id", "run_id", F.inline("items")) \
+        .collect()
     dates = sorted({r.list_date for r in served})
     assert len(dates) == 2 and dates[1] - dates[0] == dt.timedelta(days=1)
     first = {(r.user_id, r.rank): (r.product_id, r.run_id) for r in served if r.list_date == dates[0]}
@@ -356,14 +357,18 @@ def test_served_lists_of_a_rerun_replace_its_users_and_a_refit_prunes_old_days(s
     only its users' rows of that day; a refit 40 days on removes the days more than 35 days before it."""
     served = outputs.SERVED
     days = sorted(r.list_date for r in spark.sql(f"select distinct list_date from {served}").collect())
-    before = {(r.user_id, r.rank): r.run_id for r in spark.table(served).where(F.col("list_date") == days[-1])
-              .collect()}
+
+    def served_on(day: dt.date) -> dict[tuple[int, int], str]:
+        rows = spark.table(served).where(F.col("list_date") == day).select("user_id", "run_id", F.inline("items"))
+        return {(r.user_id, r.rank): r.run_id for r in rows.collect()}
+
+    before = served_on(days[-1])
     user = min(u for u, _ in before)
-    lists = spark.createDataFrame([(user, 1, 1, 0.5)], "user_id bigint, item_id bigint, rank int, score double")
+    lists = spark.createDataFrame(outputs.nested_lists(pa.table({
+        "user_id": pa.array([user], pa.int64()), "item_id": pa.array([1], pa.int64()),
+        "rank": pa.array([1], pa.int32()), "score": pa.array([0.5])})))
     outputs.record_served(spark, lists, np.array([user]), None, "rerun", "update", days[-1], keep_days=35)
-    after = {(r.user_id, r.rank): r.run_id for r in spark.table(served).where(F.col("list_date") == days[-1])
-             .collect()}
-    assert after == {**{k: v for k, v in before.items() if k[0] != user}, (user, 1): "rerun"}
+    assert served_on(days[-1]) == {**{k: v for k, v in before.items() if k[0] != user}, (user, 1): "rerun"}
 
     later = days[-1] + dt.timedelta(days=40)
     popular = spark.createDataFrame([(9, 1, 1.0)], "item_id bigint, rank int, score double")
@@ -411,6 +416,25 @@ def test_an_update_groups_the_lists_of_a_lakehouse_from_before_them(spark, refit
                          (new_user, 7, 1, 0.9, "migrating", made)])
     assert sorted(tuple(r) for r in spark.table("ml.recommendations").collect()) == expected
     assert spark.table("ml.recommendation_lists").count() == len({r[0] for r in expected})
+
+    # The served lists of such a lakehouse, one row per product too, are grouped by the next run that records.
+    columns = ["user_id", "product_id", "rank", "score", "run_id", "list_date", "run_kind"]
+    flat = spark.table(outputs.SERVED).select("user_id", "run_id", "list_date", "run_kind", F.inline("items")) \
+        .select(*columns).collect()
+    on = max(r.list_date for r in flat)
+    spark.sql(f"drop table {outputs.SERVED}")
+    spark.createDataFrame([tuple(r) for r in flat], "user_id bigint, product_id bigint, rank int, score double, "
+                          "run_id string, list_date date, run_kind string") \
+        .write.format("delta").partitionBy("list_date").saveAsTable(outputs.SERVED)
+    outputs.record_served(spark, spark.createDataFrame(outputs.nested_lists(day)), np.array([kept_user, new_user]),
+                          None, "migrating", "update", on, keep_days=35)
+    grouped = spark.table(outputs.SERVED)
+    assert "items" in grouped.columns and grouped.count() == grouped.select("list_date", "user_id").distinct().count()
+    assert sorted(tuple(r) for r in grouped.select("user_id", F.inline("items"), "run_id", "list_date", "run_kind")
+                  .select(*columns).collect()) == sorted(
+        [tuple(r) for r in flat if not (r.list_date == on and r.user_id in (kept_user, new_user))]
+        + [(kept_user, 6, 1, 0.3, "migrating", on, "update"), (kept_user, 5, 2, 0.2, "migrating", on, "update"),
+           (new_user, 7, 1, 0.9, "migrating", on, "update")])
 
 
 def test_a_refit_s_lists_alone_become_the_mart(spark, refit_then_update):

@@ -27,7 +27,8 @@ POPULAR = f"{DATABASE}.popular_products"
 MODEL_RUNS = f"{DATABASE}.model_runs"
 SIMILAR = f"{DATABASE}.similar_products"
 # The lists as served, kept by list date (the newest day of data they were made from; they are in
-# service the days after it) for the outcome mart, recommendation_outcomes.
+# service the days after it) for the outcome mart, recommendation_outcomes; one row per list, like
+# ml.recommendation_lists, so that the mart joins a day's active users before exploding any list.
 SERVED = f"{DATABASE}.served_recommendations"
 SERVED_POPULAR = f"{DATABASE}.served_popular"
 
@@ -49,13 +50,11 @@ def _ranked(run_id: str) -> list[Column]:
             F.lit(run_id).alias("run_id")]
 
 
-def write_recommendations(spark: SparkSession, recs: DataFrame, popular: DataFrame, run_id: str,
+def write_recommendations(spark: SparkSession, lists: DataFrame, popular: DataFrame, run_id: str,
                           generated_at: dt.datetime) -> None:
-    """Every user's list from ranked (user_id, item_id, rank, score) rows, replacing the stored ones."""
+    """Every user's list from (user_id, items) rows (``nested_lists``), replacing the stored ones."""
     spark.sql(f"create database if not exists {DATABASE}")
-    ranked = recs.select("user_id", F.col("rank").cast("int").alias("rank"), F.col("item_id").alias("product_id"),
-                         F.col("score").cast("double").alias("score"))
-    _replace(_stamped(_grouped(ranked, "user_id"), run_id, generated_at), RECOMMENDATION_LISTS)
+    _replace(_stamped(lists, run_id, generated_at), RECOMMENDATION_LISTS)
     _ensure_flat_view(spark)
     _replace(popular.select(*_ranked(run_id), F.lit(generated_at).cast("timestamp").alias("generated_at")), POPULAR)
 
@@ -74,8 +73,8 @@ def _stamped(lists: DataFrame, run_id: str, generated_at: dt.datetime) -> DataFr
 
 
 def nested_lists(flat: pa.Table) -> pa.Table:
-    """Ranked (user_id, item_id, rank, score) rows as one row per user, items in rank order (built in
-    Arrow: grouping a day's lists in Spark would shuffle every row)."""
+    """Ranked (user_id, item_id, rank, score) rows as one row per user, items in rank order. Built in
+    Arrow: grouping them in Spark shuffles every row (a refit at 10M events: 10.4 s here against 32.4 s)."""
     flat = flat.sort_by([("user_id", "ascending"), ("rank", "ascending")])
     users = flat.column("user_id").to_numpy()
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, np.int64)
@@ -142,15 +141,16 @@ def _replace_list_date(rows: DataFrame, table: str, list_date: dt.date, partitio
 
 def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | None, popular: DataFrame | None,
                   run_id: str, run_kind: str, list_date: dt.date, keep_days: int) -> None:
-    """Keep the lists this run serves under ``list_date``: every user's after a refit (``changed`` None),
-    the changed users' after an update (the others keep the list they were served before), and the
-    popular list when the run made one. A refit, having listed everyone, removes the lists made more than
-    ``keep_days`` before it: every list still in service is then its own or newer."""
+    """Keep the (user_id, items) lists this run serves under ``list_date``: every user's after a refit
+    (``changed`` None), the changed users' after an update (the others keep the list they were served
+    before), and the popular list when the run made one. A refit, having listed everyone, removes the
+    lists made more than ``keep_days`` before it: every list still in service is then its own or newer."""
     spark.sql(f"create database if not exists {DATABASE}")
+    _group_flat_served(spark)
     stamp = [F.lit(list_date).cast("date").alias("list_date"), F.lit(run_kind).alias("run_kind")]
-    rows = lists.select("user_id", *_ranked(run_id), *stamp)
+    rows = lists.select("user_id", "items", F.lit(run_id).alias("run_id"), *stamp)
     if changed is not None and spark.catalog.tableExists(SERVED):
-        # A rerun on the same day's data replaces its users' rows; the other users of that day stay.
+        # A rerun on the same day's data replaces its users' lists; the other users of that day stay.
         changed_users = spark.createDataFrame(pa.table({"user_id": pa.array(changed, pa.int64())}))
         same_day = spark.table(SERVED).where(F.col("list_date") == F.lit(list_date).cast("date"))
         rows = same_day.join(F.broadcast(changed_users), "user_id", "left_anti").unionByName(rows)
@@ -161,6 +161,20 @@ def record_served(spark: SparkSession, lists: DataFrame, changed: np.ndarray | N
         cutoff = list_date - dt.timedelta(days=keep_days)
         for table in (SERVED, SERVED_POPULAR):
             spark.sql(f"delete from {table} where list_date < date'{cutoff}'")
+
+
+def _group_flat_served(spark: SparkSession) -> None:
+    """A lakehouse from before the served lists were nested keeps them one row per product: grouped once
+    here into one row per list (one overwrite: readers see either layout whole)."""
+    if not spark.catalog.tableExists(SERVED) or "product_id" not in spark.table(SERVED).columns:
+        return
+    log.info("%s has one row per product: grouping it into one row per list", SERVED)
+    flat = spark.table(SERVED)
+    grouped = _grouped(flat, "list_date", "user_id", "run_id", "run_kind").select(
+        "user_id", "items", "run_id", "list_date", "run_kind")
+    # static: the session's dynamic partition overwrite would keep partitions and refuse the new schema
+    (grouped.write.format("delta").mode("overwrite").option("partitionOverwriteMode", "static")
+     .option("overwriteSchema", "true").partitionBy("list_date").saveAsTable(SERVED))
 
 
 def append_model_run(spark: SparkSession, row: dict[str, Any]) -> None:

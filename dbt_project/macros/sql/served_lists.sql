@@ -36,3 +36,18 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+
+
+{#- Whether ml.served_recommendations still holds one row per product, as a lakehouse from before the
+    served lists were nested does until the next ML run groups them (ml/serving/outputs.py). -#}
+{% macro served_lists_are_flat() -%}
+    {#- Renders nothing (false) when not executing. -#}
+    {%- if execute -%}
+        {%- set relation = source('ml', 'served_recommendations') -%}
+        {%- set found = adapter.get_relation(database=relation.database, schema=relation.schema,
+                                             identifier=relation.identifier) -%}
+        {{ return(found is not none
+                  and 'product_id' in adapter.get_columns_in_relation(found) | map(attribute='name') | list) }}
+    {%- endif -%}
+{%- endmacro %}

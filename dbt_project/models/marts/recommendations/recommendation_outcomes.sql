@@ -56,8 +56,8 @@ active_users as (
 
 ),
 
--- The lists served before each active user's day, from one read of the served history: the day's few
--- thousand active users are broadcast to it.
+-- The lists served before each active user's day, from one read of the served history (one row per
+-- list): the day's few thousand active users are broadcast to it, and only their lists are exploded.
 served_before as (
 
     select /*+ broadcast(active_users) */
@@ -65,8 +65,7 @@ served_before as (
         active_users.user_id,
         served.list_date,
         served.run_id,
-        served.product_id,
-        served.recommendation_rank
+        served.items
     from served
     inner join active_users
         on
@@ -84,11 +83,18 @@ served_before_ranked as (
 
 ),
 
--- The list in service: the newest made before the day.
+-- The list in service: the newest made before the day, one row per product.
 in_service_rows as (
 
-    select * from served_before_ranked
-    where list_date = newest_list_date
+    select
+        served_before_ranked.event_date,
+        served_before_ranked.user_id,
+        served_before_ranked.run_id,
+        item.product_id,
+        item.rank as recommendation_rank
+    from served_before_ranked
+        lateral view explode(served_before_ranked.items) exploded as item
+    where served_before_ranked.list_date = served_before_ranked.newest_list_date
 
 ),
 
