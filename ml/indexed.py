@@ -9,7 +9,7 @@ import pyarrow as pa
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
-from ml import ids
+from ml import ids, topk
 from ml.columns import ITEM, STRENGTH, USER, I, U
 
 
@@ -32,13 +32,8 @@ class Indexed:
     def id_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The user and the item ids on the driver, each array indexed by its dense index (the indices are
         0..n-1 in id order, ml/ids.py): mapping a ranked list back to ids is then an array lookup."""
-        return tuple(self._ordered_ids(index, id_col, index_col)  # type: ignore[return-value]
-                     for index, id_col, index_col in ((self.user_index, USER, U), (self.item_index, ITEM, I)))
-
-    @staticmethod
-    def _ordered_ids(index: DataFrame, id_col: str, index_col: str) -> np.ndarray:
-        table = index.select(id_col, index_col).toArrow().sort_by(index_col)
-        return table.column(id_col).to_numpy().astype(np.int64)
+        return (topk.column_values(self.user_index.orderBy(U), USER),
+                topk.column_values(self.item_index.orderBy(I), ITEM))
 
     def arrow(self) -> pa.Table:
         """(u, i, strength) on the driver; collected once with ``keep_arrow`` (tuning fits dozens of

@@ -29,6 +29,8 @@ from pyspark.sql import DataFrame
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from ml.columns import ITEM, USER
+
 log = logging.getLogger(__name__)
 
 SCORE_BUFFER_BYTES = 256 * 2**20  # the score matrices of all worker threads together
@@ -127,6 +129,19 @@ class TopN:
     score: np.ndarray  # float64
     rank: np.ndarray  # int32
 
+    @classmethod
+    def empty(cls) -> TopN:
+        none = np.zeros(0, np.int64)
+        return cls(none, none, np.zeros(0), np.zeros(0, np.int32))
+
+    def table(self, user_ids: np.ndarray | None = None, item_ids: np.ndarray | None = None) -> pa.Table:
+        """(user_id, item_id, rank, score) rows, as outputs.nested_lists groups them; ``user_ids`` and
+        ``item_ids`` (the ids by dense index) map the indices back to ids when the scorer ranked indices."""
+        users = self.user if user_ids is None else user_ids[self.user]
+        items = self.item if item_ids is None else item_ids[self.item]
+        return pa.table({USER: pa.array(users, pa.int64()), ITEM: pa.array(items, pa.int64()),
+                         "rank": pa.array(self.rank, pa.int32()), "score": pa.array(self.score, pa.float64())})
+
 
 def _row_thresholds(scores: np.ndarray, n: int) -> np.ndarray:
     """A value <= each row's n-th best score (exact when the row is too short to block)."""
@@ -214,8 +229,7 @@ def top_n_scored(scorer: Scorer, users: np.ndarray, n: int, excluded_users: np.n
 
 def _joined(parts: list[Part]) -> TopN:
     if not parts:
-        empty = np.zeros(0, np.int64)
-        return TopN(empty, empty, np.zeros(0), np.zeros(0, np.int32))
+        return TopN.empty()
     return TopN(*(np.concatenate(column) for column in zip(*parts)))
 
 

@@ -9,13 +9,12 @@ import uuid
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from tqdm import tqdm
 
 from ml import ids, topk
-from ml.columns import ITEM, USER, I, U
+from ml.columns import USER, I, U
 from ml.data import MlDataError, StrengthRule, TooLittleHistory, load_active_users, load_feedback, load_purchased
 from ml.evaluation import harness
 from ml.evaluation.splits import Split, random_protocol_buyers, split_for
@@ -104,9 +103,7 @@ def serve(spark: SparkSession, params: RunParams, timer: StageTimer):
         users = topk.column_values(_served_users(spark, params, data), U)
         ranked = topk.top_n_scored(fitted.scorer, users, params.top_n, ex_users, ex_items, progress=True)
         user_ids, item_ids = data.id_arrays()
-        lists = spark.createDataFrame(outputs.nested_lists(pa.table({
-            USER: pa.array(user_ids[ranked.user]), ITEM: pa.array(item_ids[ranked.item]),
-            "rank": pa.array(ranked.rank, pa.int32()), "score": pa.array(ranked.score, pa.float64())})))
+        lists = spark.createDataFrame(outputs.nested_lists(ranked.table(user_ids, item_ids)))
         popular = _popular_list(data, buyers, params.top_n)
     return lists, popular, fitted, data, (user_ids, item_ids)
 

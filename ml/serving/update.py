@@ -184,18 +184,15 @@ def update(spark: SparkSession, params: RunParams, state: ModelState, run_id: st
             ex_users, ex_items = (mine.column(c).to_numpy().astype(np.int64) for c in (USER, ITEM))
     if len(users) == 0:
         log.info("update: no interaction after %s, every list stays", state.data_end)
-        empty = pa.table({USER: pa.array([], pa.int64()), ITEM: pa.array([], pa.int64()),
-                          "rank": pa.array([], pa.int32()), "score": pa.array([], pa.float64())})
         unchanged = dataclasses.replace(state, run_id=run_id, kind="update", data_end=newest)
-        return Update(empty, users, unchanged, {"changed_users": 0, "new_users": 0, "new_items": 0,
+        return Update(topk.TopN.empty().table(), users, unchanged, {"changed_users": 0, "new_users": 0, "new_items": 0,
                                                 "changed_pairs": 0})
     with timer.stage("update_solve"):
         step = _als_step if state.model == "als" else _ease_step
         scorer, next_users, next_items = step(state, users, items, strength, state.params)
     with timer.stage("update_rank"):
         top = topk.top_n_scored(scorer, scorer.users, params.top_n, ex_users, ex_items, progress=True)
-        lists = pa.table({USER: pa.array(top.user, pa.int64()), ITEM: pa.array(top.item, pa.int64()),
-                          "rank": pa.array(top.rank, pa.int32()), "score": pa.array(top.score, pa.float64())})
+        lists = top.table()
 
     distinct_users = np.unique(users)
     counts = {"changed_users": len(distinct_users),

@@ -38,7 +38,6 @@
 {%- endmacro %}
 
 
-
 {#- Whether ml.served_recommendations still holds one row per product, as a lakehouse from before the
     served lists were nested does until the next ML run groups them (ml/serving/outputs.py). -#}
 {% macro served_lists_are_flat() -%}
