@@ -47,6 +47,10 @@ TUNE_ARGS ?=
 
 DASHBOARD_ARGS ?=
 
+# `make test` runs its modules on this many processes: most of a test's time is JVM start-up, dbt parsing
+# and waits, so two share this 2-core box well. 0: one process.
+TEST_WORKERS ?= 2
+
 # Hadoop's S3A connector must match pyspark's hadoop-client (3.4.1); the SDK bundle is the one it was built with.
 HADOOP_AWS_VERSION := 3.4.1
 AWS_SDK_VERSION := 2.24.6
@@ -154,9 +158,9 @@ $(S3_STAMP):
 test-s3: s3-setup ## the cluster test with its warehouse on a local S3 (moto): s3a:// Delta tables end to end
 	S3=1 $(PY) -m pytest tests/test_cluster.py
 
-test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromium)
+test: setup ## the test suite (real Spark, Delta, dbt, MariaDB, headless Chromium) on TEST_WORKERS processes
 	bash scripts/setup/ensure_chromium.sh
-	$(PY) -m pytest -m "not long_fault"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not long_fault"
 
 test-faults: setup ## the fault tests with their longer variants (a worker killed during training, ...)
 	$(PY) -m pytest tests/test_faults.py tests/test_cluster.py

@@ -53,7 +53,7 @@ def commits_since(spark: SparkSession, table: str, since: dt.datetime) -> list[d
 
 def main(argv: list[str]) -> int:
     settings = load_settings()
-    manifest = json.loads((settings.dbt_project_dir / "target" / "manifest.json").read_text())
+    manifest = json.loads((settings.dbt_target_dir / "manifest.json").read_text())
     spark = get_spark("bench-merge-metrics", settings)
     found: dict[str, list[dict[str, Any]]] = {}
     for path in argv:

@@ -134,5 +134,11 @@ def make_clone(root: Path) -> Clone:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL_") and k != CRASH_ENV}
     env.update(LAKEHOUSE_DIR=str(root / "lakehouse"), RAW_DIR=str(root / "raw"), TRUTH_DIR=str(root / "truth"),
                REPORTS_DIR=str(root / "reports"), MYSQL_LOCAL_DIR=str(root / "mysql"),
-               MYSQL_LOCAL_PORT=str(local_server.free_port()))
+               MYSQL_LOCAL_PORT=str(local_server.free_port()), **dbt_artifact_env(root))
     return Clone(root, env)
+
+
+def dbt_artifact_env(root: Path) -> dict[str, str]:
+    """dbt's target and log folders for the project's own commands run under ``root``: they build the
+    repository's dbt project, and must not share its artifacts with another test process's runs."""
+    return {"DBT_TARGET_PATH": str(root / "dbt_artifacts" / "target"), "DBT_LOG_PATH": str(root / "dbt_artifacts" / "logs")}

@@ -27,6 +27,16 @@ os.environ.setdefault("LAKEHOUSE_DRIVER_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 
 
 
 @pytest.fixture(scope="session", autouse=True)
+def dbt_artifacts(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """dbt's target and log folders of this test process (each xdist worker has its own), before any dbt
+    runs: two workers building the repository's project at once would otherwise share its target/, where
+    `dbt retry` and the chain read the last invocation's results."""
+    root = tmp_path_factory.mktemp("dbt")
+    os.environ["DBT_TARGET_PATH"] = str(root / "target")
+    os.environ["DBT_LOG_PATH"] = str(root / "logs")
+
+
+@pytest.fixture(scope="session", autouse=True)
 def local_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
     """With S3=1 (`make test-s3`): a local S3 for the whole session, its endpoint and keys in the
     environment before any Spark starts, so every session can read s3a:// tables."""
@@ -80,7 +90,7 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
     """A clone of the project with a lakehouse and private MariaDB of its own and 4 generated days in its
     landing folder, driven through subprocesses only (tests/clone.py); shared by the modules that run the
-    project as its users do, in file order: the fault chain, then the analysts' plain dbt."""
+    project as its users do: the fault chain, then the analysts' plain dbt (when one process runs both)."""
     clone = make_clone(tmp_path_factory.mktemp("clone"))
     generate(GeneratorParams(rows=20_000, days=4, seed=11), clone.root / "raw", clone.root / "truth", progress=False)
     yield clone
@@ -94,9 +104,21 @@ def real_slice() -> Path:
     return REAL_SLICE
 
 
-# A test that uses the shared SparkSession needs Java; the other needs are declared in each module
-# (`pytestmark`), so `make test-fast` can run the pure tests without Java, MariaDB or Chromium.
+# `make test` runs the suite on two xdist workers (`--dist loadfile`), a module at a time: each module's
+# fixtures are built once, on one worker, and a session fixture once per worker (the `clone` of
+# test_plain_dbt has had the fault chain run on it only when both modules ran on the same worker; its
+# `built` fixture runs the chain otherwise). The longest modules (measured in a whole run) start first,
+# so that the last module to start is a short one; the others follow in file order.
+LONGEST_FIRST = ("test_faults.py", "test_plain_dbt.py", "test_cluster.py", "test_dbt_models.py",
+                 "test_data_shapes.py", "test_update.py", "test_ml.py", "test_dashboard.py", "test_mysql_sync.py",
+                 "test_tuning.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order otherwise
     for item in items:
+        # A test that uses the shared SparkSession needs Java; the other needs are declared in each module
+        # (`pytestmark`), so `make test-fast` can run the pure tests without Java, MariaDB or Chromium.
         if "spark" in item.fixturenames:
             item.add_marker(pytest.mark.spark)

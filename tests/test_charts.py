@@ -20,6 +20,7 @@ from pipeline.dashboard.page import build_page
 from pipeline.platform.config import REPO_ROOT
 from pipeline.tableau.datasource import Column, LiveConnection
 from pipeline.tableau.workbook import workbook_document, workbook_sheets
+from tests.clone import analyst_env
 
 NEW_CHART = """
   - name: daily_purchases
@@ -58,7 +59,7 @@ def _plain_dbt_parse(project: Path) -> dict:
     """`dbt parse` as an analyst runs it, from the project folder."""
     dbt = Path(sys.executable).parent / "dbt"
     result = subprocess.run([str(dbt), "parse", "--profiles-dir", str(REPO_ROOT / "profiles")], cwd=project,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, env=analyst_env(), timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return json.loads((project / "target" / "manifest.json").read_text())
 

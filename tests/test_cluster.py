@@ -36,7 +36,7 @@ from pipeline.platform.errors import UserError
 from pipeline.platform.faults import PAUSE_DIR_ENV, PAUSE_ENV
 from pipeline.platform.ports import port_open
 from pipeline.transform.runner import run_dbt
-from tests.clone import copy_project, module_argv, run_plain_dbt
+from tests.clone import copy_project, dbt_artifact_env, module_argv, run_plain_dbt
 from tests.sockets import descendants, is_loopback, listening
 
 # What these tests need (a local cluster, its metastore in MariaDB): `make test-fast` skips them.
@@ -91,14 +91,14 @@ def world(tmp_path_factory) -> Iterator[ClusterWorld]:
     root = tmp_path_factory.mktemp("cluster")
     # Nothing of this session's own lakehouse or servers may leak into the cluster's processes.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MYSQL_", "METASTORE_", "CLUSTER_", "SPARK_", "LAKEHOUSE_WAREHOUSE", "DBT_TARGET"))}
+           if not k.startswith(("MYSQL_", "METASTORE_", "CLUSTER_", "SPARK_", "LAKEHOUSE_WAREHOUSE", "DBT_"))}
     env.update(LAKEHOUSE_ENGINE="cluster", LAKEHOUSE_DIR=str(root / "lakehouse"), RAW_DIR=str(root / "raw"),
                TRUTH_DIR=str(root / "truth"), REPORTS_DIR=str(root / "reports"), CLUSTER_DIR=str(root / "cluster"),
                MYSQL_LOCAL_DIR=str(root / "mysql"), MYSQL_LOCAL_PORT=str(local_server.free_port()),
                SPARK_MASTER_PORT=str(local_server.free_port()), SPARK_MASTER_WEBUI_PORT=str(local_server.free_port()),
                SPARK_THRIFT_PORT=str(local_server.free_port()),
                THRIFT_AUTH="ldap", SPARK_THRIFT_PASSWORD=secrets.token_urlsafe(16),
-               LDAP_PORT=str(local_server.free_port()))
+               LDAP_PORT=str(local_server.free_port()), **dbt_artifact_env(root))
     if os.environ.get("S3") == "1":  # `make test-s3`: the warehouse on the session's local S3 (conftest)
         from tests.s3 import BUCKET
 
@@ -516,7 +516,8 @@ def test_no_secret_reaches_a_log_or_a_command_line_of_the_cluster(world):
     holders = [cluster.metastore_credentials, world.root / "mysql" / "credentials.json",
                cluster.state_dir / "conf" / "thrift-server.properties", cluster.directory_dir / "accounts.json"]
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in holders)
-    logs = [p for folder in (cluster.state_dir, world.root / "lakehouse", world.root / "dbt_project" / "logs")
+    logs = [p for folder in (cluster.state_dir, world.root / "lakehouse", world.root / "dbt_project" / "logs",
+                             world.root / "dbt_artifacts")
             for p in folder.rglob("*") if p.is_file() and p not in holders
             and p.suffix in ("", ".log", ".out", ".conf", ".json", ".properties", ".mdb")]
     assert len(logs) >= 5 and any(p.name == "stderr" for p in logs)  # executors' logs are among them

@@ -84,7 +84,7 @@ def synced(spark, settings, server, tmp_path_factory):
     run_dbt(["run", "--exclude", "tag:recommendations"], load_settings())
     run(spark, settings, params, progress=False)
     run_dbt(["run", "--select", "tag:recommendations"], load_settings())
-    tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
+    tables = tagged_tables(settings.dbt_target_dir / "manifest.json")
     sync_all(spark, settings, server.app_settings(), tables, progress=False)
     return server
 
@@ -178,7 +178,7 @@ def test_each_synced_mart_gets_a_tableau_data_source_with_every_mysql_column(syn
     sheets = workbook_sheets(DECLARED)
 
     mysql = synced.app_settings()
-    manifest = settings.dbt_project_dir / "target" / "manifest.json"
+    manifest = settings.dbt_target_dir / "manifest.json"
     written = write_datasources(manifest, mysql, "tableau", tmp_path, DECLARED)
     tables = {t.target for t in tagged_tables(manifest)}
     held = mysql_columns(mysql)
@@ -238,7 +238,7 @@ def test_the_hyper_extract_holds_every_synced_mart_exactly(synced, spark, settin
 
     from pipeline.tableau.extract import HYPER_PARAMETERS, SCHEMA, write_extract
 
-    tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
+    tables = tagged_tables(settings.dbt_target_dir / "manifest.json")
     path = tmp_path / "marts.hyper"
     rows = write_extract(spark, tables, path, tmp_path / "scratch", DECLARED, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".tds")) == ["marts.hyper", "marts.twb"]

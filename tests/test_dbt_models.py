@@ -198,14 +198,14 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     assert int(metrics["numSourceRows"]) == int(metrics["numTargetRowsInserted"]) == new_events
     assert int(metrics["numTargetRowsUpdated"]) == 0
     # ... and the target side was pruned to that date: its partition is all the merge may read.
-    merge_sql = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "cleaned"
+    merge_sql = (settings.dbt_target_dir / "run" / "recolake" / "models" / "cleaned"
                  / "cleaned_events.sql").read_text()
     assert f"DBT_INTERNAL_DEST.event_date in (date'{new_day}')" in merge_sql
 
     # Data health counted the new batch only, named as a literal so Delta skips every older batch's files.
     batches = [r.ingest_batch_id for r in spark.sql("select distinct ingest_batch_id from raw.ingest_ledger")
                .orderBy("ingest_batch_id").collect()]  # ids start with their UTC time
-    health_sql = (settings.dbt_project_dir / "target" / "compiled" / "recolake" / "models" / "marts" / "health"
+    health_sql = (settings.dbt_target_dir / "compiled" / "recolake" / "models" / "marts" / "health"
                   / "data_health_reasons.sql").read_text()  # the model's select; target/run holds its merge
     assert len(batches) == 2 and health_sql.count(f"ingest_batch_id in ('{batches[-1]}')") == 2, health_sql
 
@@ -223,7 +223,7 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
                 key=lambda r: r.version).operationMetrics
     assert int(merge["numSourceRows"]) == int(merge["numTargetRowsInserted"]) == len(touched) > 0
     assert int(merge["numTargetRowsCopied"]) == int(merge["numTargetRowsUpdated"]) == 0
-    features_sql = settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "features"
+    features_sql = settings.dbt_target_dir / "run" / "recolake" / "models" / "marts" / "features"
     assert f"DBT_INTERNAL_DEST.event_date in (date'{new_day}')" in (features_sql / "user_item_days.sql").read_text()
     strength = reference.interaction_strength(all_days, WEIGHTS, HALF_LIFE_DAYS)
     got = _pair_strengths(spark)
@@ -236,14 +236,14 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
         assert int(merge.operationMetrics["numSourceRows"]) == len(
             {getattr(e, key) for e in all_days if e.date.isoformat() == new_day}) > 0, dim
     # dim_products adds the new day to the stored rows; dim_users (distinct sessions) recomputes its users.
-    core_sql = settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "core"
+    core_sql = settings.dbt_target_dir / "run" / "recolake" / "models" / "marts" / "core"
     assert "coalesce(DBT_INTERNAL_SOURCE.price, DBT_INTERNAL_DEST.price)" in (core_sql / "dim_products.sql").read_text()
 
     # The date-keyed models' tests checked the new day only; `dbt test` (make check) checks every row.
-    key_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "cleaned"
+    key_test = (settings.dbt_target_dir / "run" / "recolake" / "models" / "cleaned"
                 / "_cleaned__models.yml" / "primary_key_cleaned_events_event_key.sql")
     assert f"event_date in (date'{new_day}')" in key_test.read_text()
-    target = settings.dbt_project_dir / "target"
+    target = settings.dbt_target_dir
     manifest = json.loads((target / "manifest.json").read_text())
     declared = {uid for uid, n in manifest["nodes"].items()
                 if n["resource_type"] == "test" and n.get("attached_node") == "model.recolake.stg_raw__events"}
@@ -425,7 +425,7 @@ def test_a_served_product_bought_the_next_day_is_a_hit_with_its_revenue(spark, r
         "\n".join([header, "2020-03-03 08:00:00 UTC,purchase,700,7,,acme,5.00,1,e"]) + "\n", encoding="utf-8")
     ingest(spark, raw_dir, progress=False)
     run_dbt(["build", "--select", "+recommendation_outcomes", "--indirect-selection", "cautious"], load_settings())
-    compiled = (load_settings().dbt_project_dir / "target" / "compiled" / "recolake" / "models" / "marts"
+    compiled = (load_settings().dbt_target_dir / "compiled" / "recolake" / "models" / "marts"
                 / "recommendations" / "recommendation_outcomes.sql").read_text()
     assert "list_date >= date'2020-03-01'" in compiled
     day3 = {r.list_source: r for r in _rows(spark, "marts.recommendation_outcomes")

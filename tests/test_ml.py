@@ -344,7 +344,7 @@ def test_recommendation_marts_build_and_pass_their_tests(spark, ml_lakehouse, se
     assert latest[("ndcg", 10)].als == pytest.approx(ml_lakehouse[0]["metrics"]["als"]["ndcg@10"])
     # similar_products is rewritten at refits only; its tests run in the builds that rewrite it.
     assert spark.table("marts.similar_products").count() == spark.table("ml.similar_products").count() > 0
-    key_test = next((settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "recommendations"
+    key_test = next((settings.dbt_target_dir / "run" / "recolake" / "models" / "marts" / "recommendations"
                      / "_recommendations__models.yml").glob("composite_key_similar_products_*.sql"))
     assert "where false" not in key_test.read_text()
     version = spark.sql("describe history marts.similar_products limit 1").first().version

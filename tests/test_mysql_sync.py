@@ -182,7 +182,7 @@ def test_identifiers_with_quotes_or_backticks_are_refused():
 
 def test_synced_tables_come_from_the_dbt_manifest(settings):
     run_dbt(["parse"], load_settings())
-    tables = {t.target: t for t in tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")}
+    tables = {t.target: t for t in tagged_tables(settings.dbt_target_dir / "manifest.json")}
     assert {"daily_revenue", "brand_rankings", "top_customers", "dim_products", "dim_users",
             "user_recommendations", "model_quality_latest"} <= set(tables)
     assert not {"stg_raw__events", "user_item_interactions", "int_user_recommendation_lists"} & set(tables)

@@ -105,12 +105,12 @@ def refit_then_update(spark, settings, tmp_path_factory):
 def test_the_recommendation_mart_replaces_only_the_changed_users(spark, settings, refit_then_update):
     *_, updated, _, after, day_users, _, mart_before = refit_then_update
     # The daily build tested the lists the update wrote, not every list.
-    tests_run = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "marts" / "recommendations"
+    tests_run = (settings.dbt_target_dir / "run" / "recolake" / "models" / "marts" / "recommendations"
                  / "_recommendations__models.yml")
     key_test = tests_run / "composite_key_user_recommendations_user_id__recommendation_rank.sql"
     assert f"dbt_source where run_id = '{updated['run_id']}'" in key_test.read_text()
     # ... and the served lists of the newest list date.
-    served_test = (settings.dbt_project_dir / "target" / "run" / "recolake" / "models" / "staging" / "ml"
+    served_test = (settings.dbt_target_dir / "run" / "recolake" / "models" / "staging" / "ml"
                    / "_ml__models.yml" / "composite_key_stg_ml__served_recommendations_list_date__user_id.sql")
     newest_list = spark.table("ml.served_recommendations").agg(F.max("list_date")).first()[0]
     assert f"dbt_source where list_date = date'{newest_list}'" in served_test.read_text()

@@ -85,7 +85,7 @@ def step_actions(request: ChainRequest) -> dict[str, Callable[[Settings], object
 def keep_dbt_results(settings: Settings, step: str) -> None:
     """A dbt step's run_results.json as reports/run_results_<step>.json: the next dbt step of the chain
     overwrites dbt's own copy, and the per-model seconds of each are wanted (the benchmark reads them)."""
-    results = settings.dbt_project_dir / "target" / "run_results.json"
+    results = settings.dbt_target_dir / "run_results.json"
     if step in DBT_STEPS and results.is_file():
         shutil.copyfile(results, settings.reports_dir / f"run_results_{step}.json")
 

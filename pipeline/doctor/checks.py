@@ -97,7 +97,7 @@ def check_mysql(settings: Settings) -> Check:
 
 
 def check_manifest(settings: Settings) -> Check:
-    manifest = settings.dbt_project_dir / "target" / "manifest.json"
+    manifest = settings.dbt_target_dir / "manifest.json"
     if not manifest.exists():
         return Check("dbt manifest", False, f"{manifest} missing: run `make transform` (the sync reads it)")
     return Check("dbt manifest", True, str(manifest))

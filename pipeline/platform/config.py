@@ -171,6 +171,7 @@ class Settings:
     truth_dir: Path
     jars_dir: Path
     reports_dir: Path
+    dbt_target_dir: Path  # DBT_TARGET_PATH: where dbt writes manifest.json and run_results.json
     engine: str
     cluster: ClusterSettings
     rules: Mapping[str, Any]  # every dbt var's effective value (:func:`dbt_vars`), validated at load
@@ -248,6 +249,14 @@ def ensure_writable(path: Path, variable: str) -> None:
         ) from None
 
 
+def _dbt_target_dir(dbt_project_dir: Path) -> Path:
+    """The folder dbt writes its artifacts to: DBT_TARGET_PATH (dbt's own variable; relative to the
+    project, as dbt resolves it) or the project's ``target``. The chain, the sync and Tableau read
+    manifest.json and run_results.json there."""
+    given = os.environ.get("DBT_TARGET_PATH", "").strip()
+    return dbt_project_dir / (os.path.expanduser(given) if given else "target")
+
+
 def load_settings() -> Settings:
     """Read every setting from the environment (``LAKEHOUSE_DIR``, ``RAW_DIR``, ``LAKEHOUSE_ENGINE``, the
     business rules, MySQL, object storage, the metastore), once per process: each entry point calls this
@@ -262,6 +271,7 @@ def load_settings() -> Settings:
         truth_dir=_path_from_env("TRUTH_DIR", REPO_ROOT / "data" / "truth"),
         jars_dir=_path_from_env("LAKEHOUSE_JARS_DIR", REPO_ROOT / ".jars"),
         reports_dir=_path_from_env("REPORTS_DIR", REPO_ROOT / "reports"),
+        dbt_target_dir=_dbt_target_dir(REPO_ROOT / "dbt_project"),
         engine=engine,
         cluster=load_cluster_settings(),
         rules=dbt_vars(REPO_ROOT / "dbt_project"),

@@ -128,7 +128,7 @@ def sync_marts(settings: Settings, progress: bool = True) -> None:
     lock.hold(settings)  # a busy lakehouse stops the sync before it touches MySQL
     mysql = sync_target(settings.mysql)
     connect(mysql).close()  # unreachable server or bad credentials: fail before Spark starts
-    tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
+    tables = tagged_tables(settings.dbt_target_dir / "manifest.json")
     results = sync_all(get_spark("sync", settings), settings, mysql, tables, progress=progress)
     total = sum(r.rows for r in results if r.path != "unchanged")
     seconds = sum(r.seconds for r in results)

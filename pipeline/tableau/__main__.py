@@ -23,14 +23,14 @@ from pipeline.tableau.files import write_datasources
 
 
 def write_files(settings: Settings) -> None:
-    write_datasources(settings.dbt_project_dir / "target" / "manifest.json", synced_marts(settings.mysql),
+    write_datasources(settings.dbt_target_dir / "manifest.json", synced_marts(settings.mysql),
                       settings.mysql.reporting_user, settings.reports_dir / "tableau",
                       load_charts(settings.dbt_project_dir))
 
 
 def write_hyper(settings: Settings, progress: bool) -> None:
     lock.hold(settings)
-    tables = tagged_tables(settings.dbt_project_dir / "target" / "manifest.json")
+    tables = tagged_tables(settings.dbt_target_dir / "manifest.json")
     spark = get_spark("tableau-extract", settings)
     write_extract(spark, tables, settings.reports_dir / "tableau" / "recolake_marts.hyper",
                   settings.lakehouse_dir / "tmp" / "hyper", load_charts(settings.dbt_project_dir), progress=progress)
