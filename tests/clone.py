@@ -141,4 +141,5 @@ def make_clone(root: Path) -> Clone:
 def dbt_artifact_env(root: Path) -> dict[str, str]:
     """dbt's target and log folders for the project's own commands run under ``root``: they build the
     repository's dbt project, and must not share its artifacts with another test process's runs."""
-    return {"DBT_TARGET_PATH": str(root / "dbt_artifacts" / "target"), "DBT_LOG_PATH": str(root / "dbt_artifacts" / "logs")}
+    artifacts = root / "dbt_artifacts"
+    return {"DBT_TARGET_PATH": str(artifacts / "target"), "DBT_LOG_PATH": str(artifacts / "logs")}
