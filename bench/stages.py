@@ -21,7 +21,7 @@ from bench.monitor import Measured, run_measured
 from bench.peers.mysql_raw_load import measure
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import connect
-from pipeline.platform.config import REPO_ROOT, mysql_env
+from pipeline.platform.config import REPO_ROOT, dbt_target_dir, mysql_env
 
 DAYS = 30  # a full build covers these; the days after them are held back for the incremental stages
 HELD_BACK_DAYS = {"embedded": 1, "cluster": 2}
@@ -141,7 +141,9 @@ def ingest(scale: Scale) -> dict[str, Any]:
     return _result(scale.run("ingest", "pipeline.ingest", "--quiet"), lines)
 
 
-DBT_RESULTS = REPO_ROOT / "dbt_project" / "target" / "run_results.json"  # the last dbt invocation's
+def _last_dbt_results() -> Path:
+    """The last dbt invocation's run_results.json, where the children (this environment) write it."""
+    return dbt_target_dir(REPO_ROOT / "dbt_project") / "run_results.json"
 
 
 def _dbt_nodes(results: dict[str, Any]) -> dict[str, float]:
@@ -156,10 +158,10 @@ def _per_node(seconds: float, nodes: dict[str, float]) -> dict[str, Any]:
             "node_seconds_mean": round(sum(nodes.values()) / count, 3)}
 
 
-def _build_details(seconds: float, results_file: Path = DBT_RESULTS, slowest: int = 5) -> dict[str, Any]:
+def _build_details(seconds: float, results_file: Path | None = None, slowest: int = 5) -> dict[str, Any]:
     """Per-node figures of a dbt build (from its run_results.json): where a full or an incremental
     build spends its time, by dbt's node seconds and by the nodes' shares of the wall time (bench/wall_share.py)."""
-    results = json.loads(results_file.read_text())
+    results = json.loads((results_file or _last_dbt_results()).read_text())
     nodes, shares = _dbt_nodes(results), wall_share.wall_shares(results)
     return {**_per_node(seconds, nodes),
             "duckdb_equivalent_node_seconds": round(sum(nodes.get(n, 0.0) for n in DUCKDB_EQUIVALENT_NODES), 2),
@@ -327,7 +329,7 @@ def als_peer(scale: Scale) -> dict[str, Any]:
 
 def dbt_recommendations(scale: Scale) -> dict[str, Any]:
     measured = scale.run("dbt_recommendations", "pipeline.transform", "build", "--select", "tag:recommendations")
-    return _result(measured, **_per_node(measured.seconds, _dbt_nodes(json.loads(DBT_RESULTS.read_text()))))
+    return _result(measured, **_per_node(measured.seconds, _dbt_nodes(json.loads(_last_dbt_results().read_text()))))
 
 
 ANALYSTS = 8  # concurrent analyst sessions of the load stage: 7 dashboards' queries, 1 dbt build

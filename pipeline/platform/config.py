@@ -249,7 +249,7 @@ def ensure_writable(path: Path, variable: str) -> None:
         ) from None
 
 
-def _dbt_target_dir(dbt_project_dir: Path) -> Path:
+def dbt_target_dir(dbt_project_dir: Path) -> Path:
     """The folder dbt writes its artifacts to: DBT_TARGET_PATH (dbt's own variable; relative to the
     project, as dbt resolves it) or the project's ``target``. The chain, the sync and Tableau read
     manifest.json and run_results.json there."""
@@ -271,7 +271,7 @@ def load_settings() -> Settings:
         truth_dir=_path_from_env("TRUTH_DIR", REPO_ROOT / "data" / "truth"),
         jars_dir=_path_from_env("LAKEHOUSE_JARS_DIR", REPO_ROOT / ".jars"),
         reports_dir=_path_from_env("REPORTS_DIR", REPO_ROOT / "reports"),
-        dbt_target_dir=_dbt_target_dir(REPO_ROOT / "dbt_project"),
+        dbt_target_dir=dbt_target_dir(REPO_ROOT / "dbt_project"),
         engine=engine,
         cluster=load_cluster_settings(),
         rules=dbt_vars(REPO_ROOT / "dbt_project"),
