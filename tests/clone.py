@@ -78,6 +78,11 @@ class Clone:
         return result
 
     @property
+    def dbt_target(self) -> Path:
+        """Where the chain's dbt runs (the repository's project) write their artifacts for this clone."""
+        return Path(self.env["DBT_TARGET_PATH"])
+
+    @property
     def dbt_project(self) -> Path:
         return self.root / "dbt_project"
 
