@@ -13,7 +13,7 @@ import pytest
 from pipeline.generate.dataset import generate
 from pipeline.generate.params import GeneratorParams
 from pipeline.platform.config import Settings, load_settings
-from tests.clone import Clone, make_clone, module_argv
+from tests.clone import Clone, dbt_artifact_env, make_clone, module_argv
 
 # The first 5,019 lines of the public REES46 October 2019 file, as published: kept in the repository so a
 # clone alone runs the suite.
@@ -31,9 +31,7 @@ def dbt_artifacts(tmp_path_factory: pytest.TempPathFactory) -> None:
     """dbt's target and log folders of this test process (each xdist worker has its own), before any dbt
     runs: two workers building the repository's project at once would otherwise share its target/, where
     `dbt retry` and the chain read the last invocation's results."""
-    root = tmp_path_factory.mktemp("dbt")
-    os.environ["DBT_TARGET_PATH"] = str(root / "target")
-    os.environ["DBT_LOG_PATH"] = str(root / "logs")
+    os.environ.update(dbt_artifact_env(tmp_path_factory.mktemp("dbt")))
 
 
 @pytest.fixture(scope="session", autouse=True)

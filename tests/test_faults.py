@@ -174,14 +174,14 @@ def test_sync_killed_before_and_after_a_swap_then_rerun_equals_delta(spark, clon
     rerun = clone.run("pipeline.sync", "--quiet")
     assert rerun.returncode == 0, rerun.stderr[-2000:]
 
-    manifest = json.loads((clone.dbt_target / "manifest.json").read_text())
+    manifest_path = clone.dbt_target / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
     synced = {n["name"]: f"{n['schema']}.{n['name']}" for n in manifest["nodes"].values()
               if n["resource_type"] == "model" and "mysql_sync" in n["tags"]}
     with clone.mysql() as cur:
         cur.execute("show tables")
         tables = {r[0] for r in cur.fetchall()}
         # a table replaced in groups is a view over its versioned rows and pointers (pipeline/sync/partial.py)
-        manifest_path = clone.dbt_target / "manifest.json"
         versioned = {f"{t.target}__{part}" for t in tagged_tables(manifest_path)
                      if t.partial is not None for part in ("rows", "current")}
         assert {"user_recommendations__rows", "similar_products__current"} <= versioned
