@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType
 
 from bench.analyst_load import QUERIES
 from pipeline.ingest.batch import ingest
@@ -177,7 +178,10 @@ def test_not_null_columns_fails_with_one_row_per_column_that_has_nulls(spark, fi
 
 
 def _snapshot(df: DataFrame) -> list[tuple]:
-    """Rows as sorted tuples; doubles rounded, as Spark sums them in partition order."""
+    """Rows as sorted tuples; doubles rounded, as Spark sums them in partition order; sets (arrays) sorted,
+    as their order depends on the order rows were merged in."""
+    sets = [f.name for f in df.schema.fields if isinstance(f.dataType, ArrayType)]
+    df = df.select(*(F.array_sort(c).alias(c) if c in sets else c for c in df.columns))
     rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in df.collect()]
     return sorted(rows, key=str)
 
@@ -235,9 +239,15 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
                     key=lambda r: r.version)
         assert int(merge.operationMetrics["numSourceRows"]) == len(
             {getattr(e, key) for e in all_days if e.date.isoformat() == new_day}) > 0, dim
-    # dim_products adds the new day to the stored rows; dim_users (distinct sessions) recomputes its users.
+    # Both add the new day to the stored rows; dim_users counts sessions from the merged session sets.
     core_sql = settings.dbt_target_dir / "run" / "recolake" / "models" / "marts" / "core"
     assert "coalesce(DBT_INTERNAL_SOURCE.price, DBT_INTERNAL_DEST.price)" in (core_sql / "dim_products.sql").read_text()
+    assert "DBT_INTERNAL_DEST.events + DBT_INTERNAL_SOURCE.events" in (core_sql / "dim_users.sql").read_text()
+    sessions = {}
+    for e in all_days:
+        sessions.setdefault(e.user_id, set()).add(e.session_key)
+    assert {r.user_id: r.sessions for r in _rows(spark, "marts.dim_users")} == {
+        u: len(s) for u, s in sessions.items()}
 
     # The date-keyed models' tests checked the new day only; `dbt test` (make check) checks every row.
     key_test = (settings.dbt_target_dir / "run" / "recolake" / "models" / "cleaned"
@@ -279,8 +289,8 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
               "marts.data_health_reasons",
               "marts.data_health_files", "marts.daily_revenue", "marts.daily_activity", "marts.weekday_averages",
               "marts.hourly_purchases", "marts.brand_rankings", "marts.top_customers", "marts.category_revenue",
-              "marts.funnel_daily_category", "marts.dim_products", "marts.dim_users", "marts.user_item_days",
-              "marts.user_item_interactions", "marts.customer_cohorts", "marts.repeat_purchases", "marts.customer_rfm",
+              "marts.funnel_daily_category", "marts.dim_products", "intermediate.int_user_sessions", "marts.dim_users",
+              "marts.user_item_days", "marts.user_item_interactions", "marts.customer_cohorts", "marts.repeat_purchases", "marts.customer_rfm",
               "marts.rfm_segments"]
     incremental = {t: _snapshot(spark.table(t)) for t in tables}
     run_dbt(["run", "--full-refresh"], load_settings())
