@@ -27,8 +27,8 @@ pytestmark = [pytest.mark.spark, pytest.mark.mysql]
 
 # The tables that record the rules their rows were decided with (recorded_rules in dbt_project.yml).
 STAMPED = ("cleaned_events", "cleaned_purchases", "quarantined_events", "data_health_reasons", "daily_revenue",
-           "daily_activity", "funnel_daily_category", "dim_users", "dim_products", "user_item_days",
-           "recommendation_outcomes")
+           "daily_activity", "funnel_daily_category", "int_user_sessions", "dim_users", "dim_products",
+           "user_item_days", "recommendation_outcomes")
 DEFAULT_RULES = "v3 max_price=100000 min_event_date=1990-01-01 known_event_types=view,cart,remove_from_cart,purchase"
 
 
