@@ -268,7 +268,7 @@ def test_make_recommend_in_cluster_mode_builds_the_marts_an_embedded_run_builds(
     # The cluster engine fits ALS with Spark MLlib on its executors (embedded runs use implicit).
     runs = world.table(spark, "ml.model_runs").collect()
     assert len(runs) == 1 and runs[0].params["als.backend"] == "spark" and runs[0].params["model"] == "als"
-    served = world.table(spark, "intermediate.int_user_recommendation_lists").count()
+    served = world.table(spark, "ml.recommendation_lists").count()
     assert served == world.table(spark, "marts.user_item_days").select("user_id").distinct().count()
 
     # The chain ran as one application of the cluster (dbt's SQL went to the Thrift Server), and finished.
@@ -493,7 +493,7 @@ def test_a_mariadb_restart_during_the_sync_is_ridden_out_and_mysql_equals_delta(
             cursor.execute(f"select count(*) from `{table}`")
             assert cursor.fetchone()[0] == world.table(spark, f"marts.{table}").count(), table
         cursor.execute("select count(*) from user_recommendations")  # a view of the stored lists in Delta
-        lists = world.table(spark, "intermediate.int_user_recommendation_lists")
+        lists = world.table(spark, "ml.recommendation_lists")
         assert cursor.fetchone()[0] == lists.select(F.sum(F.size("items"))).first()[0]
         cursor.execute("select event_date, revenue, purchases from daily_revenue")
         assert sorted(cursor.fetchall()) == sorted(

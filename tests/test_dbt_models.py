@@ -276,6 +276,8 @@ def test_new_day_builds_incrementally_and_equals_a_full_refresh(spark, first_day
     run_dbt(["build"], load_settings())
     late_date = day_two.stem.split("_")[1]
     assert f"DBT_INTERNAL_DEST.event_date in (date'{late_date}')" in (features_sql / "user_item_days.sql").read_text()
+    # The watermarks, found from the previous build's (data skipping), scoped the tests to the late date alone.
+    assert f"event_date in (date'{late_date}')" in key_test.read_text()
     all_days = reference.cleaned(reference.parse([*sorted(small_dataset[0].glob("*.csv")), late]))
     strength = reference.interaction_strength(all_days, WEIGHTS, HALF_LIFE_DAYS)
     got = _pair_strengths(spark)

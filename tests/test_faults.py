@@ -43,9 +43,9 @@ def _delta(spark, clone: Clone, table: str) -> DataFrame:
 
 
 def _recommendations(spark, clone: Clone) -> DataFrame:
-    """marts.user_recommendations (a view, which a path cannot read): its stored lists, one row per product."""
-    return _delta(spark, clone, "intermediate.int_user_recommendation_lists").select(
-        "user_id", "run_id", F.inline("items"))
+    """marts.user_recommendations (a view, which a path cannot read): the lists it shows, one row per product."""
+    return (_delta(spark, clone, "ml.recommendation_lists").select("user_id", "run_id", F.inline("items"))
+            .withColumnRenamed("rank", "recommendation_rank"))
 
 
 def _fingerprint(df: DataFrame, columns: list[str]) -> tuple[int, int]:

@@ -102,6 +102,47 @@ def test_resync_without_change_is_a_noop_and_a_new_version_reloads(spark, settin
     assert len(_mysql_rows(server)) == 5
 
 
+def test_a_view_over_two_tables_is_synced_again_when_either_changes(spark, settings, server, source):
+    """A view has no Delta version: the versions of the tables under it decide. The log of an older sync,
+    which held one version number, is widened in place."""
+    spark.sql("drop table if exists synctest.labels")
+    spark.createDataFrame([(1, "one"), (2, "two")], "id int, name string").write.format("delta") \
+        .saveAsTable("synctest.labels")
+    spark.sql("create or replace view synctest.labelled as select s.id, s.user_id, l.name from synctest.sample s "
+              "left join synctest.labels l on s.id = l.id")
+    view = SyncTable("synctest.labelled", "labelled", ("id",), versioned_by=("synctest.labels", "synctest.sample"))
+    conn = connect(server.app_settings())
+    cur = conn.cursor()
+    cur.execute("drop table if exists labelled")
+    cur.execute("create table _sync_log (id bigint auto_increment primary key, table_name varchar(64) not null, "
+                "rows_loaded bigint not null, checksum char(32) not null, source_table varchar(200) not null, "
+                "source_version bigint not null, load_path varchar(20) not null, seconds double not null, "
+                "synced_at datetime(6) not null default current_timestamp(6), key ix_table (table_name, id))")
+    cur.execute("insert into _sync_log (table_name, rows_loaded, checksum, source_table, source_version, load_path, "
+                "seconds) values ('older', 1, repeat('0', 32), 'marts.older', 7, 'local_infile', 0.1)")
+    conn.close()
+
+    def synced() -> str:
+        return sync_all(spark, settings, server.app_settings(), [view], progress=False)[0].path
+
+    assert synced() == "local_infile"
+    assert synced() == "unchanged"
+    spark.sql("update synctest.labels set name = 'uno' where id = 1")
+    assert synced() == "local_infile"
+    assert [r[2] for r in _mysql_rows(server, "labelled")] == ["uno", "two", None, None]
+    spark.sql("delete from synctest.sample where id = 4")
+    assert synced() == "local_infile" and len(_mysql_rows(server, "labelled")) == 3
+    assert synced() == "unchanged"
+    conn = connect(server.app_settings())
+    cur = conn.cursor()
+    cur.execute("select source_version from _sync_log order by id")
+    versions = [r[0] for r in cur.fetchall()]
+    conn.close()
+    sample, labels = (int(spark.sql(f"describe history synctest.{t} limit 1").first().version)
+                      for t in ("sample", "labels"))
+    assert versions[0] == "7" and versions[-1] == f"synctest.labels@{labels},synctest.sample@{sample}"
+
+
 def test_batched_insert_fallback_when_local_infile_is_refused(spark, settings, server, source, tmp_path):
     conn = connect(server.app_settings(), allow_local_infile=False)
     ensure_sync_log(conn.cursor())
@@ -185,15 +226,16 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     tables = {t.target: t for t in tagged_tables(settings.dbt_target_dir / "manifest.json")}
     assert {"daily_revenue", "brand_rankings", "top_customers", "dim_products", "dim_users",
             "user_recommendations", "model_quality_latest"} <= set(tables)
-    assert not {"stg_raw__events", "user_item_interactions", "int_user_recommendation_lists"} & set(tables)
+    assert not {"stg_raw__events", "user_item_interactions", "int_recommended_products"} & set(tables)
     assert tables["daily_revenue"].primary_key == ("event_date",)
     assert tables["daily_revenue"].source == "marts.daily_revenue"
     assert tables["user_recommendations"].primary_key == ("user_id", "recommendation_rank")
     assert tables["user_recommendations"].indexes == ("product_id",)  # user_id leads the key
     assert tables["user_recommendations"].partial == PartialSpec("user_id", "run_id")
-    # a view: whether it changed is read off the Delta version of the lists it shows
-    assert tables["user_recommendations"].version_source == "intermediate.int_user_recommendation_lists"
-    assert tables["daily_revenue"].version_source == "marts.daily_revenue"
+    # a view: whether it changed is read off the Delta versions of the tables under it, through views
+    assert tables["user_recommendations"].version_sources == ("intermediate.int_recommended_products",
+                                                              "ml.recommendation_lists")
+    assert tables["daily_revenue"].version_sources == ("marts.daily_revenue",)
     assert tables["daily_revenue"].partial is None
 
 

@@ -118,8 +118,15 @@ def test_the_recommendation_mart_replaces_only_the_changed_users(spark, settings
     assert {k: (r.product_id, r.score, r.run_id) for k, r in mart.items()} == {
         k: (r.product_id, r.score, r.run_id) for k, r in after.items()}
     assert all(mart[k] == r for k, r in mart_before.items() if k[0] not in day_users)  # rows untouched
-    last = spark.sql("describe history intermediate.int_user_recommendation_lists limit 1").first()
-    assert last.operation == "WRITE" and last.operationParameters["mode"] == "Overwrite"  # one commit
+    # The products' attributes: the update's run added its products in one commit; the refit's rows stayed.
+    last = spark.sql("describe history intermediate.int_recommended_products limit 1").first()
+    assert last.operation == "WRITE" and last.operationParameters["mode"] == "Overwrite"
+    products = {(r.run_id, r.product_id): (r.brand, r.price)
+                for r in spark.table("intermediate.int_recommended_products").collect()}
+    assert {p for run, p in products if run == updated["run_id"]} == {
+        r.product_id for r in after.values() if r.run_id == updated["run_id"]}
+    assert {(r.run_id, r.product_id): (r.brand, r.price) for r in mart_before.values()
+            if r.run_id in {a.run_id for a in after.values()}}.items() <= products.items()
     fresh = sum(1 for r in after.values() if r.run_id == updated["run_id"])
     assert 0 < fresh < len(mart) and sum(1 for r in mart.values() if r.run_id == updated["run_id"]) == fresh
 
@@ -310,22 +317,35 @@ def test_pruning_keeps_the_refit_whose_weights_a_kept_update_reads(settings, ref
     assert model_state.exists(models / newest)
 
 
-def test_a_build_without_new_lists_keeps_the_mart_unless_a_user_left(spark, refit_then_update):
-    """No new version and nobody gone: the stored lists are not rewritten. A user gone from
-    ml.recommendation_lists with no new list anywhere (the row counts differ): rewritten without them."""
-    lists = ["run", "--select", "int_user_recommendation_lists"]
-    run_dbt(lists, load_settings())  # in step with the lists of the tests before
-    history = "describe history intermediate.int_user_recommendation_lists limit 1"
+def test_a_build_without_new_runs_keeps_the_products_unless_a_run_left(spark, refit_then_update):
+    """No new run and none gone: int_recommended_products is not rewritten, even when a user's list went
+    (the view no longer shows it). A run none of whose lists is left (as after a refit): its rows go."""
+    build = ["run", "--select", "int_recommended_products"]
+    run_dbt(build, load_settings())  # in step with the lists of the tests before
+    history = "describe history intermediate.int_recommended_products limit 1"
     version = spark.sql(history).first().version
-    run_dbt(lists, load_settings())
+    run_dbt(build, load_settings())
     assert spark.sql(history).first().version == version
 
-    gone = spark.sql("select min(user_id) from ml.recommendation_lists").first()[0]
+    per_run = {r.run_id: r.n for r in spark.sql("select run_id, count(*) as n from ml.recommendation_lists "
+                                                "group by run_id").collect()}
+    assert len(per_run) >= 2 and max(per_run.values()) >= 2
+    crowded = max(per_run, key=per_run.get)
+    gone = spark.sql(f"select min(user_id) from ml.recommendation_lists where run_id = '{crowded}'").first()[0]
     spark.sql(f"delete from ml.recommendation_lists where user_id = {gone}")
-    run_dbt(lists, load_settings())
-    assert spark.sql(history).first().version == version + 1
+    run_dbt(build, load_settings())
+    assert spark.sql(history).first().version == version
     assert spark.table("marts.user_recommendations").where(f"user_id = {gone}").count() == 0
-    assert spark.table("marts.user_recommendations").count() == spark.table("ml.recommendations").count()
+
+    leaving = min((run for run in per_run if run != crowded), key=per_run.get)
+    spark.sql(f"delete from ml.recommendation_lists where run_id = '{leaving}'")
+    run_dbt(build, load_settings())
+    assert spark.sql(history).first().version == version + 1
+    runs = {r.run_id for r in spark.table("intermediate.int_recommended_products").select("run_id").distinct()
+            .collect()}
+    assert runs == set(per_run) - {leaving}
+    mart = spark.table("marts.user_recommendations")
+    assert mart.count() == spark.table("ml.recommendations").count() and mart.where("brand is null").count() == 0
 
 
 def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_served(spark, refit_then_update):
@@ -341,7 +361,7 @@ def test_the_mart_drops_the_rows_of_a_shortened_list_and_of_a_user_no_longer_ser
               f"run_id = 'shortened-list' where user_id = {shortened}")
     untouched = spark.table("marts.user_recommendations").where(f"user_id not in ({shortened}, {gone})").collect()
 
-    run_dbt(["run", "--select", "int_user_recommendation_lists"], load_settings())
+    run_dbt(["run", "--select", "int_recommended_products"], load_settings())
     mart = spark.table("marts.user_recommendations")
     assert sorted((r.user_id, r.recommendation_rank, r.product_id, r.run_id) for r in mart.collect()) == sorted(
         (r.user_id, r.rank, r.product_id, r.run_id)
@@ -441,9 +461,11 @@ def test_a_refit_s_lists_alone_become_the_mart(spark, refit_then_update):
     """Run last: every list under a version the mart has not seen (as after a refit) makes the incremental
     build write the new rows alone as the table."""
     spark.sql("update ml.recommendation_lists set run_id = 'refit-everyone'")
-    run_dbt(["run", "--select", "int_user_recommendation_lists"], load_settings())
-    last = spark.sql("describe history intermediate.int_user_recommendation_lists limit 1").first()
+    run_dbt(["run", "--select", "int_recommended_products"], load_settings())
+    last = spark.sql("describe history intermediate.int_recommended_products limit 1").first()
     assert last.operation == "WRITE" and last.operationParameters["mode"] == "Overwrite"
+    products = spark.table("intermediate.int_recommended_products")
+    assert {r.run_id for r in products.select("run_id").distinct().collect()} == {"refit-everyone"}
     mart = spark.table("marts.user_recommendations")
     assert sorted((r.user_id, r.recommendation_rank, r.product_id, r.run_id) for r in mart.collect()) == sorted(
         (r.user_id, r.rank, r.product_id, r.run_id) for r in spark.table("ml.recommendations").collect())

@@ -40,15 +40,15 @@ class SyncTable:
     primary_key: tuple[str, ...] = ()
     indexes: tuple[str, ...] = field(default=())
     partial: PartialSpec | None = None  # changed groups only, when the versions allow (pipeline/sync/partial.py)
-    # The Delta table whose version says whether ``source`` changed: itself, or for a view the one model
-    # it reads (a view has no version of its own).
-    versioned_by: str = ""
+    # The Delta tables whose versions say whether ``source`` changed: itself, or for a view the tables
+    # (models, seeds, sources) it reads, through other views (a view has no version of its own).
+    versioned_by: tuple[str, ...] = ()
     # A column every write of a row moves forward: the changed rows are upserted (pipeline/sync/upsert.py).
     changed_by: str = ""
 
     @property
-    def version_source(self) -> str:
-        return self.versioned_by or self.source
+    def version_sources(self) -> tuple[str, ...]:
+        return self.versioned_by or (self.source,)
 
 
 KEY_TESTS = ("primary_key", "unique", "not_null")
@@ -93,8 +93,13 @@ def tagged_tables(manifest_path: Path) -> list[SyncTable]:
         if spec is not None and spec.key not in primary:
             raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.replace_by {spec.key} must be part of the model's key "
                             "(a primary_key or composite_key test): the rows are stored in MySQL by version and key")
+        changed_by = _changed_by(node, columns, primary)
+        versioned_by = _versioned_by(node, manifest)
+        if changed_by and len(versioned_by) > 1:
+            raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.changed_by needs a table, or a view of one table "
+                            f"(its merges are what the upsert follows); it reads {list(versioned_by)}")
         tables.append(SyncTable(f"{node['schema']}.{node['alias']}", node["alias"], primary, indexes, spec,
-                                _versioned_by(node, manifest["nodes"]), _changed_by(node, columns, primary)))
+                                versioned_by, changed_by))
     return tables
 
 
@@ -106,15 +111,33 @@ def _changed_by(node: dict, columns: set[str], primary: tuple[str, ...]) -> str:
     return column
 
 
-def _versioned_by(node: dict, nodes: dict) -> str:
-    """For a view, the one model it reads (its Delta version stands for the view's rows); "" for a table."""
+def _versioned_by(node: dict, manifest: dict) -> tuple[str, ...]:
+    """For a view, the Delta tables it reads, found through the views it reads (their versions stand for
+    the view's rows); () for a table."""
     if node["config"].get("materialized") != "view":
-        return ""
-    parents = [nodes[p] for p in node["depends_on"]["nodes"] if p in nodes and nodes[p]["resource_type"] == "model"]
-    if len(parents) != 1 or parents[0]["config"].get("materialized") == "view":
-        raise SyncError(f"{node['name']}: a synced view must read exactly one model stored as a table (its Delta "
-                        f"version says when the view changed); it reads {[p['name'] for p in parents]}")
-    return f"{parents[0]['schema']}.{parents[0]['alias']}"
+        return ()
+    tables: set[str] = set()
+    pending, seen = list(node["depends_on"]["nodes"]), set()
+    while pending:
+        unique_id = pending.pop()
+        if unique_id in seen:
+            continue
+        seen.add(unique_id)
+        if unique_id in manifest.get("sources", {}):
+            source = manifest["sources"][unique_id]
+            tables.add(f"{source['schema']}.{source['identifier']}")
+            continue
+        parent = manifest["nodes"].get(unique_id)
+        if parent is None or parent["resource_type"] not in ("model", "seed", "snapshot"):
+            continue
+        if parent["config"].get("materialized") in ("view", "ephemeral"):
+            pending.extend(parent["depends_on"]["nodes"])
+        else:
+            tables.add(f"{parent['schema']}.{parent['alias']}")
+    if not tables:
+        raise SyncError(f"{node['name']}: a synced view must read at least one table (their Delta versions say "
+                        "when the view changed); it reads none")
+    return tuple(sorted(tables))
 
 
 def _partial_spec(node: dict, columns: set[str]) -> PartialSpec | None:

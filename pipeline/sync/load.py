@@ -45,7 +45,7 @@ class TableSync:
     # upsert_infile | upsert_insert: changed rows only
     path: str
     checksum: str
-    source_version: int
+    source_version: str  # source_version()
 
     @property
     def rows_per_second(self) -> float:
@@ -60,12 +60,17 @@ def ensure_sync_log(cursor) -> None:
           rows_loaded bigint not null,
           checksum char(32) not null,
           source_table varchar(200) not null,
-          source_version bigint not null,
+          source_version varchar(1000) not null,
           load_path varchar(20) not null,
           seconds double not null,
           synced_at datetime(6) not null default current_timestamp(6),
           key ix_table (table_name, id)
         ) engine=InnoDB default charset=utf8mb4""")
+    # A log from before views over several tables held one version number.
+    cursor.execute("select data_type from information_schema.columns where table_schema = database() "
+                   f"and table_name = '{SYNC_LOG}' and column_name = 'source_version'")
+    if cursor.fetchone()[0].lower() != "varchar":
+        cursor.execute(f"alter table {SYNC_LOG} modify source_version varchar(1000) not null")
 
 
 def _as_text(df: DataFrame) -> list[F.Column]:
@@ -135,15 +140,24 @@ def _table_exists(cursor, name: str) -> bool:
     return cursor.fetchone()[0] > 0
 
 
-def _last_sync(cursor, table: str) -> tuple[int, str] | None:
+def _last_sync(cursor, table: str) -> tuple[str, str] | None:
     cursor.execute(f"select source_version, checksum from {SYNC_LOG} where table_name = %s order by id desc limit 1",
                    (table,))
     row = cursor.fetchone()
-    return (int(row[0]), row[1]) if row else None
+    return (str(row[0]), row[1]) if row else None
 
 
 def delta_version(spark: SparkSession, source: str) -> int:
     return int(spark.sql(f"describe history {source} limit 1").first().version)
+
+
+def source_version(spark: SparkSession, table: SyncTable) -> str:
+    """What the sync log records of the Delta data behind ``table``: its version, or for a view over several
+    tables ``name@version`` of each, so that a commit to any of them is a change."""
+    versions = [(name, delta_version(spark, name)) for name in table.version_sources]
+    if len(versions) == 1:
+        return str(versions[0][1])
+    return ",".join(f"{name}@{version}" for name, version in versions)
 
 
 def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, progress: bool = True,
@@ -152,10 +166,10 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     started = time.perf_counter()
     cursor = conn.cursor()
     target = table.target
-    version = delta_version(spark, table.version_source)
+    version = source_version(spark, table)
     previous = _last_sync(cursor, target)
     if previous and previous[0] == version and _table_exists(cursor, target):
-        log.info("%s: unchanged since Delta version %d, skipped", target, version)
+        log.info("%s: unchanged since Delta version %s, skipped", target, version)
         return TableSync(target, _rows_shown(cursor, table), time.perf_counter() - started, "unchanged",
                          previous[1], version)
 
@@ -176,7 +190,7 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
 
 
 def _swap_whole(cursor, table: SyncTable, df: DataFrame, profile: checksum.SourceProfile, work_dir: Path,
-                progress: bool, version: int, started: float, before_swap: Callable[[str], None] | None) -> TableSync:
+                progress: bool, version: str, started: float, before_swap: Callable[[str], None] | None) -> TableSync:
     """Load ``<table>__new``, verify it against ``df``'s profile, and swap it in with one RENAME."""
     target, staging = table.target, f"{table.target}__new"
     path = _stage(cursor, table, staging, df, profile, work_dir, progress)
@@ -192,11 +206,11 @@ def _swap_whole(cursor, table: SyncTable, df: DataFrame, profile: checksum.Sourc
 
 
 def _sync_upserts(conn, table: SyncTable, df: DataFrame, whole: checksum.SourceProfile, work_dir: Path,
-                  progress: bool, version: int, synced_version: int, started: float) -> TableSync | None:
+                  progress: bool, version: str, synced_version: str, started: float) -> TableSync | None:
     """The rows changed since the last sync, upserted (pipeline/sync/upsert.py); None when the whole table
     must be loaded instead."""
     spark, target, cursor = df.sparkSession, table.target, conn.cursor()
-    if not upsert.only_merges_since(spark, table.version_source, synced_version):
+    if not upsert.only_merges_since(spark, table.version_sources[0], int(synced_version)):
         return None
     newest = upsert.newest_synced(cursor, target, table.changed_by)
     if newest is None:
@@ -212,7 +226,7 @@ def _sync_upserts(conn, table: SyncTable, df: DataFrame, whole: checksum.SourceP
 
 
 def _upsert_changed(conn, table: SyncTable, df: DataFrame, changed: DataFrame, whole: checksum.SourceProfile,
-                    work_dir: Path, progress: bool, version: int, started: float) -> TableSync | None:
+                    work_dir: Path, progress: bool, version: str, started: float) -> TableSync | None:
     target, cursor = table.target, conn.cursor()
     staging = upsert.staging_table(target)
     profile = checksum.spark_profile(changed)
@@ -332,7 +346,7 @@ def _rows_spec(table: SyncTable) -> SyncTable:
     return replace(table, primary_key=(table.partial.version, *table.primary_key), indexes=())
 
 
-def _load_versioned(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
+def _load_versioned(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: str,
                     started: float, before_swap: Callable[[str], None] | None) -> TableSync:
     """A table replaced in groups, whole: ``T__rows`` and ``T__current`` loaded afresh and verified, swapped
     in with one RENAME, and the view ``T`` over them (pipeline/sync/partial.py)."""
@@ -380,7 +394,7 @@ def _create_pointers_table(cursor, name: str, like_rows: str, spec: PartialSpec)
                    "where false")
 
 
-def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: int,
+def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: str,
                   started: float) -> TableSync | None:
     """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded."""
     cursor = conn.cursor()
@@ -401,7 +415,7 @@ def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progres
 
 
 def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan, rows: DataFrame,
-                   live: dict[str, int], stored: dict[str, int], work_dir: Path, progress: bool, version: int,
+                   live: dict[str, int], stored: dict[str, int], work_dir: Path, progress: bool, version: str,
                    started: float, timer: StageTimer) -> TableSync | None:
     cursor = conn.cursor()
     spec, target = table.partial, table.target

@@ -13,11 +13,15 @@
     {%- set input = ref(config.require('replace_groups_input')) -%}
     {#- No new rows and no group gone from the input (a day without a refit, for similar_products): the
         table is already right, so it is not rewritten. Without new rows every group of the input is in the
-        table with the same rows, so a group is gone exactly when the table holds more rows than the input:
-        two row counts, which Delta answers from its log. -#}
+        table. A model holding the input's rows one for one (replace_groups_compare: rows, the default) has
+        lost a group exactly when it holds more rows than the input: two row counts, which Delta answers
+        from its log. Otherwise (groups: int_recommended_products, several rows per run) the distinct
+        groups are counted. -#}
     {%- if execute and run_query('select 1 from ' ~ source ~ ' limit 1').rows | length == 0 -%}
-        {%- set rows = run_query('select (select count(*) from ' ~ target ~ '), (select count(*) from '
-                                 ~ input ~ ')').rows[0] -%}
+        {%- set measure = 'count(distinct ' ~ group_key ~ ')'
+                          if config.get('replace_groups_compare', 'rows') == 'groups' else 'count(*)' -%}
+        {%- set rows = run_query('select (select ' ~ measure ~ ' from ' ~ target ~ '), (select ' ~ measure
+                                 ~ ' from ' ~ input ~ ')').rows[0] -%}
         {%- if rows[0] == rows[1] -%}
             {{ return('select 1 as unchanged') }}
         {%- endif -%}

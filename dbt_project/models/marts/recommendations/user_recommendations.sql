@@ -1,28 +1,37 @@
 -- Each user's latest top-N recommendations, one row per product, with what Tableau shows about each
--- product as it was when the list was made (int_user_recommendation_lists holds them per user).
+-- product as it was when the list was made (int_recommended_products, per run).
 with
 
-lists as (
+recommendations as (
 
-    select * from {{ ref('int_user_recommendation_lists') }}
+    select * from {{ ref('stg_ml__recommendations') }}
+
+),
+
+products as (
+
+    select * from {{ ref('int_recommended_products') }}
 
 ),
 
 final as (
 
     select
-        lists.user_id,
-        item.recommendation_rank,
-        item.product_id,
-        item.score,
-        item.brand,
-        item.category_code,
-        item.category_l1,
-        item.price,
-        lists.run_id,
-        lists.generated_at
-    from lists
-        lateral view explode(lists.items) exploded as item
+        recommendations.user_id,
+        recommendations.recommendation_rank,
+        recommendations.product_id,
+        recommendations.score,
+        products.brand,
+        products.category_code,
+        products.category_l1,
+        products.price,
+        recommendations.run_id,
+        recommendations.generated_at
+    from recommendations
+    left join products
+        on
+            recommendations.run_id = products.run_id
+            and recommendations.product_id = products.product_id
 
 )
 
