@@ -48,12 +48,6 @@
     {%- set watermarks = test_watermark_relation() -%}
     {%- set stored = adapter.get_relation(database=none, schema=watermarks.schema,
                                           identifier=watermarks.identifier) -%}
-    {%- set previous = {} -%}
-    {%- if stored is not none -%}
-        {%- for row in run_query("select node, cast(watermark as string) from " ~ watermarks).rows -%}
-            {%- do previous.update({row[0]: row[1]}) -%}
-        {%- endfor -%}
-    {%- endif -%}
     {%- set tables = {} -%}
     {%- if flags.WHICH == 'build' and not flags.FULL_REFRESH -%}
         {%- for node in scoped_test_models() -%}
@@ -63,6 +57,13 @@
             {%- if existing is not none and (wanted is none or wanted == built_with_rules(existing)) -%}
                 {%- do tables.update({node.unique_id: existing}) -%}
             {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {#- Only a build that records watermarks reads the previous ones (not `dbt run`, `dbt test`). -#}
+    {%- set previous = {} -%}
+    {%- if tables and stored is not none -%}
+        {%- for row in run_query("select node, cast(watermark as string) from " ~ watermarks).rows -%}
+            {%- do previous.update({row[0]: row[1]}) -%}
         {%- endfor -%}
     {%- endif -%}
     {%- set found = newest_load_times(tables, previous) -%}
