@@ -14,7 +14,7 @@ import pytest
 from pipeline.mysql import local_server
 from pipeline.mysql.connection import MysqlError, connect, quote_identifier
 from pipeline.platform.config import load_settings, mysql_env
-from pipeline.sync import partial
+from pipeline.sync import SyncError, partial
 from pipeline.sync.catalog import PartialSpec, SyncTable, tagged_tables, varchar_room
 from pipeline.sync.load import ensure_sync_log, sync_table
 from pipeline.sync.marts import sync_all
@@ -231,7 +231,8 @@ def test_synced_tables_come_from_the_dbt_manifest(settings):
     assert tables["daily_revenue"].source == "marts.daily_revenue"
     assert tables["user_recommendations"].primary_key == ("user_id", "recommendation_rank")
     assert tables["user_recommendations"].indexes == ("product_id",)  # user_id leads the key
-    assert tables["user_recommendations"].partial == PartialSpec("user_id", "run_id")
+    assert tables["user_recommendations"].partial == PartialSpec(
+        "user_id", "run_id", "product_id", ("brand", "category_code", "category_l1", "price", "generated_at"))
     # a view: whether it changed is read off the Delta versions of the tables under it, through views
     assert tables["user_recommendations"].version_sources == ("intermediate.int_recommended_products",
                                                               "ml.recommendation_lists")
@@ -370,6 +371,59 @@ def test_a_group_that_left_delta_makes_the_sync_load_the_whole_table(spark, sett
     result = sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)[0]
     assert result.path == "local_infile" and result.rows == len(_lists(update))
     assert _mysql_lists(server) == sorted(_lists(update))
+
+
+LABELLED = SyncTable("synctest.lists", "lists", ("user_id", "list_rank"),
+                     partial=PartialSpec("user_id", "run_id", "product_id", ("label", "made_at")))
+
+
+def _labelled(runs: dict[int, tuple[str, list[int]]]) -> list[tuple]:
+    """The lists with two lookup columns, one value per (run, product)."""
+    return [(*row, f"{row[4]}:{row[2]}", dt.datetime(2026, 1, int(row[4][1:]))) for row in _lists(runs)]
+
+
+def _products(runs: dict[int, tuple[str, list[int]]]) -> set[tuple[str, int]]:
+    return {(run, product) for run, products in runs.values() for product in products}
+
+
+def _write_labelled(spark, rows: list) -> None:
+    spark.createDataFrame(rows, LISTS_SCHEMA + ", label string, made_at timestamp").write.format("delta") \
+        .mode("overwrite").option("overwriteSchema", "true").saveAsTable("synctest.lists")
+
+
+def test_lookup_columns_are_stored_once_per_version_and_key_and_shown_on_every_row(spark, settings, server,
+                                                                                    lists_source):
+    """A list synced without lookup columns, then with them: the whole load reshapes the view. The labels
+    (one per run and product) are stored once each; a day's apply adds its run's; a run that breaks the
+    promise of one value per (run, product) fails the sync and leaves MySQL as it was."""
+    sync_all(spark, settings, server.app_settings(), [LISTS], progress=False)
+    _write_labelled(spark, _labelled(lists_source))
+    whole = sync_all(spark, settings, server.app_settings(), [LABELLED], progress=False)[0]
+    assert whole.path == "local_infile" and whole.rows == 200
+
+    def shown() -> list[tuple]:
+        return _mysql_query(server, "select user_id, list_rank, product_id, score, run_id, label, made_at from lists "
+                                    "order by user_id, list_rank")
+
+    assert shown() == sorted(_labelled(lists_source))
+    assert [c for c, in _mysql_query(server, "select column_name from information_schema.columns where table_schema "
+                                             "= database() and table_name = 'lists__rows' order by ordinal_position")] \
+        == ["user_id", "list_rank", "product_id", "score", "run_id"]
+    assert _mysql_query(server, "select count(*) from lists__lookup") == [(len(_products(lists_source)),)]
+
+    update = {**lists_source, 3: ("r2", [7, 8, 9]), 17: ("r2", [11, 12]), 99: ("r2", [42])}
+    _write_labelled(spark, _labelled(update))
+    day = sync_all(spark, settings, server.app_settings(), [LABELLED], progress=False)[0]
+    assert day.path == "partial_infile" and day.rows == 6
+    assert shown() == sorted(_labelled(update))
+    assert _mysql_query(server, "select run_id, count(*) from lists__lookup group by run_id order by 1") == [
+        ("r1", len(_products(lists_source))), ("r2", 6)]
+
+    broken = {**update, 5: ("r3", [1, 2]), 6: ("r3", [1])}  # product 1 of r3 labelled twice
+    _write_labelled(spark, [(*r[:5], "other", r[6]) if (r[0], r[2]) == (6, 1) else r for r in _labelled(broken)])
+    with pytest.raises(SyncError, match=r"label, made_at are not one value per \(run_id, product_id\)"):
+        sync_all(spark, settings, server.app_settings(), [LABELLED], progress=False)
+    assert shown() == sorted(_labelled(update))
 
 
 def test_a_taken_port_fails_at_once_naming_its_holder_and_the_setting(tmp_path):

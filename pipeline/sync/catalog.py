@@ -27,10 +27,16 @@ def varchar_room(longest: int) -> int:
 @dataclass(frozen=True)
 class PartialSpec:
     """Rows replaced in groups: all rows of one ``key`` value carry the ``version`` that wrote them
-    (dbt: ``config: {meta: {mysql_sync: {replace_by: user_id, version: run_id}}}``)."""
+    (dbt: ``config: {meta: {mysql_sync: {replace_by: user_id, version: run_id}}}``).
+
+    ``lookup_columns`` hold one value per (version, ``lookup_by``) (``lookup: {by: product_id, columns:
+    [brand, ...]}``: a run's product attributes): MySQL stores them once per version and value, beside the
+    rows, instead of on every row (pipeline/sync/partial.py)."""
 
     key: str
     version: str
+    lookup_by: str = ""
+    lookup_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ def tagged_tables(manifest_path: Path) -> list[SyncTable]:
         # the key's leading column is already indexed by the key
         indexes = tuple(c for c in INDEXED_COLUMNS if c in columns and primary[:1] != (c,))
         spec = _partial_spec(node, columns)
+        if spec is not None and set(spec.lookup_columns) & set(primary):
+            raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.lookup columns cannot be part of the model's key")
         if spec is not None and spec.key not in primary:
             raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.replace_by {spec.key} must be part of the model's key "
                             "(a primary_key or composite_key test): the rows are stored in MySQL by version and key")
@@ -148,7 +156,13 @@ def _partial_spec(node: dict, columns: set[str]) -> PartialSpec | None:
     if key not in columns or version not in columns:
         raise SyncError(f"{node['name']}: meta.{SYNC_TAG} needs replace_by and version naming documented columns "
                         f"(got {wanted})")
-    return PartialSpec(key, version)
+    lookup = wanted.get("lookup") or {}
+    by, looked_up = lookup.get("by") or "", tuple(lookup.get("columns") or ())
+    if lookup and (by not in columns or not looked_up or not set(looked_up) <= columns
+                   or {key, version, by} & set(looked_up)):
+        raise SyncError(f"{node['name']}: meta.{SYNC_TAG}.lookup needs `by` and `columns` naming documented columns "
+                        f"other than {key}, {version} and the lookup key (got {lookup})")
+    return PartialSpec(key, version, by, looked_up)
 
 
 def _mysql_type(data_type: T.DataType, max_length: int | None) -> str:

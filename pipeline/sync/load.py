@@ -310,13 +310,17 @@ def _fill(cursor, table: str, df: DataFrame, work_dir: Path, bar: tqdm) -> str:
 
 
 def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: checksum.SourceProfile, work_dir: Path,
-           progress: bool) -> str:
-    """``df`` loaded into a fresh ``staging`` table and verified (rows, column checksums); the load path."""
+           progress: bool, fill: Callable[..., str] | None = None) -> str:
+    """``df`` loaded into a fresh ``staging`` table (by ``fill(cursor, name, df, bar)``, default
+    ``_fill``) and verified (rows, column checksums); the load path."""
     target = table.target
     cursor.execute(f"drop table if exists {quote_identifier(staging)}")
     cursor.execute(create_table_sql(table, staging, df, profile.string_lengths))
-    with tqdm(total=profile.rows, desc=f"sync {target}", unit="row", unit_scale=True, disable=not progress) as bar:
-        path = _fill(cursor, staging, df, work_dir, bar)
+    with tqdm(total=profile.rows, desc=f"sync {staging}", unit="row", unit_scale=True, disable=not progress) as bar:
+        if fill is None:
+            path = _fill(cursor, staging, df, work_dir, bar)
+        else:
+            path = fill(cursor, staging, df, bar)
     cursor.execute(f"select count(*) from {quote_identifier(staging)}")
     loaded = cursor.fetchone()[0]
     if loaded != profile.rows:
@@ -329,12 +333,17 @@ def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: check
     return path
 
 
+def _columns(cursor, table: str) -> list[tuple[str, int | None]]:
+    """(name, VARCHAR length or None) of each column of ``table`` in order; [] when it does not exist."""
+    cursor.execute("select column_name, character_maximum_length from information_schema.columns "
+                   "where table_schema = database() and table_name = %s order by ordinal_position", (table,))
+    return [(str(c), n) for c, n in cursor.fetchall()]
+
+
 def _fits(cursor, target: str, df: DataFrame, lengths: dict[str, int]) -> bool:
     """Whether rows of ``df`` go into the existing ``target`` as they are: same columns in the same order,
     strings no longer than its VARCHARs."""
-    cursor.execute("select column_name, character_maximum_length from information_schema.columns "
-                   "where table_schema = database() and table_name = %s order by ordinal_position", (target,))
-    columns = cursor.fetchall()
+    columns = _columns(cursor, target)
     if [c for c, _ in columns] != df.columns:
         return False
     room = {c: n for c, n in columns}
@@ -346,16 +355,49 @@ def _rows_spec(table: SyncTable) -> SyncTable:
     return replace(table, primary_key=(table.partial.version, *table.primary_key), indexes=())
 
 
+def _lookup_spec(table: SyncTable) -> SyncTable:
+    """``T__lookup``: one row per version and lookup key."""
+    return replace(table, primary_key=(table.partial.version, table.partial.lookup_by), indexes=())
+
+
+def _fill_lookup(cursor, table: SyncTable, name: str, lookup: DataFrame, work_dir: Path, bar: tqdm) -> str:
+    """The lookup rows into ``name``; a clear error when the model broke its promise of one value per
+    version and lookup key (two rows for one key: MySQL's primary key refuses the second)."""
+    spec = table.partial
+    try:
+        return _fill(cursor, name, lookup, work_dir, bar)
+    except (SyncError, mysql.connector.IntegrityError) as exc:
+        raise SyncError(f"{table.target}: {', '.join(spec.lookup_columns)} are not one value per ({spec.version}, "
+                        f"{spec.lookup_by}) as meta.mysql_sync.lookup declares: {exc}") from exc
+
+
+def _digest(profile: checksum.SourceProfile, lookup: checksum.SourceProfile | None) -> str:
+    """The sync log's checksum of a table stored as rows (and lookup rows)."""
+    if lookup is None:
+        return checksum.digest(profile.fingerprint)
+    return checksum.digest({**profile.fingerprint, **{f"lookup.{c}": v for c, v in lookup.fingerprint.items()}})
+
+
 def _load_versioned(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: str,
                     started: float, before_swap: Callable[[str], None] | None) -> TableSync:
-    """A table replaced in groups, whole: ``T__rows`` and ``T__current`` loaded afresh and verified, swapped
-    in with one RENAME, and the view ``T`` over them (pipeline/sync/partial.py)."""
+    """A table replaced in groups, whole: ``T__rows``, ``T__current`` (and ``T__lookup``) loaded afresh and
+    verified, swapped in with one RENAME, and the view ``T`` over them (pipeline/sync/partial.py)."""
     spec, target = table.partial, table.target
-    rows_t, pointers_t = partial.rows_table(target), partial.pointers_table(target)
-    rows_new, pointers_new = f"{rows_t}__new", f"{pointers_t}__new"
+    rows_t, pointers_t, lookup_t = (partial.rows_table(target), partial.pointers_table(target),
+                                    partial.lookup_table(target))
+    rows_new, pointers_new, lookup_new = f"{rows_t}__new", f"{pointers_t}__new", f"{lookup_t}__new"
     rows_spec = _rows_spec(table)
-    profile = checksum.spark_profile(df)
-    path = _stage(cursor, rows_spec, rows_new, df.orderBy(*rows_spec.primary_key), profile, work_dir, progress)
+    thin = partial.row_part(df, spec)
+    profile = checksum.spark_profile(thin)
+    path = _stage(cursor, rows_spec, rows_new, thin.orderBy(*rows_spec.primary_key), profile, work_dir, progress)
+    swaps = [(rows_new, rows_t), (pointers_new, pointers_t)]
+    lookup_profile = None
+    if spec.lookup_columns:
+        lookup = partial.lookup_part(df, spec)
+        lookup_profile = checksum.spark_profile(lookup)
+        _stage(cursor, _lookup_spec(table), lookup_new, lookup, lookup_profile, work_dir, progress,
+               fill=lambda cur, name, rows, bar: _fill_lookup(cur, table, name, rows, work_dir, bar))
+        swaps.append((lookup_new, lookup_t))
     pointers = partial.pointers(df, spec)
     _create_pointers_table(cursor, pointers_new, rows_new, spec)
     with tqdm(desc=f"sync {target} (pointers)", unit="row", unit_scale=True, disable=not progress) as bar:
@@ -365,24 +407,39 @@ def _load_versioned(cursor, table: SyncTable, df: DataFrame, work_dir: Path, pro
     if rows != profile.rows:
         raise SyncError(f"{target}: {keys} pointers account for {rows} rows but the source has {profile.rows} "
                         f"(a {spec.key} with rows of two {spec.version}s?); previous table kept")
+    # The view names its tables' columns: when they change (a new column, lookup columns declared or
+    # dropped), it is replaced right after the tables, and a reader may meet one failed query in between.
+    # A run stopped between the two left the view broken (it shows no columns): replaced here too.
+    reshaped = _reshaped(cursor, target, df, spec)
     if before_swap is not None:
         before_swap(target)
     fault_point("sync.before_swap")
-    _rename_into_place(cursor, [(rows_new, rows_t), (pointers_new, pointers_t)])
+    _rename_into_place(cursor, swaps)
     if not is_view(cursor, target):  # first versioned load: the table (if any) becomes the view
         view = f"{target}__view"
         _drop(cursor, view)
         cursor.execute(partial.view_sql(target, view, df.columns, spec))
         _rename_into_place(cursor, [(view, target)])
+    elif reshaped:
+        cursor.execute(partial.view_sql(target, target, df.columns, spec))
+    if not spec.lookup_columns:
+        _drop(cursor, lookup_t)
     fault_point("sync.before_log")  # swapped but not logged: the next run reloads this table
     partial.ensure_versions_table(cursor)
     # What the next apply starts from: after a whole load every stored row is live, and the pointers just
     # loaded hold the counts (no second pass of Spark over the table).
     partial.record_counts(cursor, target, partial.live_counts(cursor, target, spec))
-    result = TableSync(target, profile.rows, time.perf_counter() - started, path,
-                       checksum.digest(profile.fingerprint), version)
+    result = TableSync(target, profile.rows, time.perf_counter() - started, path, _digest(profile, lookup_profile),
+                       version)
     _log_sync(cursor, table, result)
     return result
+
+
+def _reshaped(cursor, target: str, df: DataFrame, spec: PartialSpec) -> bool:
+    """Whether the stored columns or the view of a table replaced in groups differ from what ``df`` needs."""
+    return ([c for c, _ in _columns(cursor, partial.rows_table(target))] != partial.row_part(df, spec).columns
+            or _table_exists(cursor, partial.lookup_table(target)) != bool(spec.lookup_columns)
+            or [c for c, _ in _columns(cursor, target)] != df.columns)
 
 
 def _create_pointers_table(cursor, name: str, like_rows: str, spec: PartialSpec) -> None:
@@ -419,10 +476,15 @@ def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan
                    started: float, timer: StageTimer) -> TableSync | None:
     cursor = conn.cursor()
     spec, target = table.partial, table.target
-    rows_t = partial.rows_table(target)
+    rows_t, lookup_t = partial.rows_table(target), partial.lookup_table(target)
+    thin = partial.row_part(rows, spec)
+    lookup = partial.lookup_part(rows, spec) if spec.lookup_columns else None
     with timer.stage("profile"):
-        profile = checksum.spark_profile(rows)
-    if not _fits(cursor, rows_t, df, profile.string_lengths):
+        profile = checksum.spark_profile(thin)
+        lookup_profile = checksum.spark_profile(lookup) if lookup is not None else None
+    fits = not _reshaped(cursor, target, df, spec) and _fits(cursor, rows_t, thin, profile.string_lengths) and (
+        lookup is None or _fits(cursor, lookup_t, lookup, lookup_profile.string_lengths))
+    if not fits:
         log.info("%s: its columns changed or a value outgrew them: loading the whole table", target)
         return None
     keys = f"{target}__keys"
@@ -435,10 +497,13 @@ def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan
                 cursor.execute(f"select count(*) from {quote_identifier(keys)}")
                 changed_groups = cursor.fetchone()[0]
             bar.reset()
-            in_order = rows.orderBy(*_rows_spec(table).primary_key)
+            in_order = thin.orderBy(*_rows_spec(table).primary_key)
             with timer.stage("rows"):  # export, load and check the new rows
                 partial.load_new_rows(cursor, target, spec, the_plan, profile,
                                       lambda cur: _fill(cur, rows_t, in_order, work_dir, bar))
+            with timer.stage("lookup"):
+                partial.load_new_lookup(cursor, target, spec, the_plan, lookup, lookup_profile,
+                                        lambda cur: _fill_lookup(cur, table, lookup_t, lookup, work_dir, bar))
         with timer.stage("switch"):
             applied = partial.switch(conn, target, keys, spec, live, stored, the_plan)
     finally:
@@ -449,8 +514,8 @@ def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan
         removed = partial.drop_dead_versions(cursor, target, spec, partial.stored_after(stored, the_plan),
                                              the_plan.delta_counts)
     path = {"local_infile": "partial_infile", "batched_insert": "partial_insert"}[path]
-    result = TableSync(target, profile.rows, time.perf_counter() - started, path,
-                       checksum.digest(profile.fingerprint), version)
+    result = TableSync(target, profile.rows, time.perf_counter() - started, path, _digest(profile, lookup_profile),
+                       version)
     _log_sync(cursor, table, result)
     log.info("%s: %d changed groups (%s = %s) switched; %d rows of versions no group uses removed; seconds %s",
              target, changed_groups, spec.version, ", ".join(the_plan.new_versions) or "none new", removed,

@@ -7,7 +7,10 @@ In MySQL such a table ``T`` is three objects:
 - ``T__rows``: every stored version's rows, clustered by (version, key, ...): a new run's rows go to
   the end of the index in key order, a sequential load;
 - ``T__current``: one row per key, its current version and row count;
-- ``T``: a view of the rows whose version is their key's current one. Readers use it like the table.
+- ``T__lookup`` (when the model declares lookup columns, one value per version and lookup key, such as a
+  run's product attributes): those columns once per (version, lookup key) instead of on every row;
+- ``T``: a view of the rows whose version is their key's current one (with their lookup columns). Readers
+  use it like the table.
 
 A day's apply loads the new versions' rows (invisible: no pointer names them yet), checks them (row
 count per version, column checksums), then switches the changed keys' pointers in one short
@@ -54,6 +57,24 @@ def rows_table(target: str) -> str:
 
 def pointers_table(target: str) -> str:
     return f"{target}__current"
+
+
+def lookup_table(target: str) -> str:
+    return f"{target}__lookup"
+
+
+def row_columns(columns: list[str], spec: PartialSpec) -> list[str]:
+    """The columns ``T__rows`` holds: all but the lookup columns."""
+    return [c for c in columns if c not in spec.lookup_columns]
+
+
+def row_part(df: DataFrame, spec: PartialSpec) -> DataFrame:
+    return df.select(*row_columns(df.columns, spec))
+
+
+def lookup_part(df: DataFrame, spec: PartialSpec) -> DataFrame:
+    """The rows of ``T__lookup``: each (version, lookup key) once with its lookup columns."""
+    return df.select(spec.version, spec.lookup_by, *spec.lookup_columns).distinct()
 
 
 @dataclass(frozen=True)
@@ -107,9 +128,14 @@ def pointers(df: DataFrame, spec: PartialSpec) -> DataFrame:
 def view_sql(target: str, name: str, columns: list[str], spec: PartialSpec) -> str:
     r, c = quote_identifier(rows_table(target)), quote_identifier(pointers_table(target))
     key, version = quote_identifier(spec.key), quote_identifier(spec.version)
-    selected = ", ".join(f"r.{quote_identifier(col)}" for col in columns)
-    return (f"create or replace view {quote_identifier(name)} as select {selected} from {r} r "
-            f"join {c} c on c.{key} = r.{key} and c.{version} = r.{version}")
+    selected = ", ".join(f"{'l' if col in spec.lookup_columns else 'r'}.{quote_identifier(col)}" for col in columns)
+    sql = (f"create or replace view {quote_identifier(name)} as select {selected} from {r} r "
+           f"join {c} c on c.{key} = r.{key} and c.{version} = r.{version}")
+    if spec.lookup_columns:
+        by = quote_identifier(spec.lookup_by)
+        sql += (f" left join {quote_identifier(lookup_table(target))} l on l.{version} = r.{version} "
+                f"and l.{by} = r.{by}")
+    return sql
 
 
 def plan(df: DataFrame, spec: PartialSpec, live: dict[str, int], stored: dict[str, int]) -> Plan | None:
@@ -156,10 +182,30 @@ def load_new_rows(cursor, target: str, spec: PartialSpec, the_plan: Plan, profil
     if arrived != expected:
         raise SyncError(f"{target}: rows per new version in MySQL {arrived} but Delta has {expected}; "
                         "no list switched")
-    in_mysql = checksum.mysql_fingerprint(cursor, f"{rows} where {where}", the_plan.rows, versions)
+    in_mysql = checksum.mysql_fingerprint(cursor, f"{rows} where {where}", row_part(the_plan.rows, spec), versions)
     differ = checksum.differing_columns(profile.fingerprint, in_mysql)
     if differ:
         raise SyncError(f"{target}: column checksums of the new rows differ for {differ}; no list switched")
+
+
+def load_new_lookup(cursor, target: str, spec: PartialSpec, the_plan: Plan, lookup: DataFrame,
+                    profile: SourceProfile, fill: Callable[[object], object]) -> None:
+    """The new versions' lookup rows into ``T__lookup``, checked (before any pointer names them)."""
+    if not spec.lookup_columns or not the_plan.new_versions:
+        return
+    table, versions = quote_identifier(lookup_table(target)), the_plan.new_versions
+    where = _versions_in(spec, versions)
+    cursor.execute(f"delete from {table} where {where}", versions)
+    fill(cursor)
+    cursor.execute(f"select count(*) from {table} where {where}", versions)
+    arrived = int(cursor.fetchone()[0])
+    if arrived != profile.rows:
+        raise SyncError(f"{target}: {arrived} lookup rows of the new versions in MySQL but Delta has {profile.rows}; "
+                        "no list switched")
+    differ = checksum.differing_columns(profile.fingerprint,
+                                        checksum.mysql_fingerprint(cursor, f"{table} where {where}", lookup, versions))
+    if differ:
+        raise SyncError(f"{target}: column checksums of the new lookup rows differ for {differ}; no list switched")
 
 
 def stored_after(stored: dict[str, int], the_plan: Plan) -> dict[str, int]:
@@ -207,13 +253,18 @@ def drop_dead_versions(cursor, target: str, spec: PartialSpec, stored: dict[str,
     rows a stopped sync loaded under a version that was never switched to (one range of the index each);
     rows removed."""
     rows, version = quote_identifier(rows_table(target)), quote_identifier(spec.version)
+    lookup = quote_identifier(lookup_table(target)) if spec.lookup_columns else None
     # GROUP BY on the index's first column: MariaDB reads one entry per version, not every row.
-    cursor.execute(f"select {version} from {rows} group by {version}")
-    present = {str(v) for (v,) in cursor.fetchall()}
+    present = set()
+    for table in filter(None, (rows, lookup)):
+        cursor.execute(f"select {version} from {table} group by {version}")
+        present |= {str(v) for (v,) in cursor.fetchall()}
     dead = sorted((present | set(stored)) - set(live))
     removed = 0
     for dead_version in dead:
         cursor.execute(f"delete from {rows} where {version} = %s", (dead_version,))
         removed += cursor.rowcount
+        if lookup:
+            cursor.execute(f"delete from {lookup} where {version} = %s", (dead_version,))
         cursor.execute(f"delete from {SYNC_VERSIONS} where table_name = %s and version = %s", (target, dead_version))
     return removed
