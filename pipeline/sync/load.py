@@ -104,6 +104,14 @@ def _export(df: DataFrame, directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("part-*") if p.stat().st_size > 0)
 
 
+class LoadWarnings(SyncError):
+    """LOAD DATA warned (a value changed, a duplicate key skipped): the rows are not as exported."""
+
+    def __init__(self, table: str, file: str, warnings: list[tuple]):
+        super().__init__(f"loading {table} from {file} gave warnings: {warnings}")
+        self.codes = {int(code) for _, code, _ in warnings}
+
+
 def _load_files(cursor, table: str, columns: list[str], files: list[Path], bar: tqdm) -> None:
     column_list = ", ".join(quote_identifier(c) for c in columns)
     for path in files:
@@ -114,7 +122,7 @@ def _load_files(cursor, table: str, columns: list[str], files: list[Path], bar: 
         cursor.execute("show warnings limit 3")
         warnings = cursor.fetchall()
         if warnings:
-            raise SyncError(f"loading {table} from {path.name} gave warnings: {warnings}")
+            raise LoadWarnings(table, path.name, warnings)
         bar.update(loaded)
 
 
@@ -362,11 +370,16 @@ def _lookup_spec(table: SyncTable) -> SyncTable:
 
 def _fill_lookup(cursor, table: SyncTable, name: str, lookup: DataFrame, work_dir: Path, bar: tqdm) -> str:
     """The lookup rows into ``name``; a clear error when the model broke its promise of one value per
-    version and lookup key (two rows for one key: MySQL's primary key refuses the second)."""
+    version and lookup key (two rows for one key: MySQL's primary key refuses the second, which LOAD DATA
+    LOCAL skips with a warning and an INSERT fails on). Other failures keep their own message."""
     spec = table.partial
     try:
         return _fill(cursor, name, lookup, work_dir, bar)
-    except (SyncError, mysql.connector.IntegrityError) as exc:
+    except (LoadWarnings, mysql.connector.IntegrityError) as exc:
+        duplicate = (errorcode.ER_DUP_ENTRY in exc.codes if isinstance(exc, LoadWarnings)
+                     else exc.errno == errorcode.ER_DUP_ENTRY)
+        if not duplicate:
+            raise
         raise SyncError(f"{table.target}: {', '.join(spec.lookup_columns)} are not one value per ({spec.version}, "
                         f"{spec.lookup_by}) as meta.mysql_sync.lookup declares: {exc}") from exc
 
