@@ -162,19 +162,35 @@ def test_retention_marts_match_python(spark, expected):
     _assert_retention_marts_match(spark, expected)
 
 
-def test_not_null_columns_fails_with_one_row_per_column_that_has_nulls(spark, first_days):
-    version = spark.sql("describe history marts.dim_users limit 1").first().version
+def test_row_checks_fail_with_one_row_per_broken_check(spark, first_days):
+    """One row per broken check, named, with the rows that break it; nulls pass value lists and ranges
+    (as in dbt's accepted_values) but fail expressions."""
+    tables = {"marts.dim_users": None, "marts.customer_rfm": None}
+    for table in tables:
+        tables[table] = spark.sql(f"describe history {table} limit 1").first().version
     user_id = spark.sql("select min(user_id) from marts.dim_users").first()[0]
+    buyers = [r.user_id for r in spark.sql("select user_id from marts.customer_rfm order by user_id limit 3").collect()]
     spark.sql(f"update marts.dim_users set spend = null, last_seen_at = null where user_id = {user_id}")
+    spark.sql("update marts.customer_rfm set segment = 'nobody', recency_score = 6 "
+              f"where user_id in ({buyers[0]}, {buyers[1]})")
+    spark.sql(f"update marts.customer_rfm set segment = null, frequency_score = null where user_id = {buyers[2]}")
+    selection = ["--select", "dim_users,test_name:row_checks", "customer_rfm,test_name:row_checks"]
     try:
         with pytest.raises(DbtFailure) as failed:
-            run_dbt(["test", "--select", "dim_users,test_name:not_null_columns"], load_settings())
-        results = {r.node.name: r for r in failed.value.result.result.results}
-        result = results["not_null_columns_dim_users_first_seen_at__last_seen_at__spend"]
-        assert result.status == "fail" and result.failures == 2  # last_seen_at and spend, not first_seen_at
+            run_dbt(["test", *selection], load_settings())
+        results = {r.node.attached_node.rsplit(".", 1)[1]: r for r in failed.value.result.result.results}
+        assert {name: (r.status, r.failures) for name, r in results.items()} == {
+            "dim_users": ("fail", 3), "customer_rfm": ("fail", 3)}
+        broken = {name: {(row.broken_check, row.failing_rows) for row in spark.sql(r.node.compiled_code).collect()}
+                  for name, r in results.items()}
+        assert broken == {
+            "dim_users": {("not_null(last_seen_at)", 1), ("not_null(spend)", 1), ("first_seen_at <= last_seen_at", 1)},
+            "customer_rfm": {("not_null(segment)", 1), ("accepted_values(segment)", 2), ("range(recency_score)", 2)},
+        }
     finally:
-        spark.sql(f"restore table marts.dim_users to version as of {version}")
-    run_dbt(["test", "--select", "dim_users,test_name:not_null_columns"], load_settings())
+        for table, version in tables.items():
+            spark.sql(f"restore table {table} to version as of {version}")
+    run_dbt(["test", *selection], load_settings())
 
 
 def _snapshot(df: DataFrame) -> list[tuple]:
