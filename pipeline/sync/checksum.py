@@ -80,6 +80,26 @@ def mysql_fingerprint(cursor, rows_sql: str, df: DataFrame, params: tuple | list
     return {f.name: (int(row[2 * i]), _normalise(row[2 * i + 1])) for i, f in enumerate(fields)}
 
 
+def mysql_counts_and_fingerprint(cursor, rows_sql: str, df: DataFrame, group_by: str,
+                                 params: tuple | list = ()) -> tuple[dict[str, int], Fingerprint]:
+    """Rows per value of ``group_by`` and the fingerprint of all the rows ``rows_sql`` names, in one scan
+    (a day's 8M list rows take seconds to read in MariaDB)."""
+    fields = df.schema.fields
+    parts = ", ".join(f"count({quote_identifier(f.name)}), {_mysql_sum(f)}" for f in fields)
+    group = quote_identifier(group_by)
+    cursor.execute(f"select {group}, count(*), {parts} from {rows_sql} group by {group}", tuple(params) or None)
+    counts: dict[str, int] = {}
+    fingerprint: Fingerprint = {f.name: (0, None) for f in fields}
+    for row in cursor.fetchall():
+        counts[str(row[0])] = int(row[1])
+        for i, f in enumerate(fields):
+            count, total = fingerprint[f.name]
+            part = _normalise(row[3 + 2 * i])
+            total = part if total is None else total if part is None else total + part
+            fingerprint[f.name] = (count + int(row[2 + 2 * i]), total)
+    return counts, fingerprint
+
+
 def _normalise(value) -> Decimal | float | None:
     if value is None:
         return None

@@ -175,14 +175,12 @@ def load_new_rows(cursor, target: str, spec: PartialSpec, the_plan: Plan, profil
     if cursor.rowcount:
         log.info("%s: removed %d rows a stopped sync had loaded", target, cursor.rowcount)
     fill(cursor)
-    version = quote_identifier(spec.version)
-    cursor.execute(f"select {version}, count(*) from {rows} where {where} group by {version}", versions)
-    arrived = {str(v): int(n) for v, n in cursor.fetchall()}
+    arrived, in_mysql = checksum.mysql_counts_and_fingerprint(cursor, f"{rows} where {where}",
+                                                              row_part(the_plan.rows, spec), spec.version, versions)
     expected = {v: the_plan.delta_counts[v] for v in versions}
     if arrived != expected:
         raise SyncError(f"{target}: rows per new version in MySQL {arrived} but Delta has {expected}; "
                         "no list switched")
-    in_mysql = checksum.mysql_fingerprint(cursor, f"{rows} where {where}", row_part(the_plan.rows, spec), versions)
     differ = checksum.differing_columns(profile.fingerprint, in_mysql)
     if differ:
         raise SyncError(f"{target}: column checksums of the new rows differ for {differ}; no list switched")
@@ -197,13 +195,13 @@ def load_new_lookup(cursor, target: str, spec: PartialSpec, the_plan: Plan, look
     where = _versions_in(spec, versions)
     cursor.execute(f"delete from {table} where {where}", versions)
     fill(cursor)
-    cursor.execute(f"select count(*) from {table} where {where}", versions)
-    arrived = int(cursor.fetchone()[0])
+    counts, in_mysql = checksum.mysql_counts_and_fingerprint(cursor, f"{table} where {where}", lookup, spec.version,
+                                                             versions)
+    arrived = sum(counts.values())
     if arrived != profile.rows:
         raise SyncError(f"{target}: {arrived} lookup rows of the new versions in MySQL but Delta has {profile.rows}; "
                         "no list switched")
-    differ = checksum.differing_columns(profile.fingerprint,
-                                        checksum.mysql_fingerprint(cursor, f"{table} where {where}", lookup, versions))
+    differ = checksum.differing_columns(profile.fingerprint, in_mysql)
     if differ:
         raise SyncError(f"{target}: column checksums of the new lookup rows differ for {differ}; no list switched")
 
