@@ -1,8 +1,8 @@
 {#
     The rows behind a broken key: every combination of the columns found more than once (and, unless
     nulls are allowed, every combination holding a null), with its count. Grouping the values of a
-    large table shuffles them all (the seed's month: 64M 32-character event keys); it groups their
-    64-bit hashes first, which is cheaper, and compares the values only inside the hash groups of
+    large table shuffles them all; it groups their 64-bit hashes first (the seed's month: the key of
+    user_item_days 36 s against 60 s), and compares the values only inside the hash groups of
     more than one row (a duplicate, or a rare collision) or with a null. The second scan joins a
     broadcast of those groups, and Spark skips it when there are none.
 #}
