@@ -17,14 +17,28 @@ events as (
 
 ),
 
+user_session_hashes as (
+
+    -- Distinct (user, session hash) pairs first, in a hash aggregate: collect_set over every event
+    -- makes Spark fall back to sorting all of them (its object aggregate gives up after 128 keys
+    -- per task); the sets are then gathered from these far fewer rows.
+    select
+        user_id,
+        xxhash64(user_session) as session_hash,
+        max(last_ingested_at) as last_ingested_at
+    from events
+    group by user_id, xxhash64(user_session)
+
+),
+
 final as (
 
     select
         user_id,
-        -- user_session is never null in cleaned_events (a surrogate stands in).
-        collect_set(xxhash64(user_session)) as session_hashes,
+        -- The pairs are distinct already: a list holds the same elements as a set.
+        collect_list(session_hash) as session_hashes,
         max(last_ingested_at) as last_ingested_at
-    from events
+    from user_session_hashes
     group by user_id
 
 )

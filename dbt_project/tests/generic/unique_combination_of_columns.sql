@@ -1,7 +1,5 @@
-{#- Fails on every combination of the columns that occurs more than once. -#}
+{#- Fails on every combination of the columns that occurs more than once (nulls compare equal, as in
+    a group by). -#}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
-select {{ combination_of_columns | join(', ') }}, count(*) as occurrences
-from {{ model }}
-group by {{ combination_of_columns | join(', ') }}
-having count(*) > 1
+{{ key_violations(model, combination_of_columns, nulls_allowed=true) }}
 {% endtest %}

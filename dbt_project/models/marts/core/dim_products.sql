@@ -24,22 +24,17 @@ events as (
     ),
 {% endif %}
 
-aggregated as (
+totals as (
 
+    -- Everything with fixed-width aggregation buffers, so Spark keeps this a hash aggregate. The
+    -- latest attributes come from the few rows at each product's last times (`latest`): a max_by
+    -- over structs here made Spark sort every event twice (struct buffers cannot be hash-aggregated).
     select
         product_id,
-        -- One max_by over a struct instead of one per attribute: the same row wins for all.
-        max_by(
-            named_struct(
-                'brand', brand, 'category_id', category_id, 'category_code', category_code,
-                'category_l1', category_l1, 'category_l2', category_l2, 'category_l3', category_l3
-            ),
-            struct(event_time, source_file, source_line)
-        ) as latest,
-        -- A view's price can be unknown (dropped as implausible, or absent): the latest known one.
-        max_by(price, if(price is not null, struct(event_time, source_file, source_line), null)) as latest_price,
         min(event_time) as first_seen_at,
         max(event_time) as last_seen_at,
+        -- A view's price can be unknown (dropped as implausible, or absent): the latest known one.
+        max(if(price is not null, event_time, null)) as last_priced_at,
         count_if(event_type = 'view') as views,
         count_if(event_type = 'cart') as carts,
         count_if(event_type = 'purchase') as purchases,
@@ -50,25 +45,60 @@ aggregated as (
 
 ),
 
+latest as (
+
+    -- Several rows can share a product's last time: the last of them in source order wins.
+    select /*+ broadcast(totals) */
+        scoped.product_id,
+        -- One max_by over a struct instead of one per attribute: the same row wins for all.
+        max_by(
+            named_struct(
+                'brand', scoped.brand,
+                'category_id', scoped.category_id,
+                'category_code', scoped.category_code,
+                'category_l1', scoped.category_l1,
+                'category_l2', scoped.category_l2,
+                'category_l3', scoped.category_l3
+            ),
+            if(scoped.event_time = totals.last_seen_at, struct(scoped.source_file, scoped.source_line), null)
+        ) as attributes,
+        max_by(
+            scoped.price,
+            if(
+                scoped.price is not null and scoped.event_time = totals.last_priced_at,
+                struct(scoped.source_file, scoped.source_line),
+                null
+            )
+        ) as price
+    from scoped
+    inner join totals
+        on
+            scoped.product_id = totals.product_id
+            and scoped.event_time in (totals.last_seen_at, totals.last_priced_at)
+    group by scoped.product_id
+
+),
+
 final as (
 
     select
-        product_id,
-        latest.brand,
-        latest.category_id,
-        latest.category_code,
-        latest.category_l1,
-        latest.category_l2,
-        latest.category_l3,
-        latest_price as price,
-        first_seen_at,
-        last_seen_at,
-        views,
-        carts,
-        purchases,
-        revenue,
-        last_ingested_at
-    from aggregated
+        totals.product_id,
+        latest.attributes.brand,
+        latest.attributes.category_id,
+        latest.attributes.category_code,
+        latest.attributes.category_l1,
+        latest.attributes.category_l2,
+        latest.attributes.category_l3,
+        latest.price,
+        totals.first_seen_at,
+        totals.last_seen_at,
+        totals.views,
+        totals.carts,
+        totals.purchases,
+        totals.revenue,
+        totals.last_ingested_at
+    from totals
+    inner join latest on totals.product_id = latest.product_id
 
 )
 
