@@ -24,6 +24,7 @@ user_session_hashes as (
     -- per task); the sets are then gathered from these far fewer rows.
     select
         user_id,
+        -- user_session is never null in cleaned_events (a surrogate stands in).
         xxhash64(user_session) as session_hash,
         max(last_ingested_at) as last_ingested_at
     from events
