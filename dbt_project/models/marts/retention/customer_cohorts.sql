@@ -15,55 +15,30 @@ grains as (
 
 ),
 
-orders_by_grain as (
+buyer_periods as (
 
+    -- One row per grain, buyer and period with an order: a cohort's active buyers are then counted
+    -- as rows, with no distinct count.
     select
         grains.cohort_grain,
         orders.user_id,
-        orders.revenue,
-        cast(date_trunc(grains.cohort_grain, orders.order_date) as date) as period_start
+        cast(date_trunc(grains.cohort_grain, orders.order_date) as date) as period_start,
+        count(*) as orders,
+        sum(orders.revenue) as revenue
     from orders
     cross join grains
-
-),
-
-first_periods as (
-
-    select
-        cohort_grain,
-        user_id,
-        min(period_start) as cohort_start
-    from orders_by_grain
-    group by cohort_grain, user_id
-
-),
-
-cohort_sizes as (
-
-    select
-        cohort_grain,
-        cohort_start,
-        count(*) as cohort_buyers
-    from first_periods
-    group by cohort_grain, cohort_start
+    group by grains.cohort_grain, orders.user_id, cast(date_trunc(grains.cohort_grain, orders.order_date) as date)
 
 ),
 
 dated as (
 
+    -- A buyer's cohort is the period of their first order: a window over the buyer's periods instead
+    -- of a per-buyer aggregate joined back.
     select
-        o.cohort_grain,
-        o.user_id,
-        o.revenue,
-        o.period_start,
-        f.cohort_start,
-        case
-            when o.cohort_grain = 'week' then cast(datediff(o.period_start, f.cohort_start) / 7 as int)
-            else cast(months_between(o.period_start, f.cohort_start) as int)
-        end as periods_since
-    from orders_by_grain as o
-    inner join first_periods as f
-        on o.cohort_grain = f.cohort_grain and o.user_id = f.user_id
+        *,
+        min(period_start) over (partition by cohort_grain, user_id) as cohort_start
+    from buyer_periods
 
 ),
 
@@ -72,31 +47,49 @@ activity as (
     select
         cohort_grain,
         cohort_start,
-        periods_since,
+        case
+            when cohort_grain = 'week' then cast(datediff(period_start, cohort_start) / 7 as int)
+            else cast(months_between(period_start, cohort_start) as int)
+        end as periods_since,
         min(period_start) as period_start,
-        count(distinct user_id) as active_buyers,
-        count(*) as orders,
+        count(*) as active_buyers,
+        sum(orders) as orders,
         sum(revenue) as revenue
     from dated
-    group by cohort_grain, cohort_start, periods_since
+    group by
+        cohort_grain,
+        cohort_start,
+        case
+            when cohort_grain = 'week' then cast(datediff(period_start, cohort_start) / 7 as int)
+            else cast(months_between(period_start, cohort_start) as int)
+        end
+
+),
+
+sized as (
+
+    -- Every buyer of a cohort is active in its period 0.
+    select
+        *,
+        max(case when periods_since = 0 then active_buyers end)
+            over (partition by cohort_grain, cohort_start) as cohort_buyers
+    from activity
 
 ),
 
 final as (
 
     select
-        activity.cohort_grain,
-        activity.cohort_start,
-        activity.periods_since,
-        activity.period_start,
-        cohort_sizes.cohort_buyers,
-        activity.active_buyers,
-        activity.active_buyers / cohort_sizes.cohort_buyers as retention_share,
-        activity.orders,
-        activity.revenue
-    from activity
-    inner join cohort_sizes
-        on activity.cohort_grain = cohort_sizes.cohort_grain and activity.cohort_start = cohort_sizes.cohort_start
+        cohort_grain,
+        cohort_start,
+        periods_since,
+        period_start,
+        cohort_buyers,
+        active_buyers,
+        active_buyers / cohort_buyers as retention_share,
+        orders,
+        revenue
+    from sized
 
 )
 
