@@ -10,72 +10,36 @@ orders as (
 
 sequenced as (
 
+    -- Each buyer's orders in time order, with the buyer's cohort and order count from the same window:
+    -- one shuffle and sort of the orders, no per-buyer aggregate joined back.
     select
-        user_id,
         ordered_at,
-        lag(ordered_at) over (partition by user_id order by ordered_at) as previous_ordered_at
+        lag(ordered_at) over buyer_in_order as previous_ordered_at,
+        cast(date_trunc('month', min(order_date) over whole_buyer) as date) as cohort_month,
+        count(*) over whole_buyer as buyer_orders
     from orders
-
-),
-
-gap_days as (
-
-    select
-        user_id,
-        (unix_timestamp(ordered_at) - unix_timestamp(previous_ordered_at)) / 86400 as days_since_previous
-    from sequenced
-
-),
-
-per_buyer as (
-
-    select
-        user_id,
-        cast(date_trunc('month', min(order_date)) as date) as cohort_month,
-        count(*) as orders
-    from orders
-    group by user_id
-
-),
-
-buyers as (
-
-    select
-        cohort_month,
-        count(*) as buyers,
-        count_if(orders >= 2) as repeat_buyers,
-        sum(orders) as orders
-    from per_buyer
-    group by cohort_month
-
-),
-
-gaps as (
-
-    select
-        per_buyer.cohort_month,
-        avg(gap_days.days_since_previous) as mean_days_between_orders,
-        percentile(gap_days.days_since_previous, 0.5) as median_days_between_orders
-    from gap_days
-    inner join per_buyer on gap_days.user_id = per_buyer.user_id
-    where gap_days.days_since_previous is not null
-    group by per_buyer.cohort_month
+    window
+        buyer_in_order as (partition by user_id order by ordered_at),
+        whole_buyer as (partition by user_id)
 
 ),
 
 final as (
 
+    -- The row without a previous order stands for its buyer; the others are the gaps.
     select
-        buyers.cohort_month,
-        buyers.buyers,
-        buyers.repeat_buyers,
-        buyers.repeat_buyers / buyers.buyers as repeat_purchase_rate,
-        buyers.orders,
-        buyers.orders / buyers.buyers as orders_per_buyer,
-        gaps.mean_days_between_orders,
-        gaps.median_days_between_orders
-    from buyers
-    left join gaps on buyers.cohort_month = gaps.cohort_month
+        cohort_month,
+        count_if(previous_ordered_at is null) as buyers,
+        count_if(previous_ordered_at is null and buyer_orders >= 2) as repeat_buyers,
+        count_if(previous_ordered_at is null and buyer_orders >= 2)
+        / count_if(previous_ordered_at is null) as repeat_purchase_rate,
+        count(*) as orders,
+        count(*) / count_if(previous_ordered_at is null) as orders_per_buyer,
+        avg((unix_timestamp(ordered_at) - unix_timestamp(previous_ordered_at)) / 86400) as mean_days_between_orders,
+        percentile((unix_timestamp(ordered_at) - unix_timestamp(previous_ordered_at)) / 86400, 0.5)
+            as median_days_between_orders
+    from sequenced
+    group by cohort_month
 
 )
 
