@@ -152,39 +152,6 @@ def test_batched_insert_fallback_when_local_infile_is_refused(spark, settings, s
     assert [tuple(r[:7]) for r in _mysql_rows(server)] == [row[:7] for row in _expected()]
 
 
-def test_an_export_of_several_files_is_loaded_over_several_connections_exactly(spark, settings, server, tmp_path):
-    """`make sync` hands sync_table a way to open connections; the files then load side by side."""
-    spark.sql("create database if not exists synctest")
-    spark.sql("drop table if exists synctest.spread")
-    (spark.range(0, 30_000).selectExpr("id", "id * 7919 % 100003 as user_id",
-                                       "cast(id % 997 as decimal(18, 2)) as price", "concat('label ', id) as label")
-     .repartition(4).write.format("delta").saveAsTable("synctest.spread"))
-    table = SyncTable("synctest.spread", "spread", primary_key=("id",))
-    opened = []
-
-    def counting_connect():
-        opened.append(1)
-        return connect(server.app_settings())
-
-    conn = connect(server.app_settings())
-    ensure_sync_log(conn.cursor())
-    conn.cursor().execute("drop table if exists spread")
-    # Small files are each a partition of their own, so the export is several files.
-    spark.conf.set("spark.sql.files.maxPartitionBytes", "4k")
-    try:
-        result = sync_table(spark, conn, table, tmp_path, progress=False, connect=counting_connect)
-    finally:
-        spark.conf.unset("spark.sql.files.maxPartitionBytes")
-    cur = conn.cursor()
-    cur.execute("select count(*), sum(id), sum(user_id), sum(price), sum(length(label)) from spread")
-    counts = tuple(int(v) for v in cur.fetchone())
-    conn.close()
-    assert result.path == "local_infile" and result.rows == 30_000
-    assert len(opened) >= 2
-    assert counts == (30_000, sum(range(30_000)), sum(i * 7919 % 100003 for i in range(30_000)),
-                      sum(i % 997 for i in range(30_000)), sum(len(f"label {i}") for i in range(30_000)))
-
-
 def test_failure_before_the_swap_keeps_the_previous_table(spark, settings, server, source):
     sync_all(spark, settings, server.app_settings(), [TABLE], progress=False)
     spark.sql("delete from synctest.sample where id = 1")

@@ -12,7 +12,6 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,23 +32,8 @@ log = logging.getLogger(__name__)
 
 SYNC_LOG = "_sync_log"
 INSERT_BATCH = 5_000
-# Export files loaded at once, each on its own connection: the server parses one LOAD DATA on one thread.
-# A day's 8.2M list rows at the seed's month (three files): 17.6 s on one connection, 9.6 s on three.
-LOAD_CONNECTIONS = 3
 # Server or client forbids LOCAL: MySQL 1148 / 3948, MariaDB 4166, client-side 2068.
 _LOCAL_INFILE_REFUSED = {errorcode.ER_NOT_ALLOWED_COMMAND, 3948, 4166, 2068}
-
-
-Connect = Callable[[], mysql.connector.MySQLConnection]
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """How a table's rows travel: Spark exports them into ``work_dir``; ``connect`` opens further connections
-    to the target database to load the files side by side (None: every file on the table's own connection)."""
-
-    work_dir: Path
-    connect: Connect | None = None
 
 
 @dataclass(frozen=True)
@@ -128,45 +112,18 @@ class LoadWarnings(SyncError):
         self.codes = {int(code) for _, code, _ in warnings}
 
 
-def _load_file(cursor, table: str, columns: list[str], path: Path, bar: tqdm) -> None:
+def _load_files(cursor, table: str, columns: list[str], files: list[Path], bar: tqdm) -> None:
     column_list = ", ".join(quote_identifier(c) for c in columns)
-    cursor.execute(
-        f"load data local infile '{path}' into table {quote_identifier(table)} character set utf8mb4 "
-        f"fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' ({column_list})")
-    loaded = cursor.rowcount
-    cursor.execute("show warnings limit 3")
-    warnings = cursor.fetchall()
-    if warnings:
-        raise LoadWarnings(table, path.name, warnings)
-    bar.update(loaded)
-
-
-def _load_files(cursor, table: str, columns: list[str], files: list[Path], bar: tqdm,
-                connect: Connect | None = None) -> None:
-    """Every file into ``table``: on ``cursor``, or, given ``connect`` and several files, shared among up to
-    LOAD_CONNECTIONS new connections (each statement commits on its own, as on ``cursor``: the callers load
-    tables no reader sees yet, or rows no pointer names yet). The first failure is raised once all stopped."""
-    workers = min(LOAD_CONNECTIONS, len(files)) if connect is not None else 1
-    if workers < 2:
-        for path in files:
-            _load_file(cursor, table, columns, path, bar)
-        return
-
-    def load_share(share: list[Path]) -> None:
-        conn = connect()
-        try:
-            for path in share:
-                _load_file(conn.cursor(), table, columns, path, bar)
-        finally:
-            try:
-                conn.close()
-            except mysql.connector.Error:  # the server dropped it: the load's own error tells why
-                pass
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"load-{table}") as pool:
-        futures = [pool.submit(load_share, files[i::workers]) for i in range(workers)]
-    for future in futures:
-        future.result()
+    for path in files:
+        cursor.execute(
+            f"load data local infile '{path}' into table {quote_identifier(table)} character set utf8mb4 "
+            f"fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' ({column_list})")
+        loaded = cursor.rowcount
+        cursor.execute("show warnings limit 3")
+        warnings = cursor.fetchall()
+        if warnings:
+            raise LoadWarnings(table, path.name, warnings)
+        bar.update(loaded)
 
 
 def _insert_batches(cursor, table: str, df: DataFrame, bar: tqdm) -> None:
@@ -212,11 +169,9 @@ def source_version(spark: SparkSession, table: SyncTable) -> str:
 
 
 def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, progress: bool = True,
-               before_swap: Callable[[str], None] | None = None, connect: Connect | None = None) -> TableSync:
-    """Copy one table; skip it when its Delta version is the one synced last time. ``connect`` opens further
-    connections to the same database, to load Spark's export files side by side (None: all on ``conn``)."""
+               before_swap: Callable[[str], None] | None = None) -> TableSync:
+    """Copy one table; skip it when its Delta version is the one synced last time."""
     started = time.perf_counter()
-    transfer = Transfer(work_dir, connect)
     cursor = conn.cursor()
     target = table.target
     version = source_version(spark, table)
@@ -230,23 +185,23 @@ def sync_table(spark: SparkSession, conn, table: SyncTable, work_dir: Path, prog
     if table.partial is None:
         whole = checksum.spark_profile(df)  # what either path checks MySQL against
         if table.changed_by and previous and _table_exists(cursor, target) and not is_view(cursor, target):
-            upserted = _sync_upserts(conn, table, df, whole, transfer, progress, version, previous[0], started)
+            upserted = _sync_upserts(conn, table, df, whole, work_dir, progress, version, previous[0], started)
             if upserted is not None:
                 return upserted
-        return _swap_whole(cursor, table, df, whole, transfer, progress, version, started, before_swap)
+        return _swap_whole(cursor, table, df, whole, work_dir, progress, version, started, before_swap)
     if is_view(cursor, target) and all(_table_exists(cursor, t) for t in (partial.rows_table(target),
                                                                           partial.pointers_table(target))):
-        changed = _sync_changes(conn, table, df, transfer, progress, version, started)
+        changed = _sync_changes(conn, table, df, work_dir, progress, version, started)
         if changed is not None:
             return changed
-    return _load_versioned(cursor, table, df, transfer, progress, version, started, before_swap)
+    return _load_versioned(cursor, table, df, work_dir, progress, version, started, before_swap)
 
 
-def _swap_whole(cursor, table: SyncTable, df: DataFrame, profile: checksum.SourceProfile, transfer: Transfer,
+def _swap_whole(cursor, table: SyncTable, df: DataFrame, profile: checksum.SourceProfile, work_dir: Path,
                 progress: bool, version: str, started: float, before_swap: Callable[[str], None] | None) -> TableSync:
     """Load ``<table>__new``, verify it against ``df``'s profile, and swap it in with one RENAME."""
     target, staging = table.target, f"{table.target}__new"
-    path = _stage(cursor, table, staging, df, profile, transfer, progress)
+    path = _stage(cursor, table, staging, df, profile, work_dir, progress)
     if before_swap is not None:
         before_swap(target)
     fault_point("sync.before_swap")
@@ -258,7 +213,7 @@ def _swap_whole(cursor, table: SyncTable, df: DataFrame, profile: checksum.Sourc
     return result
 
 
-def _sync_upserts(conn, table: SyncTable, df: DataFrame, whole: checksum.SourceProfile, transfer: Transfer,
+def _sync_upserts(conn, table: SyncTable, df: DataFrame, whole: checksum.SourceProfile, work_dir: Path,
                   progress: bool, version: str, synced_version: str, started: float) -> TableSync | None:
     """The rows changed since the last sync, upserted (pipeline/sync/upsert.py); None when the whole table
     must be loaded instead."""
@@ -273,13 +228,13 @@ def _sync_upserts(conn, table: SyncTable, df: DataFrame, whole: checksum.SourceP
         return None
     changed = upsert.changed_rows(df, table.changed_by, newest).persist()
     try:
-        return _upsert_changed(conn, table, df, changed, whole, transfer, progress, version, started)
+        return _upsert_changed(conn, table, df, changed, whole, work_dir, progress, version, started)
     finally:
         changed.unpersist()
 
 
 def _upsert_changed(conn, table: SyncTable, df: DataFrame, changed: DataFrame, whole: checksum.SourceProfile,
-                    transfer: Transfer, progress: bool, version: str, started: float) -> TableSync | None:
+                    work_dir: Path, progress: bool, version: str, started: float) -> TableSync | None:
     target, cursor = table.target, conn.cursor()
     staging = upsert.staging_table(target)
     profile = checksum.spark_profile(changed)
@@ -287,7 +242,7 @@ def _upsert_changed(conn, table: SyncTable, df: DataFrame, changed: DataFrame, w
         log.info("%s: %d of %d rows changed: a whole load is as cheap", target, profile.rows, whole.rows)
         return None
     try:
-        path = _stage(cursor, table, staging, changed, profile, transfer, progress)  # loaded and checked
+        path = _stage(cursor, table, staging, changed, profile, work_dir, progress)  # loaded and checked
         fault_point("sync.before_upsert")
         if not upsert.apply(conn, target, staging, df, table.primary_key, whole):
             return None
@@ -345,11 +300,11 @@ def _log_sync(cursor, table: SyncTable, result: TableSync) -> None:
              result.rows_per_second)
 
 
-def _fill(cursor, table: str, df: DataFrame, transfer: Transfer, bar: tqdm) -> str:
+def _fill(cursor, table: str, df: DataFrame, work_dir: Path, bar: tqdm) -> str:
     """``df``'s rows into ``table``: LOAD DATA LOCAL INFILE from Spark's export, or batched inserts where
     LOCAL is refused (it is refused before any row arrives); the path taken."""
     try:
-        _load_files(cursor, table, df.columns, _export(df, transfer.work_dir / table), bar, transfer.connect)
+        _load_files(cursor, table, df.columns, _export(df, work_dir / table), bar)
         return "local_infile"
     except mysql.connector.Error as exc:
         if exc.errno not in _LOCAL_INFILE_REFUSED:
@@ -359,10 +314,10 @@ def _fill(cursor, table: str, df: DataFrame, transfer: Transfer, bar: tqdm) -> s
         _insert_batches(cursor, table, df, bar)
         return "batched_insert"
     finally:
-        shutil.rmtree(transfer.work_dir / table, ignore_errors=True)
+        shutil.rmtree(work_dir / table, ignore_errors=True)
 
 
-def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: checksum.SourceProfile, transfer: Transfer,
+def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: checksum.SourceProfile, work_dir: Path,
            progress: bool, fill: Callable[..., str] | None = None) -> str:
     """``df`` loaded into a fresh ``staging`` table (by ``fill(cursor, name, df, bar)``, default
     ``_fill``) and verified (rows, column checksums); the load path."""
@@ -371,7 +326,7 @@ def _stage(cursor, table: SyncTable, staging: str, df: DataFrame, profile: check
     cursor.execute(create_table_sql(table, staging, df, profile.string_lengths))
     with tqdm(total=profile.rows, desc=f"sync {staging}", unit="row", unit_scale=True, disable=not progress) as bar:
         if fill is None:
-            path = _fill(cursor, staging, df, transfer, bar)
+            path = _fill(cursor, staging, df, work_dir, bar)
         else:
             path = fill(cursor, staging, df, bar)
     cursor.execute(f"select count(*) from {quote_identifier(staging)}")
@@ -413,13 +368,13 @@ def _lookup_spec(table: SyncTable) -> SyncTable:
     return replace(table, primary_key=(table.partial.version, table.partial.lookup_by), indexes=())
 
 
-def _fill_lookup(cursor, table: SyncTable, name: str, lookup: DataFrame, transfer: Transfer, bar: tqdm) -> str:
+def _fill_lookup(cursor, table: SyncTable, name: str, lookup: DataFrame, work_dir: Path, bar: tqdm) -> str:
     """The lookup rows into ``name``; a clear error when the model broke its promise of one value per
     version and lookup key (two rows for one key: MySQL's primary key refuses the second, which LOAD DATA
     LOCAL skips with a warning and an INSERT fails on). Other failures keep their own message."""
     spec = table.partial
     try:
-        return _fill(cursor, name, lookup, transfer, bar)
+        return _fill(cursor, name, lookup, work_dir, bar)
     except (LoadWarnings, mysql.connector.IntegrityError) as exc:
         duplicate = (errorcode.ER_DUP_ENTRY in exc.codes if isinstance(exc, LoadWarnings)
                      else exc.errno == errorcode.ER_DUP_ENTRY)
@@ -436,7 +391,7 @@ def _digest(profile: checksum.SourceProfile, lookup: checksum.SourceProfile | No
     return checksum.digest({**profile.fingerprint, **{f"lookup.{c}": v for c, v in lookup.fingerprint.items()}})
 
 
-def _load_versioned(cursor, table: SyncTable, df: DataFrame, transfer: Transfer, progress: bool, version: str,
+def _load_versioned(cursor, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: str,
                     started: float, before_swap: Callable[[str], None] | None) -> TableSync:
     """A table replaced in groups, whole: ``T__rows``, ``T__current`` (and ``T__lookup``) loaded afresh and
     verified, swapped in with one RENAME, and the view ``T`` over them (pipeline/sync/partial.py)."""
@@ -447,19 +402,19 @@ def _load_versioned(cursor, table: SyncTable, df: DataFrame, transfer: Transfer,
     rows_spec = _rows_spec(table)
     thin = partial.row_part(df, spec)
     profile = checksum.spark_profile(thin)
-    path = _stage(cursor, rows_spec, rows_new, thin.orderBy(*rows_spec.primary_key), profile, transfer, progress)
+    path = _stage(cursor, rows_spec, rows_new, thin.orderBy(*rows_spec.primary_key), profile, work_dir, progress)
     swaps = [(rows_new, rows_t), (pointers_new, pointers_t)]
     lookup_profile = None
     if spec.lookup_columns:
         lookup = partial.lookup_part(df, spec)
         lookup_profile = checksum.spark_profile(lookup)
-        _stage(cursor, _lookup_spec(table), lookup_new, lookup, lookup_profile, transfer, progress,
-               fill=lambda cur, name, rows, bar: _fill_lookup(cur, table, name, rows, transfer, bar))
+        _stage(cursor, _lookup_spec(table), lookup_new, lookup, lookup_profile, work_dir, progress,
+               fill=lambda cur, name, rows, bar: _fill_lookup(cur, table, name, rows, work_dir, bar))
         swaps.append((lookup_new, lookup_t))
     pointers = partial.pointers(df, spec)
     _create_pointers_table(cursor, pointers_new, rows_new, spec)
     with tqdm(desc=f"sync {target} (pointers)", unit="row", unit_scale=True, disable=not progress) as bar:
-        _fill(cursor, pointers_new, pointers, transfer, bar)
+        _fill(cursor, pointers_new, pointers, work_dir, bar)
     cursor.execute(f"select count(*), coalesce(sum(rows_held), 0) from {quote_identifier(pointers_new)}")
     keys, rows = (int(x) for x in cursor.fetchone())
     if rows != profile.rows:
@@ -509,7 +464,7 @@ def _create_pointers_table(cursor, name: str, like_rows: str, spec: PartialSpec)
                    "where false")
 
 
-def _sync_changes(conn, table: SyncTable, df: DataFrame, transfer: Transfer, progress: bool, version: str,
+def _sync_changes(conn, table: SyncTable, df: DataFrame, work_dir: Path, progress: bool, version: str,
                   started: float) -> TableSync | None:
     """Only the changed groups (pipeline/sync/partial.py), or None when the whole table must be loaded."""
     cursor = conn.cursor()
@@ -523,14 +478,14 @@ def _sync_changes(conn, table: SyncTable, df: DataFrame, transfer: Transfer, pro
         return None
     rows = the_plan.rows.persist()  # read once for the profile, the pointers and the export
     try:
-        return _apply_changes(conn, table, df, the_plan, rows, live, stored, transfer, progress, version, started,
+        return _apply_changes(conn, table, df, the_plan, rows, live, stored, work_dir, progress, version, started,
                               timer)
     finally:
         rows.unpersist()
 
 
 def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan, rows: DataFrame,
-                   live: dict[str, int], stored: dict[str, int], transfer: Transfer, progress: bool, version: str,
+                   live: dict[str, int], stored: dict[str, int], work_dir: Path, progress: bool, version: str,
                    started: float, timer: StageTimer) -> TableSync | None:
     cursor = conn.cursor()
     spec, target = table.partial, table.target
@@ -551,17 +506,17 @@ def _apply_changes(conn, table: SyncTable, df: DataFrame, the_plan: partial.Plan
         with tqdm(total=profile.rows, desc=f"sync {target} (changed)", unit="row", unit_scale=True,
                   disable=not progress) as bar:
             with timer.stage("keys"):
-                path = _fill(cursor, keys, partial.pointers(rows, spec), transfer, bar)
+                path = _fill(cursor, keys, partial.pointers(rows, spec), work_dir, bar)
                 cursor.execute(f"select count(*) from {quote_identifier(keys)}")
                 changed_groups = cursor.fetchone()[0]
             bar.reset()
             in_order = thin.orderBy(*_rows_spec(table).primary_key)
             with timer.stage("rows"):  # export, load and check the new rows
                 partial.load_new_rows(cursor, target, spec, the_plan, profile,
-                                      lambda cur: _fill(cur, rows_t, in_order, transfer, bar))
+                                      lambda cur: _fill(cur, rows_t, in_order, work_dir, bar))
             with timer.stage("lookup"):
                 partial.load_new_lookup(cursor, target, spec, the_plan, lookup, lookup_profile,
-                                        lambda cur: _fill_lookup(cur, table, lookup_t, lookup, transfer, bar))
+                                        lambda cur: _fill_lookup(cur, table, lookup_t, lookup, work_dir, bar))
         with timer.stage("switch"):
             applied = partial.switch(conn, target, keys, spec, live, stored, the_plan)
     finally:

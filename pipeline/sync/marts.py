@@ -73,8 +73,7 @@ def _sync_one(spark: SparkSession, mysql: MysqlSettings, table: SyncTable, work_
     while True:
         conn = _reconnect(mysql, table.target)  # a connection per table: connections are not shared by threads
         try:
-            return sync_table(spark, conn, table, work_dir, progress, before_swap,
-                              connect=lambda: _reconnect(mysql, table.target))
+            return sync_table(spark, conn, table, work_dir, progress, before_swap)
         except ConnectorError as exc:
             if not _lost(conn, exc) or time.monotonic() > deadline:
                 raise
