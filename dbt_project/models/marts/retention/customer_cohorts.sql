@@ -42,27 +42,30 @@ dated as (
 
 ),
 
+aged as (
+
+    select
+        *,
+        case
+            when cohort_grain = 'week' then cast(datediff(period_start, cohort_start) / 7 as int)
+            else cast(months_between(period_start, cohort_start) as int)
+        end as periods_since
+    from dated
+
+),
+
 activity as (
 
     select
         cohort_grain,
         cohort_start,
-        case
-            when cohort_grain = 'week' then cast(datediff(period_start, cohort_start) / 7 as int)
-            else cast(months_between(period_start, cohort_start) as int)
-        end as periods_since,
+        periods_since,
         min(period_start) as period_start,
         count(*) as active_buyers,
         sum(orders) as orders,
         sum(revenue) as revenue
-    from dated
-    group by
-        cohort_grain,
-        cohort_start,
-        case
-            when cohort_grain = 'week' then cast(datediff(period_start, cohort_start) / 7 as int)
-            else cast(months_between(period_start, cohort_start) as int)
-        end
+    from aged
+    group by cohort_grain, cohort_start, periods_since
 
 ),
 

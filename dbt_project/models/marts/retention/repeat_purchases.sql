@@ -24,22 +24,44 @@ sequenced as (
 
 ),
 
-final as (
+gaps as (
 
-    -- The row without a previous order stands for its buyer; the others are the gaps.
+    -- The order without a previous one stands for its buyer; the others are the gaps.
     select
         cohort_month,
-        count_if(previous_ordered_at is null) as buyers,
-        count_if(previous_ordered_at is null and buyer_orders >= 2) as repeat_buyers,
-        count_if(previous_ordered_at is null and buyer_orders >= 2)
-        / count_if(previous_ordered_at is null) as repeat_purchase_rate,
-        count(*) as orders,
-        count(*) / count_if(previous_ordered_at is null) as orders_per_buyer,
-        avg((unix_timestamp(ordered_at) - unix_timestamp(previous_ordered_at)) / 86400) as mean_days_between_orders,
-        percentile((unix_timestamp(ordered_at) - unix_timestamp(previous_ordered_at)) / 86400, 0.5)
-            as median_days_between_orders
+        buyer_orders,
+        previous_ordered_at is null as is_first_order,
+        (unix_timestamp(ordered_at) - unix_timestamp(previous_ordered_at)) / 86400 as days_since_previous
     from sequenced
+
+),
+
+per_cohort as (
+
+    select
+        cohort_month,
+        count_if(is_first_order) as buyers,
+        count_if(is_first_order and buyer_orders >= 2) as repeat_buyers,
+        count(*) as orders,
+        avg(days_since_previous) as mean_days_between_orders,
+        percentile(days_since_previous, 0.5) as median_days_between_orders
+    from gaps
     group by cohort_month
+
+),
+
+final as (
+
+    select
+        cohort_month,
+        buyers,
+        repeat_buyers,
+        repeat_buyers / buyers as repeat_purchase_rate,
+        orders,
+        orders / buyers as orders_per_buyer,
+        mean_days_between_orders,
+        median_days_between_orders
+    from per_cohort
 
 )
 
