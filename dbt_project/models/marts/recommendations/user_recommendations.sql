@@ -14,6 +14,23 @@ products as (
 
 ),
 
+-- One row per (run_id, product_id), as its key test holds, said in a way Spark's optimizer can see:
+-- a query that reads only the lists' columns (the MySQL sync's row counts per run, its rows, the
+-- key tests) then skips the join altogether.
+product_attributes as (
+
+    select
+        run_id,
+        product_id,
+        any_value(brand) as brand,
+        any_value(category_code) as category_code,
+        any_value(category_l1) as category_l1,
+        any_value(price) as price
+    from products
+    group by run_id, product_id
+
+),
+
 final as (
 
     select
@@ -21,17 +38,17 @@ final as (
         recommendations.recommendation_rank,
         recommendations.product_id,
         recommendations.score,
-        products.brand,
-        products.category_code,
-        products.category_l1,
-        products.price,
+        product_attributes.brand,
+        product_attributes.category_code,
+        product_attributes.category_l1,
+        product_attributes.price,
         recommendations.run_id,
         recommendations.generated_at
     from recommendations
-    left join products
+    left join product_attributes
         on
-            recommendations.run_id = products.run_id
-            and recommendations.product_id = products.product_id
+            recommendations.run_id = product_attributes.run_id
+            and recommendations.product_id = product_attributes.product_id
 
 )
 
